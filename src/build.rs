@@ -1,0 +1,92 @@
+//! `dropfeed build`: scan the posts once and write every route as a file, with `.gz` and
+//! `.br` beside it, for any web server or CDN to serve.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use crate::catalog::{Catalog, View};
+use crate::config::Config;
+use crate::feed;
+use crate::scan;
+use crate::snapshot::Snapshot;
+
+/// A write that failed, with the file it was for.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: cannot write: {err}")]
+pub struct WriteError {
+    pub path: PathBuf,
+    #[source]
+    pub err: std::io::Error,
+}
+
+/// What a build did.
+#[derive(Debug)]
+pub struct Report {
+    pub view: View,
+    pub files: usize,
+}
+
+/// Reads and parses every post file under the posts folder.
+pub fn load_catalog(config: &Config) -> Catalog {
+    let mut catalog = Catalog::new();
+    for rel in scan::list(&config.posts_dir) {
+        let update = scan::load(config, &rel);
+        catalog.apply(&rel, update);
+    }
+    catalog
+}
+
+/// The file a route is written to: `/` → `index.html`, `/posts/a/` → `posts/a/index.html`.
+pub fn file_for(route: &str) -> PathBuf {
+    let rel = route.trim_start_matches('/');
+    if rel.is_empty() || rel.ends_with('/') {
+        PathBuf::from(format!("{rel}index.html"))
+    } else {
+        PathBuf::from(rel)
+    }
+}
+
+/// Builds every route of the posts as published at `now` and writes them under `out`.
+pub fn build(config: &Config, out: &Path, now: DateTime<Utc>) -> Result<Report, WriteError> {
+    let catalog = load_catalog(config);
+    let view = catalog.view(now);
+    let (snapshot, _) = Snapshot::default().next(&view, config, now);
+    let mut files = 0;
+    for (route, rendered) in snapshot.files() {
+        let path = out.join(file_for(route));
+        write(&path, &rendered.body)?;
+        files += 1;
+        for (ext, bytes) in [("gz", &rendered.gzip), ("br", &rendered.br)] {
+            if let Some(bytes) = bytes {
+                let mut name = path.clone().into_os_string();
+                name.push(".");
+                name.push(ext);
+                write(Path::new(&name), bytes)?;
+                files += 1;
+            }
+        }
+    }
+    // A static host cannot answer the WordPress and Hugo aliases itself; this file, in
+    // the format Netlify and Cloudflare Pages read, tells it how.
+    let mut redirects = String::new();
+    for (route, _) in snapshot.files() {
+        for alias in feed::aliases_of(route) {
+            redirects.push_str(&format!("{alias} {route} 301\n"));
+        }
+    }
+    write(&out.join("_redirects"), redirects.as_bytes())?;
+    files += 1;
+    Ok(Report { view, files })
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    let fail = |err| WriteError {
+        path: path.to_path_buf(),
+        err,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(fail)?;
+    }
+    std::fs::write(path, bytes).map_err(fail)
+}

@@ -1,0 +1,308 @@
+//! `config.toml`: the raw serde schema with its defaults, and the validated [`Config`]
+//! the rest of the program reads. Parsing (`Config::parse`) is kept apart from reading the
+//! file (`Config::load`) so tests can feed it strings.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::feed::Format;
+use crate::post::Site;
+
+/// A config that cannot be used. The message names the file and the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read the config file: {err}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        err: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawConfig {
+    site: RawSite,
+    posts: RawPosts,
+    feeds: RawFeeds,
+    server: RawServer,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawSite {
+    title: String,
+    description: String,
+    base_url: String,
+    author: String,
+    language: String,
+    timezone: String,
+}
+
+impl Default for RawSite {
+    fn default() -> Self {
+        RawSite {
+            title: "dropfeed".into(),
+            description: "Posts published by dropfeed".into(),
+            base_url: "http://127.0.0.1:8080".into(),
+            author: "Anonymous".into(),
+            language: "en".into(),
+            timezone: "UTC".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawPosts {
+    dir: PathBuf,
+    max_bytes: u64,
+    debounce_ms: u64,
+    rescan_secs: u64,
+}
+
+impl Default for RawPosts {
+    fn default() -> Self {
+        RawPosts {
+            dir: PathBuf::from("posts"),
+            max_bytes: 4 * 1024 * 1024,
+            debounce_ms: 50,
+            rescan_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawFeeds {
+    items: usize,
+    formats: Vec<Format>,
+    cache_max_age: u64,
+}
+
+impl Default for RawFeeds {
+    fn default() -> Self {
+        RawFeeds {
+            items: 50,
+            formats: vec![Format::Rss, Format::Atom, Format::Json],
+            cache_max_age: 300,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawServer {
+    listen: String,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            listen: "127.0.0.1:8080".into(),
+        }
+    }
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The config file it came from, for messages.
+    pub path: PathBuf,
+    pub site: Site,
+    /// Absolute (or config-relative resolved) folder of the post files.
+    pub posts_dir: PathBuf,
+    /// Files larger than this are rejected without being read whole.
+    pub max_bytes: u64,
+    pub debounce_ms: u64,
+    /// Zero turns the periodic rescan off.
+    pub rescan_secs: u64,
+    pub items: usize,
+    /// In the order the config lists them, without duplicates.
+    pub formats: Vec<Format>,
+    pub cache_max_age: u64,
+    pub listen: SocketAddr,
+}
+
+impl Config {
+    /// Reads and parses the config file. A missing `./config.toml` is an error: the user
+    /// asked for it by name or by default, and guessing would serve the wrong folder.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|err| ConfigError::Read {
+            path: path.to_path_buf(),
+            err,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses config text; `path` names the file in messages and anchors `posts.dir`.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let raw: RawConfig = toml::from_str(text).map_err(|err| {
+            let mut message = err.message().trim_end().to_string();
+            if let Some(span) = err.span() {
+                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                message = format!("line {line}: {message}");
+            }
+            invalid(message)
+        })?;
+
+        let base_url = raw.site.base_url.trim_end_matches('/').to_string();
+        let parsed = url::Url::parse(&base_url).map_err(|err| {
+            invalid(format!(
+                "key `site.base_url`: {err}; expected an absolute URL such as \"https://example.com\""
+            ))
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(invalid(format!(
+                "key `site.base_url`: scheme `{}` is not served by feed readers; use http or https",
+                parsed.scheme()
+            )));
+        }
+        let host = parsed
+            .host_str()
+            .ok_or_else(|| invalid("key `site.base_url`: the URL has no host".into()))?
+            .to_string();
+        let timezone: chrono_tz::Tz = raw.site.timezone.parse().map_err(|_| {
+            invalid(format!(
+                "key `site.timezone`: `{}` is not an IANA time zone; use a name such as \"America/Los_Angeles\" or \"UTC\"",
+                raw.site.timezone
+            ))
+        })?;
+        if raw.site.author.trim().is_empty() {
+            return Err(invalid(
+                "key `site.author`: must not be empty; it names the author of posts that name none".into(),
+            ));
+        }
+        if raw.feeds.items == 0 {
+            return Err(invalid(
+                "key `feeds.items`: must be at least 1 (the number of posts in each feed)".into(),
+            ));
+        }
+        if raw.posts.max_bytes == 0 {
+            return Err(invalid(
+                "key `posts.max_bytes`: must be at least 1 (the largest post file, in bytes)".into(),
+            ));
+        }
+        let mut formats = Vec::new();
+        for format in raw.feeds.formats {
+            if !formats.contains(&format) {
+                formats.push(format);
+            }
+        }
+        if formats.is_empty() {
+            return Err(invalid(
+                "key `feeds.formats`: list at least one of \"rss\", \"atom\", \"json\"".into(),
+            ));
+        }
+        let listen: SocketAddr = raw.server.listen.parse().map_err(|_| {
+            invalid(format!(
+                "key `server.listen`: `{}` is not an address; expected IP:PORT such as \"127.0.0.1:8080\"",
+                raw.server.listen
+            ))
+        })?;
+
+        let folder = path.parent().unwrap_or(Path::new(""));
+        let posts_dir = if raw.posts.dir.is_absolute() {
+            raw.posts.dir
+        } else {
+            folder.join(raw.posts.dir)
+        };
+
+        Ok(Config {
+            path: path.to_path_buf(),
+            site: Site {
+                title: raw.site.title,
+                description: raw.site.description,
+                base_url,
+                host,
+                author: raw.site.author.trim().to_string(),
+                language: raw.site.language,
+                timezone,
+            },
+            posts_dir,
+            max_bytes: raw.posts.max_bytes,
+            debounce_ms: raw.posts.debounce_ms,
+            rescan_secs: raw.posts.rescan_secs,
+            items: raw.feeds.items,
+            formats,
+            cache_max_age: raw.feeds.cache_max_age,
+            listen,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("site/config.toml"))
+    }
+
+    #[test]
+    fn empty_file_takes_every_default() {
+        let config = parse("").unwrap();
+        assert_eq!(config.site.base_url, "http://127.0.0.1:8080");
+        assert_eq!(config.site.host, "127.0.0.1");
+        assert_eq!(config.posts_dir, PathBuf::from("site/posts"));
+        assert_eq!(config.max_bytes, 4_194_304);
+        assert_eq!(config.debounce_ms, 50);
+        assert_eq!(config.rescan_secs, 60);
+        assert_eq!(config.items, 50);
+        assert_eq!(config.formats, vec![Format::Rss, Format::Atom, Format::Json]);
+        assert_eq!(config.cache_max_age, 300);
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn trailing_slash_of_base_url_is_dropped() {
+        let config = parse("[site]\nbase_url = \"https://news.example.com:8443/\"\n").unwrap();
+        assert_eq!(config.site.base_url, "https://news.example.com:8443");
+        assert_eq!(config.site.host, "news.example.com");
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let err = parse("[site]\ntitle = \"x\"\ntitel = \"y\"\n").unwrap_err();
+        let message = err.to_string();
+        assert!(message.starts_with("site/config.toml: line 3: unknown field `titel`"), "{message}");
+    }
+
+    #[test]
+    fn bad_timezone_names_the_key_and_the_fix() {
+        let err = parse("[site]\ntimezone = \"Pacific Time\"\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "site/config.toml: key `site.timezone`: `Pacific Time` is not an IANA time zone; use a name such as \"America/Los_Angeles\" or \"UTC\""
+        );
+    }
+
+    #[test]
+    fn bad_format_is_rejected() {
+        let err = parse("[feeds]\nformats = [\"rss\", \"rdf\"]\n").unwrap_err();
+        assert!(err.to_string().contains("unknown variant `rdf`"), "{err}");
+    }
+
+    #[test]
+    fn bad_listen_address_is_rejected() {
+        let err = parse("[server]\nlisten = \"localhost\"\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "site/config.toml: key `server.listen`: `localhost` is not an address; expected IP:PORT such as \"127.0.0.1:8080\""
+        );
+    }
+
+    #[test]
+    fn ftp_base_url_is_rejected() {
+        let err = parse("[site]\nbase_url = \"ftp://example.com\"\n").unwrap_err();
+        assert!(err.to_string().contains("scheme `ftp`"), "{err}");
+    }
+}

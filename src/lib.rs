@@ -1,0 +1,27 @@
+//! dropfeed: a feed publisher. Post files in a folder become RSS 2.0, Atom 1.0 and JSON
+//! Feed 1.1 feeds for the site, each category and each author, served over HTTP or
+//! written to a folder once.
+//!
+//! # Layout
+//!
+//! Imports point down this list, never up:
+//!
+//! - [`post`]: one file's bytes → a normalized [`post::Post`]. Pure: it reads nothing but
+//!   the bytes it is handed.
+//! - [`config`]: `config.toml`, its defaults and validation.
+//! - [`catalog`]: every post by path, with what each change touched.
+//! - [`feed`]: renderers for RSS, Atom, JSON Feed and the HTML/OPML pages. Pure.
+//! - [`snapshot`]: every route rendered and compressed, with ETag and Last-Modified.
+//! - [`build`] and [`check`]: the one-shot commands over a scanned folder.
+//! - [`watch`]: file system events → change sets. Knows nothing of HTTP.
+//! - [`server`]: HTTP over a snapshot. Knows nothing of files.
+//! - [`publish`]: the loop joining watch → catalog → snapshot → server.
+
+pub mod build;
+pub mod catalog;
+pub mod check;
+pub mod config;
+pub mod feed;
+pub mod post;
+pub mod scan;
+pub mod snapshot;

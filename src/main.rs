@@ -1,0 +1,100 @@
+//! The `dropfeed` command: parses the CLI, sets up logging and calls into the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use dropfeed::config::Config;
+
+#[derive(Parser)]
+#[command(name = "dropfeed", version, about = "Publish post files as RSS, Atom and JSON feeds")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Watch the posts folder and serve every feed over HTTP (the main job).
+    Serve {
+        /// The config file.
+        #[arg(long, default_value = "config.toml")]
+        config: PathBuf,
+        /// Listen here instead of `server.listen`; port 0 picks a free port.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Write every route once as files (with .gz and .br beside them), then exit.
+    Build {
+        #[arg(long, default_value = "config.toml")]
+        config: PathBuf,
+        /// The folder to write into; created if missing.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Parse every post and print `path:line: problem` for each bad one; exit 1 if any.
+    Check {
+        #[arg(long, default_value = "config.toml")]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve { config, listen } => {
+            let mut config = Config::load(&config)?;
+            if let Some(listen) = listen {
+                config.listen = listen;
+            }
+            anyhow::bail!("`serve` is not built yet; use `dropfeed build --out DIR` for now")
+        }
+        Command::Build { config, out } => {
+            let config = Config::load(&config)?;
+            let report = dropfeed::build::build(&config, &out, chrono::Utc::now())
+                .with_context(|| format!("building into {}", out.display()))?;
+            for problem in report.view.errors.iter() {
+                tracing::warn!("{}: {}:{}: {}", "skipped", config.posts_dir.join(&problem.path).display(), problem.line, problem.message);
+            }
+            tracing::info!(
+                "wrote {} files for {} posts to {}",
+                report.files,
+                report.view.posts.len(),
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { config } => {
+            let config = Config::load(&config)?;
+            let findings = dropfeed::check::check(&config, chrono::Utc::now());
+            for line in findings.lines(&config) {
+                println!("{line}");
+            }
+            Ok(if findings.errors.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! Finding post files under the posts folder and turning one into a catalog update.
+
+use std::path::{Path, PathBuf};
+
+use crate::catalog::Update;
+use crate::config::Config;
+use crate::post;
+
+/// Every post file under `dir`, as `/`-separated paths relative to it, sorted. Hidden
+/// folders are not entered; a missing folder has no posts. Symlinks are listed, not
+/// followed into folders, so a dangling one is reported when it is read.
+pub fn list(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    walk(dir, Path::new(""), &mut found);
+    found.sort();
+    found
+}
+
+fn walk(root: &Path, rel: &Path, found: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(root.join(rel)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let child = rel.join(&name);
+        let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+        if is_dir {
+            walk(root, &child, found);
+        } else if post::is_post_path(&child) {
+            found.push(to_slash(&child));
+        }
+    }
+}
+
+/// `a/b.md` whatever the platform's separator.
+pub fn to_slash(rel: &Path) -> String {
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The full path of a `/`-separated post path.
+pub fn full_path(config: &Config, rel: &str) -> PathBuf {
+    config.posts_dir.join(rel)
+}
+
+/// Reads and parses the post file at `rel`: what the catalog should make of it now.
+pub fn load(config: &Config, rel: &str) -> Update {
+    let path = full_path(config, rel);
+    if std::fs::symlink_metadata(&path).is_err() {
+        return Update::Removed;
+    }
+    match post::read(&path, rel, config.max_bytes).and_then(|source| post::parse(&source, &config.site)) {
+        Ok(post) => Update::Parsed(post),
+        Err(problem) => Update::Failed(problem),
+    }
+}
