@@ -152,7 +152,10 @@ impl Snapshot {
             let input = Input::Feed(info.clone(), posts.iter().cloned().map(Same).collect());
             for &format in &config.formats {
                 pass.place(info.key.route(format), input.clone(), modified, || {
-                    (format.content_type(), feed::render_feed(format, &config.site, &info, &refs))
+                    (
+                        format.content_type(),
+                        feed::render_feed(format, &config.site, &info, &refs),
+                    )
                 });
             }
             listing.push(info);
@@ -161,25 +164,39 @@ impl Snapshot {
         let everything = newest_change(&view.posts);
         let input = Input::Listing(listing.clone());
         pass.place("/".into(), input.clone(), everything, || {
-            (HTML, feed::render_index(&config.site, &listing, &config.formats))
+            (
+                HTML,
+                feed::render_index(&config.site, &listing, &config.formats),
+            )
         });
         pass.place("/opml.xml".into(), input, everything, || {
-            (OPML, feed::render_opml(&config.site, &listing, &config.formats))
+            (
+                OPML,
+                feed::render_opml(&config.site, &listing, &config.formats),
+            )
         });
 
         for post in &view.posts {
             let modified = newest_change(std::slice::from_ref(post));
             let input = Input::Page(Same(Arc::clone(post)));
             pass.place(format!("/posts/{}/", post.slug), input, modified, || {
-                (HTML, feed::render_post_page(&config.site, post, &config.formats))
+                (
+                    HTML,
+                    feed::render_post_page(&config.site, post, &config.formats),
+                )
             });
         }
 
-        let Pass { mut next, mut stats, .. } = pass;
+        let Pass {
+            mut next,
+            mut stats,
+            ..
+        } = pass;
         for (route, old) in &self.routes {
             if !next.routes.contains_key(route) && old.input != Input::Health {
                 stats.removed += 1;
-                next.retired.insert(route.clone(), old.rendered.last_modified);
+                next.retired
+                    .insert(route.clone(), old.rendered.last_modified);
             }
         }
         let live: Vec<String> = next.routes.keys().cloned().collect();
@@ -260,7 +277,9 @@ fn group(posts: &[Arc<Post>], config: &Config) -> Vec<(FeedInfo, Vec<Arc<Post>>)
     by_key.insert(FeedKey::Site, (config.site.title.clone(), Vec::new()));
     let mut add = |key: FeedKey, name: &str, post: &Arc<Post>| {
         // The newest post's spelling of a name wins: it is the first one seen.
-        let (_, list) = by_key.entry(key).or_insert_with(|| (name.to_string(), Vec::new()));
+        let (_, list) = by_key
+            .entry(key)
+            .or_insert_with(|| (name.to_string(), Vec::new()));
         if list.len() < config.items {
             list.push(Arc::clone(post));
         }
@@ -270,7 +289,11 @@ fn group(posts: &[Arc<Post>], config: &Config) -> Vec<(FeedInfo, Vec<Arc<Post>>)
         for Named { name, slug } in &post.categories {
             add(FeedKey::Category(slug.clone()), name, post);
         }
-        add(FeedKey::Author(post.author.slug.clone()), &post.author.name, post);
+        add(
+            FeedKey::Author(post.author.slug.clone()),
+            &post.author.name,
+            post,
+        );
     }
     by_key
         .into_iter()
@@ -394,5 +417,177 @@ fn health<'a>(next: &Snapshot, view: &'a View, now: DateTime<Utc>) -> Route {
             cache_control: "no-store".into(),
         }),
         input: Input::Health,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Catalog, Update};
+    use chrono::TimeZone;
+    use std::path::Path;
+
+    fn config() -> Config {
+        Config::parse(
+            "[site]\nbase_url = \"https://example.com\"\n",
+            Path::new("config.toml"),
+        )
+        .unwrap()
+    }
+
+    fn day(d: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 5, d, 12, 0, 0).single().unwrap()
+    }
+
+    fn post(slug: &str, category: &str, author: &str, published: u32, content: &str) -> Post {
+        let published = day(published).fixed_offset();
+        Post {
+            path: format!("{slug}.md"),
+            slug: slug.into(),
+            id: format!("tag:example.com,2024-05-01:{slug}"),
+            url: format!("https://example.com/posts/{slug}/"),
+            title: slug.into(),
+            author: Named {
+                name: author.into(),
+                slug: author.to_lowercase(),
+            },
+            categories: vec![Named {
+                name: category.into(),
+                slug: category.to_lowercase(),
+            }],
+            tags: vec![],
+            published,
+            updated: published,
+            file_modified: published.with_timezone(&Utc),
+            summary: content.into(),
+            content_html: format!("<p>{content}</p>"),
+            draft: false,
+            warnings: vec![],
+        }
+    }
+
+    fn publish(prev: &Snapshot, catalog: &Catalog, now: DateTime<Utc>) -> (Snapshot, Rerendered) {
+        prev.next(&catalog.view(now), &config(), now)
+    }
+
+    #[test]
+    fn an_edit_rerenders_only_the_feeds_and_page_it_touches() {
+        let mut catalog = Catalog::new();
+        catalog.apply("a.md", Update::Parsed(post("a", "Alpha", "Ann", 1, "one")));
+        catalog.apply("b.md", Update::Parsed(post("b", "Beta", "Bob", 2, "two")));
+        let (first, stats) = publish(&Snapshot::default(), &catalog, day(20));
+        // 5 feeds (site, 2 categories, 2 authors) × 3 formats, index, OPML, 2 pages.
+        assert_eq!(
+            stats,
+            Rerendered {
+                routes: 19,
+                removed: 0
+            }
+        );
+
+        catalog.apply(
+            "a.md",
+            Update::Parsed(post("a", "Alpha", "Ann", 1, "one, edited")),
+        );
+        let (second, stats) = publish(&first, &catalog, day(21));
+        // Site, Alpha and Ann feeds × 3 formats, and a's page; the feed list is the same.
+        assert_eq!(
+            stats,
+            Rerendered {
+                routes: 10,
+                removed: 0
+            }
+        );
+        for route in [
+            "/categories/beta/rss.xml",
+            "/authors/bob/atom.xml",
+            "/posts/b/",
+            "/",
+        ] {
+            assert!(
+                Arc::ptr_eq(first.get(route).unwrap(), second.get(route).unwrap()),
+                "{route} was re-rendered"
+            );
+        }
+        assert_ne!(
+            first.get("/categories/alpha/rss.xml").unwrap().etag,
+            second.get("/categories/alpha/rss.xml").unwrap().etag
+        );
+    }
+
+    #[test]
+    fn a_fresh_snapshot_of_the_same_posts_has_the_same_etags_and_dates() {
+        let mut catalog = Catalog::new();
+        catalog.apply("a.md", Update::Parsed(post("a", "Alpha", "Ann", 1, "one")));
+        let (first, _) = publish(&Snapshot::default(), &catalog, day(20));
+        let (restarted, _) = publish(&Snapshot::default(), &catalog, day(25));
+        for route in [
+            "/rss.xml",
+            "/categories/alpha/atom.xml",
+            "/posts/a/",
+            "/opml.xml",
+        ] {
+            let (a, b) = (first.get(route).unwrap(), restarted.get(route).unwrap());
+            assert_eq!(a.etag, b.etag, "{route}");
+            assert_eq!(a.last_modified, b.last_modified, "{route}");
+            assert_eq!(a.last_modified, day(1), "{route}");
+        }
+    }
+
+    #[test]
+    fn deleting_the_newest_post_moves_last_modified_forward() {
+        let mut catalog = Catalog::new();
+        catalog.apply(
+            "old.md",
+            Update::Parsed(post("old", "Alpha", "Ann", 5, "old")),
+        );
+        catalog.apply(
+            "new.md",
+            Update::Parsed(post("new", "Alpha", "Ann", 10, "new")),
+        );
+        let (first, _) = publish(&Snapshot::default(), &catalog, day(20));
+        assert_eq!(
+            first
+                .get("/categories/alpha/rss.xml")
+                .unwrap()
+                .last_modified,
+            day(10)
+        );
+
+        catalog.apply("new.md", Update::Removed);
+        let (second, stats) = publish(&first, &catalog, day(21));
+        assert_eq!(stats.removed, 1, "the page of the deleted post");
+        assert!(second.get("/posts/new/").is_none());
+        // The feed's newest post is now from day 5, but a reader holding the day-10 copy
+        // must not get a 304: the body changed on day 21.
+        assert_eq!(
+            second
+                .get("/categories/alpha/rss.xml")
+                .unwrap()
+                .last_modified,
+            day(21)
+        );
+    }
+
+    #[test]
+    fn health_lists_failed_files() {
+        let mut catalog = Catalog::new();
+        catalog.apply(
+            "bad.md",
+            Update::Failed(crate::post::Problem {
+                path: "bad.md".into(),
+                line: 3,
+                message: "bad date".into(),
+            }),
+        );
+        let (snapshot, _) = publish(&Snapshot::default(), &catalog, day(20));
+        let health: serde_json::Value =
+            serde_json::from_slice(&snapshot.get("/healthz").unwrap().body).unwrap();
+        assert_eq!(health["status"], "degraded");
+        assert_eq!(health["posts"], 0);
+        assert_eq!(health["errors"][0]["path"], "bad.md");
+        assert_eq!(health["errors"][0]["line"], 3);
+        assert_eq!(health["errors"][0]["reason"], "bad date");
+        assert_eq!(health["last_publish"], "2024-05-20T12:00:00.000Z");
     }
 }

@@ -54,7 +54,10 @@ fn strict_xml(name: &str, text: &str) {
         match reader.read_event() {
             Ok(quick_xml::events::Event::Eof) => break,
             Ok(_) => {}
-            Err(err) => panic!("{name} is not well-formed XML at {}: {err}", reader.buffer_position()),
+            Err(err) => panic!(
+                "{name} is not well-formed XML at {}: {err}",
+                reader.buffer_position()
+            ),
         }
     }
 }
@@ -86,12 +89,18 @@ fn every_feed_of_the_bundled_posts_parses_with_the_expected_items() {
         .keys()
         .filter(|k| k.ends_with("rss.xml") || k.ends_with("atom.xml") || k.ends_with("feed.json"))
         .collect();
-    assert_eq!(feed_files.len(), FEEDS.len() * 3, "feeds written: {feed_files:?}");
+    assert_eq!(
+        feed_files.len(),
+        FEEDS.len() * 3,
+        "feeds written: {feed_files:?}"
+    );
 
     for (dir, count) in FEEDS {
         for file in ["rss.xml", "atom.xml", "feed.json"] {
             let name = format!("{dir}{file}");
-            let body = written.get(&name).unwrap_or_else(|| panic!("{name} not written"));
+            let body = written
+                .get(&name)
+                .unwrap_or_else(|| panic!("{name} not written"));
             let text = std::str::from_utf8(body).expect("utf-8 feed");
             if file.ends_with(".xml") {
                 strict_xml(&name, text);
@@ -100,7 +109,11 @@ fn every_feed_of_the_bundled_posts_parses_with_the_expected_items() {
                 .unwrap_or_else(|err| panic!("{name} does not parse: {err}"));
             assert_eq!(feed.entries.len(), *count, "{name}");
             for entry in &feed.entries {
-                assert!(entry.published.is_some(), "{name}: {} has no date", entry.id);
+                assert!(
+                    entry.published.is_some(),
+                    "{name}: {} has no date",
+                    entry.id
+                );
                 assert!(entry.title.is_some(), "{name}: {} has no title", entry.id);
             }
 
@@ -120,7 +133,10 @@ fn every_feed_of_the_bundled_posts_parses_with_the_expected_items() {
         }
     }
 
-    strict_xml("opml.xml", std::str::from_utf8(&written["opml.xml"]).expect("utf-8"));
+    strict_xml(
+        "opml.xml",
+        std::str::from_utf8(&written["opml.xml"]).expect("utf-8"),
+    );
     for page in [
         "index.html",
         "posts/night-bus-pilot/index.html",
@@ -131,10 +147,19 @@ fn every_feed_of_the_bundled_posts_parses_with_the_expected_items() {
     ] {
         assert!(written.contains_key(page), "{page} not written");
     }
-    assert!(!written.contains_key("posts/budget-draft/index.html"), "a draft was published");
-    assert!(!written.contains_key("posts/time-capsule/index.html"), "a future post was published");
+    assert!(
+        !written.contains_key("posts/budget-draft/index.html"),
+        "a draft was published"
+    );
+    assert!(
+        !written.contains_key("posts/time-capsule/index.html"),
+        "a future post was published"
+    );
     assert_eq!(
-        std::str::from_utf8(&written["_redirects"]).expect("utf-8").lines().next(),
+        std::str::from_utf8(&written["_redirects"])
+            .expect("utf-8")
+            .lines()
+            .next(),
         Some("/feed/ /rss.xml 301")
     );
 }
@@ -158,7 +183,11 @@ fn site_feed_carries_ids_dates_and_categories_of_the_bundled_posts() {
         night_bus.published.map(|d| d.to_rfc3339()),
         Some("2019-03-03T08:00:00+00:00".to_string())
     );
-    let terms: Vec<&str> = night_bus.categories.iter().map(|c| c.term.as_str()).collect();
+    let terms: Vec<&str> = night_bus
+        .categories
+        .iter()
+        .map(|c| c.term.as_str())
+        .collect();
     assert_eq!(terms, vec!["city-hall", "transit"]);
     assert_eq!(night_bus.authors[0].name, "Dana Whitfield");
 

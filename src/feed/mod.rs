@@ -113,14 +113,19 @@ pub fn render_post_page(site: &Site, post: &Post, formats: &[Format]) -> String 
 /// The OPML 2.0 list of every feed.
 pub fn render_opml(site: &Site, feeds: &[FeedInfo], formats: &[Format]) -> String {
     let _ = (feeds, formats);
-    format!("<opml version=\"2.0\"><head><title>{}</title></head></opml>", site.title)
+    format!(
+        "<opml version=\"2.0\"><head><title>{}</title></head></opml>",
+        site.title
+    )
 }
 
 /// WordPress and Hugo paths that old subscriptions use, and the canonical route each one
 /// is redirected to. The one place these aliases live.
 pub fn alias_target(path: &str) -> Option<String> {
     match path {
-        "/feed/" | "/feed" | "/feed/rss2/" | "/feed/rss/" | "/index.xml" => return Some("/rss.xml".into()),
+        "/feed/" | "/feed" | "/feed/rss2/" | "/feed/rss/" | "/index.xml" => {
+            return Some("/rss.xml".into())
+        }
         "/feed/atom/" => return Some("/atom.xml".into()),
         _ => {}
     }
