@@ -1,0 +1,156 @@
+//! `dropfeed check` and `dropfeed build` on a folder of bad posts, run as the real binary:
+//! each bad file is reported as `path:line: problem`, `check` exits 1, and `build` still
+//! publishes every good post.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn dropfeed(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dropfeed"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run dropfeed")
+}
+
+fn write(dir: &Path, rel: &str, bytes: &[u8]) {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, bytes).expect("write post");
+}
+
+/// A site whose posts folder holds two good posts and one of each kind of bad file.
+fn bad_site() -> tempfile::TempDir {
+    let site = tempfile::tempdir().expect("temp dir");
+    let dir = site.path();
+    write(
+        dir,
+        "config.toml",
+        b"[site]\ntimezone = \"America/Los_Angeles\"\n[posts]\nmax_bytes = 2000\n",
+    );
+    write(
+        dir,
+        "posts/good.md",
+        b"---\ntitle: Good\ndate: 2024-01-02\ncategories: [News]\n---\nFine.\n",
+    );
+    write(
+        dir,
+        "posts/also-good.txt",
+        b"Posted by Ann Lee on May 1, 2024\nCategories: News\n\nAlso fine.\n",
+    );
+    write(dir, "posts/binary.txt", b"GIF89a\x00\x01\x02\x00");
+    write(dir, "posts/empty.txt", b"");
+    write(dir, "posts/huge.txt", &vec![b'a'; 2001]);
+    write(
+        dir,
+        "posts/unclosed.md",
+        b"---\ntitle: Never closed\n\nBody.\n",
+    );
+    write(
+        dir,
+        "posts/bad-date.md",
+        b"---\ntitle: When?\ndate: someday soon\n---\nBody.\n",
+    );
+    write(
+        dir,
+        "posts/bad-yaml.md",
+        b"---\ntitle: Fine\ncategories: [unclosed\n---\nBody.\n",
+    );
+    write(
+        dir,
+        "posts/a-first.md",
+        b"---\ntitle: First\ndate: 2024-01-03\nslug: same\n---\nOne.\n",
+    );
+    write(
+        dir,
+        "posts/b-second.md",
+        b"---\ntitle: Second\ndate: 2024-01-04\nslug: same\n---\nTwo.\n",
+    );
+    std::os::unix::fs::symlink("nowhere.md", dir.join("posts/dangling.md")).expect("symlink");
+    // Not posts at all: never read, never reported.
+    write(dir, "posts/.hidden.md", b"\x00");
+    write(dir, "posts/notes.md~", b"\x00");
+    write(dir, "posts/picture.png", b"\x89PNG\x00");
+    site
+}
+
+#[test]
+fn check_lists_each_bad_post_and_exits_1() {
+    let site = bad_site();
+    let output = dropfeed(site.path(), &["check"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines, EXPECTED_CHECK_LINES, "stdout:\n{stdout}");
+}
+
+const EXPECTED_CHECK_LINES: &[&str] = &[
+    "posts/b-second.md:1: slug `same` is already taken by a-first.md; set a different `slug` in the front matter or rename the file",
+    "posts/bad-date.md:3: key `date`: `someday soon` is not a date; use a form such as 2019-03-03, 2019-03-03 14:30 -0800 or March 3, 2019",
+    "posts/bad-yaml.md:3: front matter is not valid YAML: PENDING",
+    "posts/binary.txt:1: binary file (NUL bytes), not a post",
+    "posts/dangling.md:1: dangling symlink: its target does not exist; fix or delete the link",
+    "posts/empty.txt:1: empty file; write the post or delete the file",
+    "posts/huge.txt:1: file is 2001 bytes, over posts.max_bytes (2000); split it or raise posts.max_bytes",
+    "posts/unclosed.md:1: front matter opened with `---` on line 1 is never closed; add a closing `---` line",
+];
+
+#[test]
+fn check_on_good_posts_exits_0() {
+    let site = tempfile::tempdir().expect("temp dir");
+    write(site.path(), "config.toml", b"");
+    write(
+        site.path(),
+        "posts/good.md",
+        b"---\ntitle: Good\ndate: 2024-01-02\n---\nFine.\n",
+    );
+    let output = dropfeed(site.path(), &["check"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "");
+}
+
+#[test]
+fn build_publishes_every_good_post_despite_bad_ones() {
+    let site = bad_site();
+    let output = dropfeed(site.path(), &["build", "--out", "out"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let feed = std::fs::read(site.path().join("out/categories/news/rss.xml")).expect("news feed");
+    let feed = feed_rs::parser::parse(feed.as_slice()).expect("parse");
+    let titles: Vec<String> = feed
+        .entries
+        .iter()
+        .map(|e| {
+            e.title
+                .as_ref()
+                .map(|t| t.content.clone())
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(titles, vec!["Also good", "Good"]);
+    let site_feed = std::fs::read(site.path().join("out/rss.xml")).expect("site feed");
+    let site_feed = feed_rs::parser::parse(site_feed.as_slice()).expect("parse");
+    // good, also-good, and the winner of the slug collision.
+    assert_eq!(site_feed.entries.len(), 3);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("posts/binary.txt:1: binary file"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_config_key_stops_with_exit_2_and_names_the_key() {
+    let site = tempfile::tempdir().expect("temp dir");
+    write(site.path(), "config.toml", b"[feeds]\nitems = \"many\"\n");
+    let output = dropfeed(site.path(), &["check"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("config.toml: line 2: invalid type: string \"many\", expected usize"),
+        "{stderr}"
+    );
+}
