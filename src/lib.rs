@@ -12,10 +12,13 @@
 //! - [`catalog`]: every post by path, with what each change touched.
 //! - [`feed`]: renderers for RSS, Atom, JSON Feed and the HTML/OPML pages. Pure.
 //! - [`snapshot`]: every route rendered and compressed, with ETag and Last-Modified.
+//! - [`scan`]: listing the post files of a folder and reading one into a catalog update.
 //! - [`build`] and [`check`]: the one-shot commands over a scanned folder.
 //! - [`watch`]: file system events → change sets. Knows nothing of HTTP.
 //! - [`server`]: HTTP over a snapshot. Knows nothing of files.
-//! - [`publish`]: the loop joining watch → catalog → snapshot → server.
+//! - [`publish`]: the loop joining watch → catalog → snapshot → server, and `serve`
+//!   itself ([`publish::Daemon`]): scan, build, bind, then publish each change set, each
+//!   post coming due and each periodic rescan with one atomic snapshot swap.
 
 pub mod build;
 pub mod catalog;
@@ -23,5 +26,8 @@ pub mod check;
 pub mod config;
 pub mod feed;
 pub mod post;
+pub mod publish;
 pub mod scan;
+pub mod server;
 pub mod snapshot;
+pub mod watch;

@@ -1,5 +1,6 @@
 //! The `dropfeed` command: parses the CLI, sets up logging and calls into the library.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,6 +55,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     match run(Cli::parse()) {
         Ok(code) => code,
@@ -71,7 +73,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(listen) = listen {
                 config.listen = listen;
             }
-            anyhow::bail!("`serve` is not built yet; use `dropfeed build --out DIR` for now")
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            let listen = config.listen;
+            runtime.block_on(dropfeed::publish::serve(config, listen, shutdown_signal()))?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Build { config, out } => {
             let config = Config::load(&config)?;
@@ -107,4 +112,33 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM (what service managers and `kill` send).
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::warn!("cannot listen for Ctrl-C: {err}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::warn!("cannot listen for SIGTERM: {err}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: no new connections, finishing responses in flight");
 }

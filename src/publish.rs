@@ -1,0 +1,340 @@
+//! `dropfeed serve`: the loop joining watch → catalog → snapshot → server.
+//!
+//! [`Daemon::start`] scans the posts folder, builds every route and binds the listener;
+//! [`Daemon::run`] serves until its shutdown future completes. Between the two, the
+//! publish loop waits for three things: a change set from the watcher, the time the next
+//! future-dated post comes due, and the periodic rescan. Each publish re-reads only the
+//! paths that changed, re-renders only the routes whose inputs changed (on a blocking
+//! thread, so no request waits on it), and swaps the new snapshot in with one atomic store.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use chrono::{DateTime, Utc};
+use tokio::net::TcpListener;
+
+use crate::catalog::{Applied, Catalog};
+use crate::config::Config;
+use crate::post;
+use crate::scan;
+use crate::server;
+use crate::snapshot::{Rerendered, Snapshot};
+use crate::watch::{self, ChangeSet, Watch, WatchError};
+
+/// Why `serve` could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(
+        "cannot listen on {addr}: {err}; choose another address with --listen or `server.listen`"
+    )]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        err: std::io::Error,
+    },
+    #[error("{path}: cannot resolve the posts folder (`posts.dir`): {err}")]
+    PostsDir {
+        path: PathBuf,
+        #[source]
+        err: std::io::Error,
+    },
+    #[error(transparent)]
+    Watch(#[from] WatchError),
+    #[error("a publish failed unexpectedly: {0}; this is a bug, please report it")]
+    Publish(#[source] tokio::task::JoinError),
+}
+
+/// What one publish changed, counted from [`Applied`], for its log line.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub added: usize,
+    pub modified: usize,
+    pub removed: usize,
+    pub errors: usize,
+}
+
+impl Counts {
+    fn add(&mut self, applied: Applied) {
+        match applied {
+            Applied::Added => self.added += 1,
+            Applied::Modified => self.modified += 1,
+            Applied::Removed => self.removed += 1,
+            Applied::Failed => self.errors += 1,
+            Applied::Unchanged => {}
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        *self == Counts::default()
+    }
+}
+
+/// The catalog and the snapshot it was last published as.
+pub struct Publisher {
+    config: Arc<Config>,
+    catalog: Catalog,
+    snapshots: Arc<ArcSwap<Snapshot>>,
+}
+
+/// What [`Publisher::publish`] did.
+#[derive(Debug, Clone, Copy)]
+pub struct Published {
+    pub counts: Counts,
+    pub routes: Rerendered,
+    pub took: Duration,
+}
+
+impl Publisher {
+    /// Reads every post and builds the first snapshot.
+    pub fn new(config: Arc<Config>, now: DateTime<Utc>) -> (Publisher, Published) {
+        let mut publisher = Publisher {
+            config,
+            catalog: Catalog::new(),
+            snapshots: Arc::new(ArcSwap::from_pointee(Snapshot::default())),
+        };
+        let rescan = ChangeSet {
+            paths: BTreeSet::new(),
+            rescan: true,
+        };
+        let published = publisher.publish(&rescan, now, true);
+        (publisher, published.unwrap_or_else(Published::nothing))
+    }
+
+    /// The snapshots the server reads.
+    pub fn snapshots(&self) -> Arc<ArcSwap<Snapshot>> {
+        Arc::clone(&self.snapshots)
+    }
+
+    /// When the next future-dated post comes due.
+    pub fn next_due(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.catalog.next_due(now)
+    }
+
+    /// Re-reads the paths of `changes` and publishes the result at `now`. Without `force`,
+    /// a change that changed no post publishes nothing and gives `None`.
+    pub fn publish(
+        &mut self,
+        changes: &ChangeSet,
+        now: DateTime<Utc>,
+        force: bool,
+    ) -> Option<Published> {
+        let start = Instant::now();
+        let mut counts = Counts::default();
+        for rel in self.affected(changes) {
+            let update = if post::is_post_path(std::path::Path::new(&rel)) {
+                scan::load(&self.config, &rel)
+            } else {
+                // A catalog path that no longer names a post file (a folder took its place).
+                crate::catalog::Update::Removed
+            };
+            counts.add(self.catalog.apply(&rel, update));
+        }
+        if counts.is_empty() && !force {
+            return None;
+        }
+        let view = self.catalog.view(now);
+        let (next, routes) = self.snapshots.load().next(&view, &self.config, now);
+        self.snapshots.store(Arc::new(next));
+        Some(Published {
+            counts,
+            routes,
+            took: start.elapsed(),
+        })
+    }
+
+    /// Every post path a change set may have changed: for a folder, the catalog's paths
+    /// under it and the files now in it.
+    fn affected(&self, changes: &ChangeSet) -> BTreeSet<String> {
+        let dir = &self.config.posts_dir;
+        if changes.rescan {
+            let mut paths = self.catalog.paths();
+            paths.extend(scan::list(dir));
+            return paths;
+        }
+        let known = self.catalog.paths();
+        let mut paths = BTreeSet::new();
+        for rel in &changes.paths {
+            if post::is_post_path(std::path::Path::new(rel)) {
+                paths.insert(rel.clone());
+            }
+            let prefix = format!("{rel}/");
+            paths.extend(
+                known
+                    .range(prefix.clone()..)
+                    .take_while(|p| p.starts_with(&prefix))
+                    .cloned(),
+            );
+            let folder = dir.join(rel);
+            if folder.is_dir() {
+                paths.extend(
+                    scan::list(&folder)
+                        .into_iter()
+                        .map(|p| format!("{prefix}{p}")),
+                );
+            }
+        }
+        paths
+    }
+}
+
+impl Published {
+    fn nothing() -> Published {
+        Published {
+            counts: Counts::default(),
+            routes: Rerendered::default(),
+            took: Duration::ZERO,
+        }
+    }
+
+    fn log(&self, why: &str) {
+        let Counts {
+            added,
+            modified,
+            removed,
+            errors,
+        } = self.counts;
+        tracing::info!(
+            "published {why}: +{added} ~{modified} -{removed} !{errors}; {} routes re-rendered, {} removed; {:.1} ms",
+            self.routes.routes,
+            self.routes.removed,
+            self.took.as_secs_f64() * 1000.0,
+        );
+    }
+}
+
+/// A started `serve`: posts read, every route built, the listener bound, the watcher on.
+pub struct Daemon {
+    publisher: Publisher,
+    listener: TcpListener,
+    watch: Watch,
+}
+
+impl Daemon {
+    /// Watches, scans, builds every route and binds `listen` (port 0 picks a free port).
+    /// The watch starts before the scan, so nothing written during the scan is missed.
+    pub async fn start(mut config: Config, listen: SocketAddr) -> Result<Daemon, ServeError> {
+        config.posts_dir =
+            std::path::absolute(&config.posts_dir).map_err(|err| ServeError::PostsDir {
+                path: config.posts_dir.clone(),
+                err,
+            })?;
+        let debounce = Duration::from_millis(config.debounce_ms);
+        let watch = watch::start(config.posts_dir.clone(), debounce)?;
+        let config = Arc::new(config);
+        let (publisher, published) =
+            tokio::task::spawn_blocking(move || Publisher::new(config, Utc::now()))
+                .await
+                .map_err(ServeError::Publish)?;
+        published.log("at start");
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|err| ServeError::Bind { addr: listen, err })?;
+        Ok(Daemon {
+            publisher,
+            listener,
+            watch,
+        })
+    }
+
+    /// The address the server listens on, with the real port when 0 was asked for.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+
+    /// The snapshots the server reads.
+    pub fn snapshots(&self) -> Arc<ArcSwap<Snapshot>> {
+        self.publisher.snapshots()
+    }
+
+    /// Serves and publishes until `shutdown` completes; then stops accepting, lets
+    /// responses in flight finish (at most [`server::GRACE`]) and returns.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+        let Daemon {
+            mut publisher,
+            listener,
+            mut watch,
+        } = self;
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!("listening on http://{addr}");
+        }
+        let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(server::run(listener, publisher.snapshots(), async move {
+            let _ = server_stopped.await;
+        }));
+
+        let rescan_every = publisher.config.rescan_secs;
+        let mut rescan = (rescan_every > 0).then(|| {
+            let period = Duration::from_secs(rescan_every);
+            tokio::time::interval_at(tokio::time::Instant::now() + period, period)
+        });
+        tokio::pin!(shutdown);
+        let mut watching = true;
+        let result = loop {
+            let due = publisher.next_due(Utc::now()).map(|when| {
+                let wait = (when - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+                tokio::time::Instant::now() + wait
+            });
+            let (changes, force, why) = tokio::select! {
+                () = &mut shutdown => break Ok(()),
+                changes = watch.changes.recv(), if watching => match changes {
+                    Some(changes) => (changes, false, "changes"),
+                    None => {
+                        tracing::warn!("the file watcher stopped; changes are seen at the next rescan (posts.rescan_secs)");
+                        watching = false;
+                        continue;
+                    }
+                },
+                () = sleep_until(due) => (ChangeSet::default(), true, "a post came due"),
+                () = tick(&mut rescan) => (ChangeSet { paths: BTreeSet::new(), rescan: true }, false, "rescan"),
+            };
+            let now = Utc::now();
+            let job = tokio::task::spawn_blocking(move || {
+                let published = publisher.publish(&changes, now, force);
+                (publisher, published)
+            });
+            match job.await {
+                Ok((back, published)) => {
+                    publisher = back;
+                    if let Some(published) = published {
+                        published.log(why);
+                    }
+                }
+                Err(err) => break Err(ServeError::Publish(err)),
+            }
+        };
+        let _ = stop_server.send(());
+        let _ = server.await;
+        tracing::info!("stopped");
+        result
+    }
+}
+
+async fn sleep_until(when: Option<tokio::time::Instant>) {
+    match when {
+        Some(when) => tokio::time::sleep_until(when).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn tick(interval: &mut Option<tokio::time::Interval>) {
+    match interval {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Runs `serve` until `shutdown` completes: what the `serve` command does.
+pub async fn serve(
+    config: Config,
+    listen: SocketAddr,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    Daemon::start(config, listen).await?.run(shutdown).await
+}
