@@ -342,3 +342,332 @@ fn parse_q(value: &str) -> Option<u32> {
     let q = whole * 1000 + thousandths;
     (q <= 1000).then_some(q)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Catalog, Update};
+    use crate::config::Config;
+    use crate::post::{Named, Post};
+    use chrono::TimeZone;
+    use std::path::Path;
+
+    fn day(d: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 5, d, 12, 0, 0).single().unwrap()
+    }
+
+    /// One post `hello` in category "Bay Area" by Ann, published on May 1 2024.
+    fn snapshot() -> Snapshot {
+        let config = Config::parse(
+            "[site]\nbase_url = \"https://example.com\"\n",
+            Path::new("config.toml"),
+        )
+        .unwrap();
+        let published = day(1).fixed_offset();
+        let post = Post {
+            path: "hello.md".into(),
+            slug: "hello".into(),
+            id: "tag:example.com,2024-05-01:hello".into(),
+            url: "https://example.com/posts/hello/".into(),
+            title: "Hello".into(),
+            author: Named {
+                name: "Ann".into(),
+                slug: "ann".into(),
+            },
+            categories: vec![Named {
+                name: "Bay Area".into(),
+                slug: "bay-area".into(),
+            }],
+            tags: vec![],
+            published,
+            updated: published,
+            file_modified: day(1),
+            summary: "Hello there.".into(),
+            content_html: "<p>Hello there, a body long enough to be worth compressing.</p>".into(),
+            draft: false,
+            warnings: vec![],
+        };
+        let mut catalog = Catalog::new();
+        catalog.apply("hello.md", Update::Parsed(post));
+        Snapshot::default()
+            .next(&catalog.view(day(20)), &config, day(20))
+            .0
+    }
+
+    fn request(method: &str, uri: &str, headers: &[(&str, &str)]) -> Request<()> {
+        let mut builder = Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        builder.body(()).unwrap()
+    }
+
+    fn get(uri: &str, headers: &[(&str, &str)]) -> Response<Full<Bytes>> {
+        respond(&snapshot(), &request("GET", uri, headers))
+    }
+
+    fn header<'a>(response: &'a Response<Full<Bytes>>, name: &str) -> &'a str {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap())
+            .unwrap_or("")
+    }
+
+    fn body(response: Response<Full<Bytes>>) -> Bytes {
+        use http_body_util::BodyExt;
+        let collected = ready_now(response.into_body().collect());
+        collected.unwrap().to_bytes()
+    }
+
+    /// A `Full` body is ready at once: one poll finishes it.
+    fn ready_now<F: Future>(future: F) -> F::Output {
+        let mut future = std::pin::pin!(future);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match future.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(output) => output,
+            std::task::Poll::Pending => panic!("a Full body was not ready"),
+        }
+    }
+
+    #[test]
+    fn a_feed_has_every_caching_header() {
+        let snapshot = snapshot();
+        let rendered = snapshot.get("/categories/bay-area/rss.xml").unwrap();
+        let response = respond(
+            &snapshot,
+            &request("GET", "/categories/bay-area/rss.xml", &[]),
+        );
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            header(&response, "content-type"),
+            "application/rss+xml; charset=utf-8"
+        );
+        assert_eq!(header(&response, "etag"), rendered.etag);
+        assert_eq!(
+            header(&response, "last-modified"),
+            "Wed, 01 May 2024 12:00:00 GMT"
+        );
+        assert_eq!(header(&response, "cache-control"), "public, max-age=300");
+        assert_eq!(header(&response, "vary"), "Accept-Encoding");
+        assert_eq!(header(&response, "x-content-type-options"), "nosniff");
+        assert_eq!(header(&response, "content-encoding"), "");
+        assert_eq!(
+            header(&response, "content-length"),
+            rendered.body.len().to_string()
+        );
+        assert_eq!(body(response), rendered.body);
+    }
+
+    #[test]
+    fn the_query_string_is_ignored_and_percent_encoding_decoded() {
+        assert_eq!(get("/rss.xml?utm_source=x", &[]).status(), StatusCode::OK);
+        assert_eq!(get("/%72ss.xml", &[]).status(), StatusCode::OK);
+        assert_eq!(
+            get("/categories/bay%2Darea/atom.xml", &[]).status(),
+            StatusCode::OK
+        );
+    }
+
+    #[test]
+    fn head_has_the_headers_of_get_and_no_body() {
+        let got = get("/rss.xml", &[("accept-encoding", "gzip")]);
+        let head = respond(
+            &snapshot(),
+            &request("HEAD", "/rss.xml", &[("accept-encoding", "gzip")]),
+        );
+        assert_eq!(head.status(), StatusCode::OK);
+        assert_eq!(head.headers(), got.headers());
+        assert_eq!(header(&head, "content-encoding"), "gzip");
+        assert!(body(head).is_empty());
+    }
+
+    #[test]
+    fn other_methods_are_not_allowed() {
+        for method in ["POST", "PUT", "DELETE", "OPTIONS", "BREW"] {
+            let response = respond(&snapshot(), &request(method, "/rss.xml", &[]));
+            assert_eq!(
+                response.status(),
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method}"
+            );
+            assert_eq!(header(&response, "allow"), "GET, HEAD");
+        }
+    }
+
+    #[test]
+    fn unknown_paths_are_404_with_a_small_text_body() {
+        let response = get("/nope.xml", &[]);
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            header(&response, "content-type"),
+            "text/plain; charset=utf-8"
+        );
+        assert_eq!(header(&response, "x-content-type-options"), "nosniff");
+        assert_eq!(body(response), "not found\n");
+    }
+
+    #[test]
+    fn hostile_paths_never_reach_a_route() {
+        for path in [
+            "/../config.toml",
+            "/%2e%2e/config.toml",
+            "/posts/%2e%2e%2fx/",
+            "/posts/hello/%2e%2e/%2e%2e/rss.xml",
+            "/posts/hello/./",
+            "/rss.xml%00",
+            "/posts%5chello/",
+            "/%ff%fe",
+        ] {
+            assert_eq!(get(path, &[]).status(), StatusCode::NOT_FOUND, "{path}");
+        }
+        let long = format!("/{}", "a".repeat(10 * 1024));
+        assert_eq!(get(&long, &[]).status(), StatusCode::URI_TOO_LONG);
+        let brew = respond(&snapshot(), &request("BREW", "/../config.toml", &[]));
+        assert_eq!(brew.status(), StatusCode::METHOD_NOT_ALLOWED);
+    }
+
+    #[test]
+    fn aliases_redirect_to_routes_that_exist() {
+        for (alias, target) in [
+            ("/feed/", "/rss.xml"),
+            ("/feed/rss2/", "/rss.xml"),
+            ("/index.xml", "/rss.xml"),
+            ("/feed/atom/", "/atom.xml"),
+            ("/category/bay-area/feed/", "/categories/bay-area/rss.xml"),
+            (
+                "/category/bay-area/feed/atom/",
+                "/categories/bay-area/atom.xml",
+            ),
+            (
+                "/categories/bay-area/index.xml",
+                "/categories/bay-area/rss.xml",
+            ),
+            ("/author/ann/feed/", "/authors/ann/rss.xml"),
+        ] {
+            let response = get(alias, &[]);
+            assert_eq!(response.status(), StatusCode::MOVED_PERMANENTLY, "{alias}");
+            assert_eq!(header(&response, "location"), target, "{alias}");
+        }
+        // No such category: no redirect to a 404.
+        assert_eq!(
+            get("/category/nope/feed/", &[]).status(),
+            StatusCode::NOT_FOUND
+        );
+    }
+
+    #[test]
+    fn a_matching_etag_gives_304_with_the_caching_headers_and_no_body() {
+        let snapshot = snapshot();
+        let etag = snapshot.get("/rss.xml").unwrap().etag.clone();
+        let weak = format!("W/{etag}");
+        for value in [etag.as_str(), "*", &format!("\"other\", {weak}")] {
+            let response = respond(
+                &snapshot,
+                &request("GET", "/rss.xml", &[("if-none-match", value)]),
+            );
+            assert_eq!(response.status(), StatusCode::NOT_MODIFIED, "{value}");
+            assert_eq!(header(&response, "etag"), etag);
+            assert_eq!(
+                header(&response, "last-modified"),
+                "Wed, 01 May 2024 12:00:00 GMT"
+            );
+            assert_eq!(header(&response, "cache-control"), "public, max-age=300");
+            assert_eq!(header(&response, "vary"), "Accept-Encoding");
+            assert_eq!(header(&response, "content-length"), "");
+            assert!(body(response).is_empty());
+        }
+    }
+
+    #[test]
+    fn if_none_match_wins_over_if_modified_since() {
+        let response = get(
+            "/rss.xml",
+            &[
+                ("if-none-match", "\"stale\""),
+                ("if-modified-since", "Thu, 01 May 2025 00:00:00 GMT"),
+            ],
+        );
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn if_modified_since_compares_whole_seconds() {
+        for (since, status) in [
+            ("Wed, 01 May 2024 12:00:00 GMT", StatusCode::NOT_MODIFIED),
+            (
+                "Wednesday, 01-May-24 12:00:01 GMT",
+                StatusCode::NOT_MODIFIED,
+            ),
+            ("Wed May  1 12:00:00 2024", StatusCode::NOT_MODIFIED),
+            ("Wed, 01 May 2024 11:59:59 GMT", StatusCode::OK),
+            ("yesterday", StatusCode::OK),
+        ] {
+            let response = get("/rss.xml", &[("if-modified-since", since)]);
+            assert_eq!(response.status(), status, "{since}");
+        }
+    }
+
+    #[test]
+    fn compressed_bodies_are_the_prepared_ones() {
+        let snapshot = snapshot();
+        let rendered = snapshot.get("/atom.xml").unwrap();
+        let br = respond(
+            &snapshot,
+            &request("GET", "/atom.xml", &[("accept-encoding", "gzip, br")]),
+        );
+        assert_eq!(header(&br, "content-encoding"), "br");
+        assert_eq!(
+            header(&br, "content-length"),
+            rendered.br.as_ref().unwrap().len().to_string()
+        );
+        assert_eq!(&body(br), rendered.br.as_ref().unwrap());
+        let gzip = respond(
+            &snapshot,
+            &request("GET", "/atom.xml", &[("accept-encoding", "gzip")]),
+        );
+        assert_eq!(header(&gzip, "content-encoding"), "gzip");
+        assert_eq!(&body(gzip), rendered.gzip.as_ref().unwrap());
+    }
+
+    #[test]
+    fn health_is_never_compressed() {
+        let response = get("/healthz", &[("accept-encoding", "br, gzip")]);
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(header(&response, "content-encoding"), "");
+        assert_eq!(header(&response, "cache-control"), "no-store");
+    }
+
+    #[test]
+    fn accept_encoding_follows_q_values() {
+        use Encoding::*;
+        for (accept, expected) in [
+            ("", Identity),
+            ("gzip", Gzip),
+            ("br", Br),
+            ("gzip, br", Br),
+            ("br, gzip", Br),
+            ("gzip;q=1.0, br;q=0.8", Gzip),
+            ("gzip;q=0.5, br;q=0.5", Br),
+            ("br;q=0, gzip", Gzip),
+            ("br;q=0, gzip;q=0", Identity),
+            ("*", Br),
+            ("*;q=0.5, gzip", Gzip),
+            ("*, br;q=0", Gzip),
+            ("*;q=0", Identity),
+            ("identity", Identity),
+            ("identity, gzip;q=0.5", Identity),
+            ("identity;q=0.1, gzip;q=0.5", Gzip),
+            ("GZIP", Gzip),
+            ("x-gzip", Gzip),
+            ("gzip;q=2", Identity),
+            ("gzip;q=abc, br", Br),
+            ("deflate, compress", Identity),
+            (" gzip ; q=0.9 , br ; q=0.8 ", Gzip),
+        ] {
+            assert_eq!(choose_encoding(accept, true, true), expected, "{accept:?}");
+        }
+        assert_eq!(choose_encoding("br", false, true), Identity);
+        assert_eq!(choose_encoding("br, gzip;q=0.1", false, true), Gzip);
+    }
+}
