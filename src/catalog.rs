@@ -14,6 +14,9 @@ use chrono::{DateTime, Utc};
 use crate::post::{Post, Problem};
 
 /// What a read of one file gave.
+// One lives only between a file read and `Catalog::apply`; boxing the post would cost an
+// allocation per read to save stack space nobody holds.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Update {
     Parsed(Post),
