@@ -206,7 +206,9 @@ mod tests {
     }
 
     fn at(day: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2024, 5, day, 0, 0, 0).single().unwrap()
+        Utc.with_ymd_and_hms(2024, 5, day, 0, 0, 0)
+            .single()
+            .unwrap()
     }
 
     fn slugs(view: &View) -> Vec<&str> {
@@ -226,8 +228,14 @@ mod tests {
     fn second_file_with_a_slug_is_an_error_and_the_first_by_path_wins() {
         let mut catalog = Catalog::new();
         // Read in the opposite order of their paths.
-        catalog.apply("z/launch.md", Update::Parsed(post("z/launch.md", "launch", 2)));
-        catalog.apply("a/launch.md", Update::Parsed(post("a/launch.md", "launch", 3)));
+        catalog.apply(
+            "z/launch.md",
+            Update::Parsed(post("z/launch.md", "launch", 2)),
+        );
+        catalog.apply(
+            "a/launch.md",
+            Update::Parsed(post("a/launch.md", "launch", 3)),
+        );
         let view = catalog.view(at(20));
         assert_eq!(view.posts.len(), 1);
         assert_eq!(view.posts[0].path, "a/launch.md");
@@ -254,7 +262,11 @@ mod tests {
         assert_eq!(catalog.view(at(10)).posts.len(), 0);
         assert_eq!(
             catalog.next_due(at(10)),
-            Some(Utc.with_ymd_and_hms(2024, 5, 10, 12, 0, 0).single().unwrap())
+            Some(
+                Utc.with_ymd_and_hms(2024, 5, 10, 12, 0, 0)
+                    .single()
+                    .unwrap()
+            )
         );
         assert_eq!(slugs(&catalog.view(at(11))), vec!["f"]);
         assert_eq!(catalog.next_due(at(11)), None);
@@ -263,18 +275,27 @@ mod tests {
     #[test]
     fn failed_file_keeps_its_last_good_version() {
         let mut catalog = Catalog::new();
-        assert_eq!(catalog.apply("a.md", Update::Parsed(post("a.md", "a", 1))), Applied::Added);
+        assert_eq!(
+            catalog.apply("a.md", Update::Parsed(post("a.md", "a", 1))),
+            Applied::Added
+        );
         let problem = Problem {
             path: "a.md".into(),
             line: 2,
             message: "bad front matter".into(),
         };
-        assert_eq!(catalog.apply("a.md", Update::Failed(problem.clone())), Applied::Failed);
+        assert_eq!(
+            catalog.apply("a.md", Update::Failed(problem.clone())),
+            Applied::Failed
+        );
         let view = catalog.view(at(20));
         assert_eq!(slugs(&view), vec!["a"]);
         assert_eq!(view.errors, vec![problem]);
         // Fixed with the same content as before: the error goes, the post stays.
-        assert_eq!(catalog.apply("a.md", Update::Parsed(post("a.md", "a", 1))), Applied::Modified);
+        assert_eq!(
+            catalog.apply("a.md", Update::Parsed(post("a.md", "a", 1))),
+            Applied::Modified
+        );
         assert!(catalog.view(at(20)).errors.is_empty());
     }
 
@@ -291,6 +312,9 @@ mod tests {
     fn same_post_again_is_unchanged() {
         let mut catalog = Catalog::new();
         catalog.apply("a.md", Update::Parsed(post("a.md", "a", 1)));
-        assert_eq!(catalog.apply("a.md", Update::Parsed(post("a.md", "a", 1))), Applied::Unchanged);
+        assert_eq!(
+            catalog.apply("a.md", Update::Parsed(post("a.md", "a", 1))),
+            Applied::Unchanged
+        );
     }
 }

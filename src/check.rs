@@ -25,7 +25,12 @@ impl Findings {
             lines.push(format!("{}:{}: {}", shown(p).display(), p.line, p.message));
         }
         for p in &self.warnings {
-            lines.push(format!("{}:{}: warning: {}", shown(p).display(), p.line, p.message));
+            lines.push(format!(
+                "{}:{}: warning: {}",
+                shown(p).display(),
+                p.line,
+                p.message
+            ));
         }
         lines
     }

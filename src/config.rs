@@ -178,7 +178,8 @@ impl Config {
         })?;
         if raw.site.author.trim().is_empty() {
             return Err(invalid(
-                "key `site.author`: must not be empty; it names the author of posts that name none".into(),
+                "key `site.author`: must not be empty; it names the author of posts that name none"
+                    .into(),
             ));
         }
         if raw.feeds.items == 0 {
@@ -188,7 +189,8 @@ impl Config {
         }
         if raw.posts.max_bytes == 0 {
             return Err(invalid(
-                "key `posts.max_bytes`: must be at least 1 (the largest post file, in bytes)".into(),
+                "key `posts.max_bytes`: must be at least 1 (the largest post file, in bytes)"
+                    .into(),
             ));
         }
         let mut formats = Vec::new();
@@ -257,7 +259,10 @@ mod tests {
         assert_eq!(config.debounce_ms, 50);
         assert_eq!(config.rescan_secs, 60);
         assert_eq!(config.items, 50);
-        assert_eq!(config.formats, vec![Format::Rss, Format::Atom, Format::Json]);
+        assert_eq!(
+            config.formats,
+            vec![Format::Rss, Format::Atom, Format::Json]
+        );
         assert_eq!(config.cache_max_age, 300);
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
     }
@@ -273,7 +278,10 @@ mod tests {
     fn unknown_key_is_named_with_its_line() {
         let err = parse("[site]\ntitle = \"x\"\ntitel = \"y\"\n").unwrap_err();
         let message = err.to_string();
-        assert!(message.starts_with("site/config.toml: line 3: unknown field `titel`"), "{message}");
+        assert!(
+            message.starts_with("site/config.toml: line 3: unknown field `titel`"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 use dropfeed::config::Config;
 
 #[derive(Parser)]
-#[command(name = "dropfeed", version, about = "Publish post files as RSS, Atom and JSON feeds")]
+#[command(
+    name = "dropfeed",
+    version,
+    about = "Publish post files as RSS, Atom and JSON feeds"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -74,7 +78,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let report = dropfeed::build::build(&config, &out, chrono::Utc::now())
                 .with_context(|| format!("building into {}", out.display()))?;
             for problem in report.view.errors.iter() {
-                tracing::warn!("{}: {}:{}: {}", "skipped", config.posts_dir.join(&problem.path).display(), problem.line, problem.message);
+                tracing::warn!(
+                    "{}: {}:{}: {}",
+                    "skipped",
+                    config.posts_dir.join(&problem.path).display(),
+                    problem.line,
+                    problem.message
+                );
             }
             tracing::info!(
                 "wrote {} files for {} posts to {}",

@@ -54,7 +54,9 @@ pub fn load(config: &Config, rel: &str) -> Update {
     if std::fs::symlink_metadata(&path).is_err() {
         return Update::Removed;
     }
-    match post::read(&path, rel, config.max_bytes).and_then(|source| post::parse(&source, &config.site)) {
+    match post::read(&path, rel, config.max_bytes)
+        .and_then(|source| post::parse(&source, &config.site))
+    {
         Ok(post) => Update::Parsed(post),
         Err(problem) => Update::Failed(problem),
     }

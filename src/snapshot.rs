@@ -152,7 +152,10 @@ impl Snapshot {
             let input = Input::Feed(info.clone(), posts.iter().cloned().map(Same).collect());
             for &format in &config.formats {
                 pass.place(info.key.route(format), input.clone(), modified, || {
-                    (format.content_type(), feed::render_feed(format, &config.site, &info, &refs))
+                    (
+                        format.content_type(),
+                        feed::render_feed(format, &config.site, &info, &refs),
+                    )
                 });
             }
             listing.push(info);
@@ -161,25 +164,39 @@ impl Snapshot {
         let everything = newest_change(&view.posts);
         let input = Input::Listing(listing.clone());
         pass.place("/".into(), input.clone(), everything, || {
-            (HTML, feed::render_index(&config.site, &listing, &config.formats))
+            (
+                HTML,
+                feed::render_index(&config.site, &listing, &config.formats),
+            )
         });
         pass.place("/opml.xml".into(), input, everything, || {
-            (OPML, feed::render_opml(&config.site, &listing, &config.formats))
+            (
+                OPML,
+                feed::render_opml(&config.site, &listing, &config.formats),
+            )
         });
 
         for post in &view.posts {
             let modified = newest_change(std::slice::from_ref(post));
             let input = Input::Page(Same(Arc::clone(post)));
             pass.place(format!("/posts/{}/", post.slug), input, modified, || {
-                (HTML, feed::render_post_page(&config.site, post, &config.formats))
+                (
+                    HTML,
+                    feed::render_post_page(&config.site, post, &config.formats),
+                )
             });
         }
 
-        let Pass { mut next, mut stats, .. } = pass;
+        let Pass {
+            mut next,
+            mut stats,
+            ..
+        } = pass;
         for (route, old) in &self.routes {
             if !next.routes.contains_key(route) && old.input != Input::Health {
                 stats.removed += 1;
-                next.retired.insert(route.clone(), old.rendered.last_modified);
+                next.retired
+                    .insert(route.clone(), old.rendered.last_modified);
             }
         }
         let live: Vec<String> = next.routes.keys().cloned().collect();
@@ -260,7 +277,9 @@ fn group(posts: &[Arc<Post>], config: &Config) -> Vec<(FeedInfo, Vec<Arc<Post>>)
     by_key.insert(FeedKey::Site, (config.site.title.clone(), Vec::new()));
     let mut add = |key: FeedKey, name: &str, post: &Arc<Post>| {
         // The newest post's spelling of a name wins: it is the first one seen.
-        let (_, list) = by_key.entry(key).or_insert_with(|| (name.to_string(), Vec::new()));
+        let (_, list) = by_key
+            .entry(key)
+            .or_insert_with(|| (name.to_string(), Vec::new()));
         if list.len() < config.items {
             list.push(Arc::clone(post));
         }
@@ -270,7 +289,11 @@ fn group(posts: &[Arc<Post>], config: &Config) -> Vec<(FeedInfo, Vec<Arc<Post>>)
         for Named { name, slug } in &post.categories {
             add(FeedKey::Category(slug.clone()), name, post);
         }
-        add(FeedKey::Author(post.author.slug.clone()), &post.author.name, post);
+        add(
+            FeedKey::Author(post.author.slug.clone()),
+            &post.author.name,
+            post,
+        );
     }
     by_key
         .into_iter()

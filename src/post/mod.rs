@@ -133,7 +133,8 @@ pub fn read(path: &Path, rel: &str, max_bytes: u64) -> Result<Source, Problem> {
             meta.len()
         )));
     }
-    let bytes = std::fs::read(path).map_err(|err| problem(format!("cannot read the file: {err}")))?;
+    let bytes =
+        std::fs::read(path).map_err(|err| problem(format!("cannot read the file: {err}")))?;
     // Checked again: the file may have grown between the stat and the read.
     if bytes.len() as u64 > max_bytes {
         return Err(problem(format!(
@@ -197,7 +198,12 @@ fn parse_impl(source: &Source, site: &Site) -> Result<Post, Problem> {
     Ok(Post {
         path: source.path.clone(),
         slug: stem.clone(),
-        id: format!("tag:{},{}:{}", site.host, published.format("%Y-%m-%d"), stem),
+        id: format!(
+            "tag:{},{}:{}",
+            site.host,
+            published.format("%Y-%m-%d"),
+            stem
+        ),
         url: format!("{}/posts/{}/", site.base_url, stem),
         title: stem.clone(),
         author: Named {
