@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 use crate::post::{Post, Problem};
 
 /// What a read of one file gave.
-// One lives only between a file read and `Catalog::apply`; boxing the post would cost an
-// allocation per read to save stack space nobody holds.
+// One value per file read, moved straight into the catalog: boxing the post would add an
+// allocation per read and save nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Update {

@@ -6,9 +6,14 @@
 //! - `rss`: RSS 2.0 on the `rss` crate, with content, Dublin Core and atom extensions.
 //! - `atom`: Atom 1.0 on the `atom_syndication` crate.
 //! - `json`: JSON Feed 1.1 on `serde_json`.
-//! - `pages`: index, post page and OPML from minijinja templates.
+//! - `pages`: index, post page and OPML from minijinja templates in `templates/`.
 
-use chrono::{DateTime, FixedOffset};
+mod atom;
+mod json;
+mod pages;
+mod rss;
+
+use chrono::{DateTime, FixedOffset, SecondsFormat, Timelike};
 use serde::Deserialize;
 
 use crate::post::{Post, Site};
@@ -82,6 +87,15 @@ impl Format {
         }
     }
 
+    /// The media type of autodiscovery links, without parameters.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Format::Rss => "application/rss+xml",
+            Format::Atom => "application/atom+xml",
+            Format::Json => "application/feed+json",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Format::Rss => "RSS",
@@ -93,30 +107,104 @@ impl Format {
 
 /// Renders one feed of `posts` (already the newest `feeds.items`, newest first).
 pub fn render_feed(format: Format, site: &Site, feed: &FeedInfo, posts: &[&Post]) -> String {
-    // Interim until the renderers land.
-    let _ = (site, posts);
-    format!("{} {}", format.label(), feed.title)
+    match format {
+        Format::Rss => rss::render(site, feed, posts),
+        Format::Atom => atom::render(site, feed, posts),
+        Format::Json => json::render(site, feed, posts),
+    }
 }
 
 /// The HTML index of every feed, with autodiscovery links.
 pub fn render_index(site: &Site, feeds: &[FeedInfo], formats: &[Format]) -> String {
-    let _ = (feeds, formats);
-    format!("<!doctype html><title>{}</title>", site.title)
+    pages::index(site, feeds, formats)
 }
 
 /// A post as a small HTML page: where the item's link leads.
 pub fn render_post_page(site: &Site, post: &Post, formats: &[Format]) -> String {
-    let _ = (site, formats);
-    post.content_html.clone()
+    pages::post(site, post, formats)
 }
 
 /// The OPML 2.0 list of every feed.
 pub fn render_opml(site: &Site, feeds: &[FeedInfo], formats: &[Format]) -> String {
-    let _ = (feeds, formats);
-    format!(
-        "<opml version=\"2.0\"><head><title>{}</title></head></opml>",
-        site.title
-    )
+    pages::opml(site, feeds, formats)
+}
+
+/// The absolute URL of a feed in one format: its `id` in Atom and `rel="self"` everywhere.
+fn self_url(site: &Site, feed: &FeedInfo, format: Format) -> String {
+    format!("{}{}", site.base_url, feed.key.route(format))
+}
+
+/// The site's home page: every feed's alternate (HTML) link.
+fn home_url(site: &Site) -> String {
+    format!("{}/", site.base_url)
+}
+
+/// What a feed holds, in a sentence: RSS requires a non-empty channel description.
+fn description(site: &Site, feed: &FeedInfo) -> String {
+    match &feed.key {
+        FeedKey::Site if site.description.trim().is_empty() => {
+            format!("Posts from {}", site.title)
+        }
+        FeedKey::Site => site.description.clone(),
+        FeedKey::Category(_) => format!("Posts in {} from {}", feed.name, site.title),
+        FeedKey::Author(_) => format!("Posts by {} on {}", feed.name, site.title),
+    }
+}
+
+/// The author named on a post, the site's when the post's name is blank: Atom and JSON
+/// Feed require a non-empty name.
+fn author_name<'a>(site: &'a Site, post: &'a Post) -> &'a str {
+    if post.author.name.trim().is_empty() {
+        &site.author
+    } else {
+        &post.author.name
+    }
+}
+
+/// When a post last changed, never before it was published.
+fn modified(post: &Post) -> DateTime<FixedOffset> {
+    whole_seconds(post.updated.max(post.published))
+}
+
+/// Feeds carry whole seconds: a file's modification time may have nanoseconds, and
+/// every format should show the same instant the same way.
+fn whole_seconds(date: DateTime<FixedOffset>) -> DateTime<FixedOffset> {
+    date.with_nanosecond(0).unwrap_or(date)
+}
+
+fn rfc3339(date: DateTime<FixedOffset>) -> String {
+    date.to_rfc3339_opts(SecondsFormat::Secs, false)
+}
+
+fn rfc2822(date: DateTime<FixedOffset>) -> String {
+    whole_seconds(date).to_rfc2822()
+}
+
+/// A post's category names, then its tags, without case-insensitive repeats: the
+/// keywords of formats that have one list for both.
+fn keywords(post: &Post) -> Vec<&str> {
+    let mut seen = std::collections::HashSet::new();
+    post.categories
+        .iter()
+        .map(|c| c.name.as_str())
+        .chain(post.tags.iter().map(String::as_str))
+        .filter(|k| !k.trim().is_empty() && seen.insert(k.to_lowercase()))
+        .collect()
+}
+
+/// Escapes text for HTML or XML: the five characters that could open markup or close an
+/// attribute. Unlike minijinja's HTML escaping it leaves `/` alone, so URLs stay readable.
+fn escape_markup(text: &str, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
 }
 
 /// WordPress and Hugo paths that old subscriptions use, and the canonical route each one
@@ -153,5 +241,84 @@ pub fn aliases_of(route: &str) -> Vec<String> {
         ["categories", slug, "atom.xml"] => vec![format!("/category/{slug}/feed/atom/")],
         ["authors", slug, "rss.xml"] => vec![format!("/author/{slug}/feed/")],
         _ => Vec::new(),
+    }
+}
+
+/// Hand-built inputs for the renderers' tests.
+#[cfg(test)]
+mod fixtures {
+    use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+
+    use super::{FeedInfo, FeedKey};
+    use crate::post::{Named, Post, Site};
+
+    pub fn site() -> Site {
+        Site {
+            title: "Example News".into(),
+            description: "Posts from the newsroom".into(),
+            base_url: "https://news.example.com".into(),
+            host: "news.example.com".into(),
+            author: "Newsroom".into(),
+            language: "en".into(),
+            timezone: chrono_tz::America::Los_Angeles,
+        }
+    }
+
+    pub fn at(
+        offset_hours: i32,
+        y: i32,
+        mo: u32,
+        d: u32,
+        h: u32,
+        mi: u32,
+    ) -> DateTime<FixedOffset> {
+        FixedOffset::east_opt(offset_hours * 3600)
+            .unwrap()
+            .with_ymd_and_hms(y, mo, d, h, mi, 0)
+            .single()
+            .unwrap()
+    }
+
+    pub fn named(name: &str, slug: &str) -> Named {
+        Named {
+            name: name.into(),
+            slug: slug.into(),
+        }
+    }
+
+    pub fn post(slug: &str, title: &str, published: DateTime<FixedOffset>) -> Post {
+        Post {
+            path: format!("{slug}.md"),
+            slug: slug.into(),
+            id: format!(
+                "tag:news.example.com,{}:{slug}",
+                published.format("%Y-%m-%d")
+            ),
+            url: format!("https://news.example.com/posts/{slug}/"),
+            title: title.into(),
+            author: named("Dana Whitfield", "dana-whitfield"),
+            categories: vec![named("City Hall", "city-hall"), named("Transit", "transit")],
+            tags: vec!["buses".into(), "transit".into()],
+            published,
+            updated: published,
+            file_modified: published.with_timezone(&Utc),
+            summary: "The council voted 7–2 to extend the pilot.".into(),
+            content_html: "<p>The council voted 7–2 to extend the <b>pilot</b>.</p>".into(),
+            draft: false,
+            warnings: vec![],
+        }
+    }
+
+    pub fn site_feed(posts: &[&Post]) -> FeedInfo {
+        FeedInfo {
+            key: FeedKey::Site,
+            title: "Example News".into(),
+            name: "Example News".into(),
+            updated: posts
+                .iter()
+                .map(|p| p.updated.max(p.published))
+                .max()
+                .unwrap_or(DateTime::<Utc>::UNIX_EPOCH.fixed_offset()),
+        }
     }
 }

@@ -1,0 +1,160 @@
+//! Atom 1.0 (RFC 4287) on the `atom_syndication` crate.
+
+use atom_syndication::{
+    Category, Content, Entry, Feed, Generator, Link, Person, Text, WriteConfig,
+};
+
+use super::{
+    author_name, description, home_url, modified, self_url, whole_seconds, FeedInfo, Format,
+};
+use crate::post::{Post, Site};
+
+pub fn render(site: &Site, feed: &FeedInfo, posts: &[&Post]) -> String {
+    let self_url = self_url(site, feed, Format::Atom);
+    let document = Feed {
+        title: Text::plain(feed.title.as_str()),
+        subtitle: Some(Text::plain(description(site, feed))),
+        // The self URL is as stable as the feed itself, and unique to it.
+        id: self_url.clone(),
+        updated: whole_seconds(feed.updated),
+        authors: vec![person(&site.author)],
+        generator: Some(Generator {
+            value: "dropfeed".to_string(),
+            uri: None,
+            version: Some(env!("CARGO_PKG_VERSION").to_string()),
+        }),
+        links: vec![
+            link(self_url, "self", "application/atom+xml"),
+            link(home_url(site), "alternate", "text/html"),
+        ],
+        lang: (!site.language.trim().is_empty()).then(|| site.language.clone()),
+        entries: posts.iter().map(|post| entry(site, post)).collect(),
+        ..Feed::default()
+    };
+    let config = WriteConfig {
+        write_document_declaration: true,
+        indent_size: Some(2),
+    };
+    // Writing to a Vec cannot fail, and quick-xml writes only UTF-8.
+    let bytes = document
+        .write_with_config(Vec::new(), config)
+        .expect("writing Atom to memory");
+    String::from_utf8(bytes).expect("Atom is written as UTF-8")
+}
+
+fn entry(site: &Site, post: &Post) -> Entry {
+    Entry {
+        id: post.id.clone(),
+        title: Text::plain(post.title.as_str()),
+        published: Some(whole_seconds(post.published)),
+        updated: modified(post),
+        authors: vec![person(author_name(site, post))],
+        categories: post
+            .categories
+            .iter()
+            .map(|c| Category {
+                term: c.slug.clone(),
+                scheme: None,
+                label: Some(c.name.clone()),
+            })
+            .collect(),
+        links: vec![link(post.url.clone(), "alternate", "text/html")],
+        summary: (!post.summary.trim().is_empty()).then(|| Text::plain(post.summary.as_str())),
+        content: (!post.content_html.trim().is_empty()).then(|| Content {
+            value: Some(post.content_html.clone()),
+            content_type: Some("html".to_string()),
+            ..Content::default()
+        }),
+        ..Entry::default()
+    }
+}
+
+fn person(name: &str) -> Person {
+    Person {
+        name: name.to_string(),
+        ..Person::default()
+    }
+}
+
+fn link(href: String, rel: &str, media_type: &str) -> Link {
+    Link {
+        href,
+        rel: rel.to_string(),
+        mime_type: Some(media_type.to_string()),
+        ..Link::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render;
+    use crate::feed::fixtures::{at, named, post, site, site_feed};
+
+    #[test]
+    fn entry_carries_category_terms_and_labels() {
+        let p = post("night-bus", "Night bus", at(-8, 2019, 3, 3, 0, 0));
+        let atom = render(&site(), &site_feed(&[&p]), &[&p]);
+        for line in [
+            r#"<category term="city-hall" label="City Hall"/>"#,
+            r#"<category term="transit" label="Transit"/>"#,
+            "<id>tag:news.example.com,2019-03-03:night-bus</id>",
+            "<published>2019-03-03T00:00:00-08:00</published>",
+            "<updated>2019-03-03T00:00:00-08:00</updated>",
+            r#"<link href="https://news.example.com/posts/night-bus/" rel="alternate" type="text/html"/>"#,
+            "<summary>The council voted 7–2 to extend the pilot.</summary>",
+            r#"<content type="html">&lt;p&gt;The council voted 7–2 to extend the &lt;b&gt;pilot&lt;/b&gt;.&lt;/p&gt;</content>"#,
+            "<name>Dana Whitfield</name>",
+        ] {
+            assert!(atom.contains(line), "missing {line} in\n{atom}");
+        }
+    }
+
+    #[test]
+    fn feed_has_id_links_author_generator_and_language() {
+        let p = post("a", "A", at(0, 2020, 1, 2, 3, 4));
+        let atom = render(&site(), &site_feed(&[&p]), &[&p]);
+        for line in [
+            r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en">"#,
+            "<id>https://news.example.com/atom.xml</id>",
+            "<updated>2020-01-02T03:04:00+00:00</updated>",
+            r#"<link href="https://news.example.com/atom.xml" rel="self" type="application/atom+xml"/>"#,
+            r#"<link href="https://news.example.com/" rel="alternate" type="text/html"/>"#,
+            "<name>Newsroom</name>",
+            r#"<generator version="0.1.0">dropfeed</generator>"#,
+        ] {
+            assert!(atom.contains(line), "missing {line} in\n{atom}");
+        }
+    }
+
+    #[test]
+    fn markup_characters_in_titles_and_categories_are_escaped_once() {
+        let mut p = post("tj", "Tom & Jerry <3 “best”", at(0, 2020, 1, 2, 3, 4));
+        p.categories = vec![named("Tom & Jerry <3", "tom-jerry-3")];
+        let atom = render(&site(), &site_feed(&[&p]), &[&p]);
+        assert!(
+            atom.contains("<title>Tom &amp; Jerry &lt;3 “best”</title>"),
+            "{atom}"
+        );
+        assert!(
+            atom.contains(r#"<category term="tom-jerry-3" label="Tom &amp; Jerry &lt;3"/>"#),
+            "{atom}"
+        );
+    }
+
+    #[test]
+    fn empty_feed_is_updated_at_the_epoch() {
+        let atom = render(&site(), &site_feed(&[]), &[]);
+        assert!(
+            atom.contains("<updated>1970-01-01T00:00:00+00:00</updated>"),
+            "{atom}"
+        );
+        assert!(!atom.contains("<entry>"));
+    }
+
+    #[test]
+    fn same_input_renders_the_same_bytes() {
+        let a = post("a", "A", at(5, 2021, 6, 7, 8, 9));
+        let feed = site_feed(&[&a]);
+        assert_eq!(render(&site(), &feed, &[&a]), render(&site(), &feed, &[&a]));
+    }
+}

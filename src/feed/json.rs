@@ -1,0 +1,138 @@
+//! JSON Feed 1.1 on `serde_json`, pretty-printed so a diff of two versions reads well.
+
+use serde::Serialize;
+
+use super::{
+    author_name, description, home_url, keywords, modified, rfc3339, self_url, FeedInfo, Format,
+};
+use crate::post::{Post, Site};
+
+const VERSION: &str = "https://jsonfeed.org/version/1.1";
+
+#[derive(Serialize)]
+struct JsonFeed<'a> {
+    version: &'static str,
+    title: &'a str,
+    home_page_url: String,
+    feed_url: String,
+    description: String,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    language: &'a str,
+    authors: Vec<Author<'a>>,
+    items: Vec<JsonItem<'a>>,
+}
+
+#[derive(Serialize)]
+struct Author<'a> {
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonItem<'a> {
+    id: &'a str,
+    url: &'a str,
+    title: &'a str,
+    /// Always present, even empty: an item needs `content_html` or `content_text`.
+    content_html: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    summary: &'a str,
+    date_published: String,
+    date_modified: String,
+    authors: Vec<Author<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<&'a str>,
+}
+
+pub fn render(site: &Site, feed: &FeedInfo, posts: &[&Post]) -> String {
+    let document = JsonFeed {
+        version: VERSION,
+        title: &feed.title,
+        home_page_url: home_url(site),
+        feed_url: self_url(site, feed, Format::Json),
+        description: description(site, feed),
+        language: site.language.trim(),
+        authors: vec![Author { name: &site.author }],
+        items: posts.iter().map(|post| item(site, post)).collect(),
+    };
+    // Structs of strings always serialize.
+    serde_json::to_string_pretty(&document).expect("serializing a JSON feed")
+}
+
+fn item<'a>(site: &'a Site, post: &'a Post) -> JsonItem<'a> {
+    JsonItem {
+        id: &post.id,
+        url: &post.url,
+        title: &post.title,
+        content_html: &post.content_html,
+        summary: &post.summary,
+        date_published: rfc3339(post.published),
+        date_modified: rfc3339(modified(post)),
+        authors: vec![Author {
+            name: author_name(site, post),
+        }],
+        tags: keywords(post),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::render;
+    use crate::feed::fixtures::{at, named, post, site, site_feed};
+
+    #[test]
+    fn item_carries_every_field() {
+        let mut p = post("night-bus", "Night bus", at(-8, 2019, 3, 3, 0, 0));
+        p.updated = at(0, 2019, 3, 4, 12, 0);
+        let feed: Value = serde_json::from_str(&render(&site(), &site_feed(&[&p]), &[&p])).unwrap();
+        assert_eq!(
+            feed["items"][0],
+            json!({
+                "id": "tag:news.example.com,2019-03-03:night-bus",
+                "url": "https://news.example.com/posts/night-bus/",
+                "title": "Night bus",
+                "content_html": "<p>The council voted 7–2 to extend the <b>pilot</b>.</p>",
+                "summary": "The council voted 7–2 to extend the pilot.",
+                "date_published": "2019-03-03T00:00:00-08:00",
+                "date_modified": "2019-03-04T12:00:00+00:00",
+                "authors": [{"name": "Dana Whitfield"}],
+                // "transit" the tag repeats "Transit" the category.
+                "tags": ["City Hall", "Transit", "buses"],
+            })
+        );
+        assert_eq!(feed["version"], "https://jsonfeed.org/version/1.1");
+        assert_eq!(feed["home_page_url"], "https://news.example.com/");
+        assert_eq!(feed["feed_url"], "https://news.example.com/feed.json");
+        assert_eq!(feed["authors"], json!([{"name": "Newsroom"}]));
+        assert_eq!(feed["language"], "en");
+    }
+
+    #[test]
+    fn markup_characters_stay_literal_text() {
+        let mut p = post("tj", "Tom & Jerry <3 “best”", at(0, 2020, 1, 2, 3, 4));
+        p.categories = vec![named("Tom & Jerry <3", "tom-jerry-3")];
+        p.tags = vec![];
+        let text = render(&site(), &site_feed(&[&p]), &[&p]);
+        assert!(
+            text.contains(r#""title": "Tom & Jerry <3 “best”","#),
+            "{text}"
+        );
+        let feed: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(feed["items"][0]["tags"], json!(["Tom & Jerry <3"]));
+    }
+
+    #[test]
+    fn empty_feed_has_an_empty_item_list() {
+        let feed: Value = serde_json::from_str(&render(&site(), &site_feed(&[]), &[])).unwrap();
+        assert_eq!(feed["items"], json!([]));
+        assert_eq!(feed["title"], "Example News");
+    }
+
+    #[test]
+    fn same_input_renders_the_same_bytes() {
+        let a = post("a", "A", at(5, 2021, 6, 7, 8, 9));
+        let feed = site_feed(&[&a]);
+        assert_eq!(render(&site(), &feed, &[&a]), render(&site(), &feed, &[&a]));
+    }
+}

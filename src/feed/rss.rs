@@ -1,0 +1,185 @@
+//! RSS 2.0 on the `rss` crate: `content:encoded` for the full HTML, Dublin Core for
+//! the author's name (RSS's own `author` wants an e-mail address), and `atom:link
+//! rel="self"`, which the W3C validator asks of every RSS feed.
+
+use std::collections::BTreeMap;
+
+use rss::extension::atom::{AtomExtension, Link};
+use rss::extension::dublincore::{self, DublinCoreExtension};
+use rss::{Category, Channel, Guid, Item};
+
+use super::{description, home_url, rfc2822, self_url, FeedInfo, Format, GENERATOR};
+use crate::post::{Post, Site};
+
+const CONTENT_NAMESPACE: &str = "http://purl.org/rss/1.0/modules/content/";
+
+pub fn render(site: &Site, feed: &FeedInfo, posts: &[&Post]) -> String {
+    // Declared even when no item uses them, so every feed of a site has the same root.
+    let namespaces = BTreeMap::from([
+        (
+            "atom".to_string(),
+            rss::extension::atom::NAMESPACE.to_string(),
+        ),
+        ("content".to_string(), CONTENT_NAMESPACE.to_string()),
+        ("dc".to_string(), dublincore::NAMESPACE.to_string()),
+    ]);
+    let channel = Channel {
+        title: feed.title.clone(),
+        link: home_url(site),
+        description: description(site, feed),
+        language: non_empty(&site.language),
+        last_build_date: Some(rfc2822(feed.updated)),
+        generator: Some(GENERATOR.to_string()),
+        atom_ext: Some(AtomExtension {
+            links: vec![Link {
+                href: self_url(site, feed, Format::Rss),
+                rel: "self".to_string(),
+                mime_type: Some("application/rss+xml".to_string()),
+                ..Link::default()
+            }],
+        }),
+        items: posts.iter().map(|post| item(site, post)).collect(),
+        namespaces,
+        ..Channel::default()
+    };
+    // Writing to a Vec cannot fail, and quick-xml writes only UTF-8.
+    let bytes = channel
+        .pretty_write_to(Vec::new(), b' ', 2)
+        .expect("writing RSS to memory");
+    String::from_utf8(bytes).expect("RSS is written as UTF-8")
+}
+
+fn item(site: &Site, post: &Post) -> Item {
+    let mut summary = String::new();
+    // `description` is HTML to every reader; the summary is plain text, so a literal
+    // `<` or `&` in it must reach the reader escaped.
+    super::escape_markup(&post.summary, &mut summary);
+    Item {
+        title: Some(post.title.clone()),
+        link: Some(post.url.clone()),
+        description: non_empty(&summary),
+        categories: post
+            .categories
+            .iter()
+            .map(|c| Category {
+                name: c.name.clone(),
+                domain: None,
+            })
+            .collect(),
+        guid: Some(Guid {
+            value: post.id.clone(),
+            permalink: false,
+        }),
+        pub_date: Some(rfc2822(post.published)),
+        content: non_empty(&post.content_html),
+        dublin_core_ext: Some(DublinCoreExtension {
+            creators: vec![super::author_name(site, post).to_string()],
+            ..DublinCoreExtension::default()
+        }),
+        ..Item::default()
+    }
+}
+
+/// RSS has no use for an empty element: it is left out.
+fn non_empty(text: &str) -> Option<String> {
+    (!text.trim().is_empty()).then(|| text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render;
+    use crate::feed::fixtures::{at, named, post, site, site_feed};
+    use crate::feed::{FeedInfo, FeedKey};
+
+    #[test]
+    fn item_carries_guid_not_permalink_creator_content_and_categories() {
+        let p = post("night-bus", "Night bus", at(-8, 2019, 3, 3, 0, 0));
+        let rss = render(&site(), &site_feed(&[&p]), &[&p]);
+        for line in [
+            r#"<guid isPermaLink="false">tag:news.example.com,2019-03-03:night-bus</guid>"#,
+            "<dc:creator>Dana Whitfield</dc:creator>",
+            "<content:encoded><![CDATA[<p>The council voted 7–2 to extend the <b>pilot</b>.</p>]]></content:encoded>",
+            "<category>City Hall</category>",
+            "<category>Transit</category>",
+            "<pubDate>Sun, 3 Mar 2019 00:00:00 -0800</pubDate>",
+            "<link>https://news.example.com/posts/night-bus/</link>",
+            "<description><![CDATA[The council voted 7–2 to extend the pilot.]]></description>",
+        ] {
+            assert!(rss.contains(line), "missing {line} in\n{rss}");
+        }
+    }
+
+    #[test]
+    fn channel_declares_namespaces_and_links_to_itself() {
+        let p = post("a", "A", at(0, 2020, 1, 2, 3, 4));
+        let rss = render(&site(), &site_feed(&[&p]), &[&p]);
+        for line in [
+            r#"<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom" xmlns:content="http://purl.org/rss/1.0/modules/content/" xmlns:dc="http://purl.org/dc/elements/1.1/">"#,
+            r#"<atom:link href="https://news.example.com/rss.xml" rel="self" type="application/rss+xml"/>"#,
+            "<link>https://news.example.com/</link>",
+            "<description>Posts from the newsroom</description>",
+            "<language>en</language>",
+            "<lastBuildDate>Thu, 2 Jan 2020 03:04:00 +0000</lastBuildDate>",
+            "<generator>dropfeed 0.1.0</generator>",
+        ] {
+            assert!(rss.contains(line), "missing {line} in\n{rss}");
+        }
+    }
+
+    #[test]
+    fn category_feed_says_what_it_holds() {
+        let p = post("a", "A", at(0, 2020, 1, 2, 3, 4));
+        let feed = FeedInfo {
+            key: FeedKey::Category("city-hall".into()),
+            title: "Example News — City Hall".into(),
+            name: "City Hall".into(),
+            updated: p.published,
+        };
+        let rss = render(&site(), &feed, &[&p]);
+        assert!(rss.contains("<title>Example News — City Hall</title>"));
+        assert!(rss.contains("<description>Posts in City Hall from Example News</description>"));
+        assert!(rss.contains(
+            r#"<atom:link href="https://news.example.com/categories/city-hall/rss.xml" rel="self""#
+        ));
+    }
+
+    #[test]
+    fn markup_characters_in_titles_summaries_and_categories_are_escaped_once() {
+        let mut p = post("tj", "Tom & Jerry <3 “best”", at(0, 2020, 1, 2, 3, 4));
+        p.categories = vec![named("Tom & Jerry <3", "tom-jerry-3")];
+        p.summary = "Tom & Jerry <3".into();
+        let rss = render(&site(), &site_feed(&[&p]), &[&p]);
+        assert!(
+            rss.contains("<title>Tom &amp; Jerry &lt;3 “best”</title>"),
+            "{rss}"
+        );
+        assert!(
+            rss.contains("<category>Tom &amp; Jerry &lt;3</category>"),
+            "{rss}"
+        );
+        // `description` is HTML: the plain-text summary is escaped for it, inside CDATA.
+        assert!(
+            rss.contains("<description><![CDATA[Tom &amp; Jerry &lt;3]]></description>"),
+            "{rss}"
+        );
+    }
+
+    #[test]
+    fn empty_feed_is_dated_at_the_epoch_and_has_no_items() {
+        let rss = render(&site(), &site_feed(&[]), &[]);
+        assert!(rss.contains("<lastBuildDate>Thu, 1 Jan 1970 00:00:00 +0000</lastBuildDate>"));
+        assert!(!rss.contains("<item>"));
+        assert!(rss.contains(r#"xmlns:dc="http://purl.org/dc/elements/1.1/""#));
+    }
+
+    #[test]
+    fn same_input_renders_the_same_bytes() {
+        let a = post("a", "A", at(5, 2021, 6, 7, 8, 9));
+        let b = post("b", "B", at(-3, 2021, 6, 6, 8, 9));
+        let feed = site_feed(&[&a, &b]);
+        assert_eq!(
+            render(&site(), &feed, &[&a, &b]),
+            render(&site(), &feed, &[&a, &b])
+        );
+    }
+}
