@@ -275,9 +275,10 @@ impl Daemon {
         tokio::pin!(shutdown);
         let mut watching = true;
         let result = loop {
-            let due = publisher.next_due(Utc::now()).map(|when| {
+            // A date from a file may be absurdly far off; such a post never wakes us.
+            let due = publisher.next_due(Utc::now()).and_then(|when| {
                 let wait = (when - Utc::now()).to_std().unwrap_or(Duration::ZERO);
-                tokio::time::Instant::now() + wait
+                tokio::time::Instant::now().checked_add(wait)
             });
             let (changes, force, why) = tokio::select! {
                 () = &mut shutdown => break Ok(()),
@@ -337,4 +338,94 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
     Daemon::start(config, listen).await?.run(shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site() -> (tempfile::TempDir, Publisher) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("posts/batch")).unwrap();
+        std::fs::write(dir.path().join("posts/a.txt"), "ant").unwrap();
+        std::fs::write(dir.path().join("posts/batch/b.txt"), "bee").unwrap();
+        let config = Config::parse("", &dir.path().join("config.toml")).unwrap();
+        let (publisher, published) = Publisher::new(Arc::new(config), Utc::now());
+        assert_eq!(published.counts.added, 2);
+        (dir, publisher)
+    }
+
+    fn changes(paths: &[&str]) -> ChangeSet {
+        ChangeSet {
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+            rescan: false,
+        }
+    }
+
+    fn has(publisher: &Publisher, route: &str) -> bool {
+        publisher.snapshots().load().get(route).is_some()
+    }
+
+    #[test]
+    fn a_change_that_changes_no_post_publishes_nothing() {
+        let (_dir, mut publisher) = site();
+        let before = publisher.snapshots().load_full();
+        assert!(publisher
+            .publish(&changes(&["a.txt", "4913"]), Utc::now(), false)
+            .is_none());
+        assert!(Arc::ptr_eq(&before, &publisher.snapshots().load_full()));
+    }
+
+    #[test]
+    fn a_folder_path_reads_every_post_in_it_and_drops_those_gone() {
+        let (dir, mut publisher) = site();
+        std::fs::write(dir.path().join("posts/batch/c.txt"), "cat").unwrap();
+        let published = publisher
+            .publish(&changes(&["batch"]), Utc::now(), false)
+            .unwrap();
+        assert_eq!(
+            published.counts,
+            Counts {
+                added: 1,
+                ..Counts::default()
+            }
+        );
+        assert!(has(&publisher, "/posts/batch/c/"));
+
+        std::fs::remove_dir_all(dir.path().join("posts/batch")).unwrap();
+        let published = publisher
+            .publish(&changes(&["batch"]), Utc::now(), false)
+            .unwrap();
+        assert_eq!(
+            published.counts,
+            Counts {
+                removed: 2,
+                ..Counts::default()
+            }
+        );
+        assert!(!has(&publisher, "/posts/batch/b/"));
+        assert!(has(&publisher, "/posts/a/"));
+    }
+
+    #[test]
+    fn a_rescan_finds_what_no_event_named() {
+        let (dir, mut publisher) = site();
+        std::fs::write(dir.path().join("posts/new.txt"), "newt").unwrap();
+        std::fs::remove_file(dir.path().join("posts/a.txt")).unwrap();
+        let rescan = ChangeSet {
+            paths: BTreeSet::new(),
+            rescan: true,
+        };
+        let published = publisher.publish(&rescan, Utc::now(), false).unwrap();
+        assert_eq!(
+            published.counts,
+            Counts {
+                added: 1,
+                removed: 1,
+                ..Counts::default()
+            }
+        );
+        assert!(has(&publisher, "/posts/new/"));
+        assert!(!has(&publisher, "/posts/a/"));
+    }
 }

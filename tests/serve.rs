@@ -173,6 +173,19 @@ impl Site {
     }
 }
 
+/// The `<guid>` of the item for `slug` in an RSS feed.
+fn guid_of(rss: &str, slug: &str) -> String {
+    let end = format!(":{slug}</guid>");
+    let item = rss
+        .split("<item>")
+        .find(|item| item.contains(&end))
+        .unwrap_or_else(|| panic!("no item {slug} in {rss}"));
+    let start = item.find("<guid").unwrap();
+    let open = start + item[start..].find('>').unwrap() + 1;
+    let close = item.find("</guid>").unwrap();
+    item[open..close].to_string()
+}
+
 fn write(path: &Path, text: &str) {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).unwrap();
@@ -220,9 +233,25 @@ async fn watcher_sees_every_way_a_file_is_written() {
     site.shows("hello", "alpha five", "moved over from outside")
         .await;
 
+    for feed in ["/rss.xml", "/atom.xml", "/feed.json"] {
+        assert!(
+            site.get(feed).await.text().contains("/posts/hello/"),
+            "{feed}"
+        );
+    }
     std::fs::remove_file(&post).unwrap();
     site.gone("hello", "delete").await;
     assert_eq!(site.health().await["posts"], 0);
+    // A deleted post leaves every feed.
+    for feed in ["/rss.xml", "/atom.xml", "/feed.json"] {
+        let got = site.get(feed).await;
+        assert_eq!(got.status, StatusCode::OK, "{feed}");
+        assert!(
+            !got.text().contains("/posts/hello/"),
+            "{feed}: {}",
+            got.text()
+        );
+    }
     site.stop().await;
 }
 
@@ -490,10 +519,20 @@ async fn untouched_routes_keep_their_etag_across_a_publish_and_a_restart() {
         ));
     }
 
-    // An edit: a's page changes, b's does not.
+    let guid_before = guid_of(&site.get("/rss.xml").await.text(), "a");
+
+    // An edit: a's page and the site feed change, b's page does not, and a keeps its id.
     write(&site.posts().join("a.txt"), "ant words, edited");
     let edited = site.shows("a", "edited", "edit").await;
     assert_ne!(edited.header("etag"), before[0].0);
+    let feed = site
+        .wait_for("/rss.xml", "edit in the feed", |got| {
+            got.text().contains("edited")
+        })
+        .await;
+    assert_ne!(feed.header("etag"), before[2].0);
+    assert_eq!(guid_of(&feed.text(), "a"), guid_before);
+    assert!(guid_before.starts_with("tag:127.0.0.1,"), "{guid_before}");
     let b = site.get("/posts/b/").await;
     assert_eq!(
         (b.header("etag"), b.header("last-modified")),
