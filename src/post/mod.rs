@@ -12,10 +12,36 @@
 //! - `text`: slugs, titles from file names or first sentences, summaries.
 //! - `front`: YAML/TOML front matter → typed fields, keys case-insensitive.
 //! - `html`: Markdown and article paragraphs → sanitized HTML with absolute URLs.
+//! - this file: format detection and the normalization that joins the pieces.
+//!
+//! # Decisions beyond DESIGN.md
+//!
+//! - A title taken from the first sentence drops its final period (“… on Friday”) but
+//!   keeps `?` and `!`; it is cut to 100 characters including the “…”. Summaries likewise
+//!   hold at most 300 characters including the “…”.
+//! - Markdown without front matter takes its title from a leading `# Heading` (which then
+//!   leaves the body); without one, the title comes from the file name or the first
+//!   sentence. The plain-text first-line rule is not applied to Markdown, so a first
+//!   paragraph is never swallowed.
+//! - A file name part made only of digits makes the name an id, not words
+//!   (`top-10-tips` → first-sentence title).
+//! - A header block whose lines all look like header lines is article text even when its
+//!   date is bad: the bad date is an error naming the line, not a silent fallback.
+//! - Categories with the same slug (“Bay Area”, “bay-area”) are one category.
+//! - A name with nothing sluggable (`東京.md`) gets a stable `post-{hash}` slug segment,
+//!   and an author with such a name an `author-{hash}` slug, so no route is empty.
+
+mod date;
+mod decode;
+mod front;
+mod html;
+mod text;
 
 use std::path::Path;
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+
+use front::Front;
 
 /// What a post needs to know of the site: read from `config.toml` by the caller.
 #[derive(Debug, Clone)]
@@ -133,7 +159,8 @@ pub fn read(path: &Path, rel: &str, max_bytes: u64) -> Result<Source, Problem> {
             meta.len()
         )));
     }
-    let bytes = std::fs::read(path).map_err(|err| problem(format!("cannot read the file: {err}")))?;
+    let bytes =
+        std::fs::read(path).map_err(|err| problem(format!("cannot read the file: {err}")))?;
     // Checked again: the file may have grown between the stat and the read.
     if bytes.len() as u64 > max_bytes {
         return Err(problem(format!(
@@ -160,58 +187,376 @@ pub fn slugify(name: &str) -> String {
 
 /// Parses and normalizes one post file.
 pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
-    parse_impl(source, site)
+    let problem = |line: usize, message: String| Problem {
+        path: source.path.clone(),
+        line,
+        message,
+    };
+    let decoded = decode::decode(&source.bytes).map_err(|message| problem(1, message))?;
+    let mut warnings = Vec::new();
+    if let Some(warning) = decoded.warning {
+        warnings.push(problem(1, warning));
+    }
+    let lower = source.path.to_ascii_lowercase();
+    let is_markdown = lower.ends_with(".md") || lower.ends_with(".markdown");
+    let Document { front, body } = document(&decoded.text, is_markdown, site.timezone)
+        .map_err(|err| problem(err.line, err.message))?;
+    let name = FileName::of(&source.path);
+
+    let slug = front
+        .slug
+        .as_deref()
+        .map(slug_from_front)
+        .filter(|slug| !slug.is_empty())
+        .unwrap_or_else(|| name.slug());
+
+    let published = match (front.date, name.date) {
+        (Some(date), _) => date,
+        (None, Some(day)) => date::midnight(day, site.timezone),
+        (None, None) => {
+            warnings.push(problem(
+                1,
+                "no date in the header, front matter or file name; dated by the file's modification time: add a date".into(),
+            ));
+            source.modified.with_timezone(&site.timezone).fixed_offset()
+        }
+    };
+    let updated = front.updated.unwrap_or(published);
+
+    let first_paragraph = match &body {
+        Body::Paragraphs(paragraphs) => paragraphs.first().cloned().unwrap_or_default(),
+        Body::Markdown(markdown) => html::first_paragraph(markdown),
+    };
+    let title = front
+        .title
+        .as_deref()
+        .map(text::collapse)
+        .filter(|title| !title.is_empty())
+        .or_else(|| text::title_from_name(&name.name))
+        .or_else(|| {
+            let sentence = text::first_sentence(&first_paragraph);
+            (!sentence.is_empty()).then(|| text::truncate(&sentence, 100))
+        })
+        .unwrap_or_else(|| name.name.clone());
+    let summary = front
+        .summary
+        .as_deref()
+        .map(text::collapse)
+        .filter(|summary| !summary.is_empty())
+        .unwrap_or(first_paragraph);
+    let summary = text::truncate(&summary, 300);
+
+    let author = front
+        .author
+        .as_deref()
+        .map(text::collapse)
+        .filter(|author| !author.is_empty())
+        .unwrap_or_else(|| site.author.clone());
+    let author = Named {
+        slug: slug_or_hash(&author, "author"),
+        name: author,
+    };
+
+    let mut categories: Vec<Named> = Vec::new();
+    for name in text::dedup_names(front.categories) {
+        let slug = slugify(&name);
+        if slug.is_empty() {
+            warnings.push(problem(
+                1,
+                format!("category `{name}` has no letter or digit to make a URL of; it is dropped: rename it"),
+            ));
+        } else if !categories.iter().any(|c| c.slug == slug) {
+            categories.push(Named { name, slug });
+        }
+    }
+    let tags = text::dedup_names(front.tags);
+
+    let url = format!("{}/posts/{}/", site.base_url, slug);
+    let id = front
+        .id
+        .as_deref()
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            let day = published.with_timezone(&site.timezone).format("%Y-%m-%d");
+            format!("tag:{},{}:{}", site.host, day, slug)
+        });
+    let content_html = match &body {
+        Body::Paragraphs(paragraphs) => html::paragraphs(paragraphs),
+        Body::Markdown(markdown) => html::markdown(markdown),
+    };
+    let content_html = html::sanitize(&content_html, &url);
+
+    // Front matter escapes (`"\u0001"`) and HTML entities can bring back what decoding
+    // removed, so every field is cleaned once more.
+    let clean = |s: &str| decode::clean(s);
+    Ok(Post {
+        path: source.path.clone(),
+        slug,
+        id: clean(&id),
+        url,
+        title: clean(&title),
+        author: Named {
+            name: clean(&author.name),
+            slug: author.slug,
+        },
+        categories: categories
+            .into_iter()
+            .map(|c| Named {
+                name: clean(&c.name),
+                slug: c.slug,
+            })
+            .collect(),
+        tags: tags.iter().map(|t| clean(t)).collect(),
+        published,
+        updated,
+        file_modified: source.modified,
+        summary: clean(&summary),
+        content_html: clean(&content_html),
+        draft: front.draft,
+        warnings,
+    })
 }
 
-mod text {
-    use unicode_normalization::UnicodeNormalization;
+/// A post's fields as written, and its body, before normalization.
+struct Document {
+    front: Front,
+    body: Body,
+}
 
-    pub fn slugify(name: &str) -> String {
-        let mut slug = String::new();
-        let mut dash = false;
-        for c in name.nfkd() {
-            if c.is_ascii_alphanumeric() {
-                if dash && !slug.is_empty() {
-                    slug.push('-');
+enum Body {
+    Markdown(String),
+    /// Article and plain text: paragraphs with their hard wraps joined.
+    Paragraphs(Vec<String>),
+}
+
+/// Detects the format from the content and splits fields from the body.
+fn document(text: &str, is_markdown: bool, tz: chrono_tz::Tz) -> Result<Document, front::Error> {
+    if let Some(block) = front::split(text)? {
+        let front = front::parse(&block, tz)?;
+        return Ok(Document {
+            front,
+            body: Body::Markdown(block.body.to_string()),
+        });
+    }
+    if let Some((front, body)) = article_header(text, tz)? {
+        return Ok(Document {
+            front,
+            body: Body::Paragraphs(paragraphs(body)),
+        });
+    }
+    if is_markdown {
+        let mut front = Front::default();
+        let body = match html::leading_heading(text) {
+            Some((title, rest)) => {
+                front.title = Some(title);
+                rest
+            }
+            None => text,
+        };
+        return Ok(Document {
+            front,
+            body: Body::Markdown(body.to_string()),
+        });
+    }
+    // Plain text: a short first line followed by a blank line is the title.
+    let mut front = Front::default();
+    let mut body = text;
+    let mut lines = text.lines();
+    if let (Some(first), Some(second)) = (lines.next(), lines.next()) {
+        let first = first.trim();
+        if !first.is_empty() && first.chars().count() <= 100 && second.trim().is_empty() {
+            front.title = Some(first.to_string());
+            body = text.split_once('\n').map_or("", |(_, rest)| rest);
+        }
+    }
+    Ok(Document {
+        front,
+        body: Body::Paragraphs(paragraphs(body)),
+    })
+}
+
+/// Paragraphs separated by blank lines, each with its hard wraps joined by one space.
+fn paragraphs(text: &str) -> Vec<String> {
+    let mut paragraphs = Vec::new();
+    let mut current: Vec<&str> = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() {
+            if !current.is_empty() {
+                paragraphs.push(current.join(" "));
+                current.clear();
+            }
+        } else {
+            current.push(line);
+        }
+    }
+    if !current.is_empty() {
+        paragraphs.push(current.join(" "));
+    }
+    paragraphs
+}
+
+/// One line of an article's header.
+enum HeaderLine<'a> {
+    Posted { author: &'a str, date: &'a str },
+    Categories(&'a str),
+    Tags(&'a str),
+    Title(&'a str),
+}
+
+/// `line` without a case-insensitive ASCII `prefix`, if it starts with it.
+fn strip_keyword<'a>(line: &'a str, prefix: &str) -> Option<&'a str> {
+    line.get(..prefix.len())
+        .filter(|head| head.eq_ignore_ascii_case(prefix))
+        .and_then(|_| line.get(prefix.len()..))
+}
+
+fn header_line(line: &str) -> Option<HeaderLine<'_>> {
+    if let Some(rest) = strip_keyword(line, "posted by ") {
+        let rest = rest.trim_start();
+        if let Some(date) = strip_keyword(rest, "on ") {
+            return Some(HeaderLine::Posted { author: "", date });
+        }
+        // Dates never contain “ on ”; names might, so the last one splits.
+        let at = rest.to_ascii_lowercase().rfind(" on ")?;
+        return Some(HeaderLine::Posted {
+            author: rest.get(..at)?,
+            date: rest.get(at + 4..)?,
+        });
+    }
+    if let Some(date) = strip_keyword(line, "posted on ") {
+        return Some(HeaderLine::Posted { author: "", date });
+    }
+    let keyword = |prefix: &str| strip_keyword(line, prefix);
+    if let Some(list) = keyword("categories:").or_else(|| keyword("category:")) {
+        return Some(HeaderLine::Categories(list));
+    }
+    if let Some(list) = keyword("tags:").or_else(|| keyword("tag:")) {
+        return Some(HeaderLine::Tags(list));
+    }
+    if let Some(title) = keyword("title:") {
+        return Some(HeaderLine::Title(title));
+    }
+    None
+}
+
+/// The header of article text (the lines before the first blank line, when every one is
+/// a header line), and the body after it.
+fn article_header(text: &str, tz: chrono_tz::Tz) -> Result<Option<(Front, &str)>, front::Error> {
+    let mut offset = 0;
+    let mut line_number = 0;
+    let mut header: Vec<(usize, HeaderLine<'_>)> = Vec::new();
+    for line in text.split_inclusive('\n') {
+        line_number += 1;
+        offset += line.len();
+        let trimmed = line.trim();
+        if trimmed.is_empty() {
+            if header.is_empty() {
+                continue;
+            }
+            break;
+        }
+        match header_line(trimmed) {
+            Some(parsed) => header.push((line_number, parsed)),
+            None => return Ok(None),
+        }
+    }
+    if header.is_empty() {
+        return Ok(None);
+    }
+    let mut front = Front::default();
+    for (line, parsed) in header {
+        match parsed {
+            HeaderLine::Posted { author, date } => {
+                let date = date.trim();
+                front.date = Some(date::parse(date, tz).ok_or_else(|| front::Error {
+                    line,
+                    message: format!("`{date}` is not a date; {}", date::ACCEPTED),
+                })?);
+                if !author.trim().is_empty() {
+                    front.author = Some(author.trim().to_string());
                 }
-                dash = false;
-                slug.push(c.to_ascii_lowercase());
-            } else if c.is_alphanumeric() || c.is_whitespace() || c.is_ascii_punctuation() {
-                dash = true;
+            }
+            HeaderLine::Categories(list) => {
+                front.categories.extend(list.split(',').map(str::to_string))
+            }
+            HeaderLine::Tags(list) => front.tags.extend(list.split(',').map(str::to_string)),
+            HeaderLine::Title(title) => front.title = Some(title.trim().to_string()),
+        }
+    }
+    Ok(Some((front, text.get(offset..).unwrap_or_default())))
+}
+
+/// What the file's path says: the name that titles it, the folders that prefix its slug,
+/// and a Jekyll date.
+struct FileName {
+    folders: Vec<String>,
+    /// The file's stem without a Jekyll date, or the folder's name for `index.md`.
+    name: String,
+    date: Option<NaiveDate>,
+}
+
+impl FileName {
+    fn of(path: &str) -> FileName {
+        let mut parts: Vec<&str> = path
+            .split('/')
+            .filter(|part| !part.is_empty() && *part != "." && *part != "..")
+            .collect();
+        let file = parts.pop().unwrap_or_default();
+        let mut stem = match file.rsplit_once('.') {
+            Some((stem, _)) if !stem.is_empty() => stem,
+            _ => file,
+        };
+        if stem.eq_ignore_ascii_case("index") {
+            if let Some(folder) = parts.pop() {
+                stem = folder;
             }
         }
-        slug
+        let (date, name) = match text::jekyll(stem) {
+            Some((date, rest)) => (Some(date), rest),
+            None => (None, stem),
+        };
+        FileName {
+            folders: parts.into_iter().map(str::to_string).collect(),
+            name: name.to_string(),
+            date,
+        }
+    }
+
+    /// `en/2013-02-06-ruby-2-0.md` → `en/ruby-2-0`: every segment slugified.
+    fn slug(&self) -> String {
+        let mut segments: Vec<String> = self
+            .folders
+            .iter()
+            .map(|folder| slugify(folder))
+            .filter(|segment| !segment.is_empty())
+            .collect();
+        segments.push(slug_or_hash(&self.name, "post"));
+        segments.join("/")
     }
 }
 
-// Interim: the whole file as one plain-text paragraph. Replaced by the real parsers.
-fn parse_impl(source: &Source, site: &Site) -> Result<Post, Problem> {
-    let text = String::from_utf8_lossy(&source.bytes).to_string();
-    let stem = source
-        .path
-        .rsplit_once('.')
-        .map(|(s, _)| s)
-        .unwrap_or(&source.path)
-        .to_string();
-    let published = source.modified.fixed_offset();
-    Ok(Post {
-        path: source.path.clone(),
-        slug: stem.clone(),
-        id: format!("tag:{},{}:{}", site.host, published.format("%Y-%m-%d"), stem),
-        url: format!("{}/posts/{}/", site.base_url, stem),
-        title: stem.clone(),
-        author: Named {
-            name: site.author.clone(),
-            slug: slugify(&site.author),
-        },
-        categories: Vec::new(),
-        tags: Vec::new(),
-        published,
-        updated: published,
-        file_modified: source.modified,
-        summary: text.chars().take(300).collect(),
-        content_html: format!("<p>{}</p>", text.replace('<', "&lt;")),
-        draft: false,
-        warnings: Vec::new(),
-    })
+/// A front matter slug made safe as a URL path and a file path: `../../etc/passwd` →
+/// `etc/passwd`. Empty when nothing is left.
+fn slug_from_front(slug: &str) -> String {
+    slug.split('/')
+        .map(slugify)
+        .filter(|segment| !segment.is_empty())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The slug of `name`, or `{prefix}-{hash}` when it has no ASCII letter or digit
+/// (`東京`): stable across runs, so ids and URLs do not move.
+fn slug_or_hash(name: &str, prefix: &str) -> String {
+    let slug = slugify(name);
+    if !slug.is_empty() {
+        return slug;
+    }
+    // FNV-1a: tiny, and fixed forever, unlike std's hasher.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{prefix}-{:08x}", hash >> 32)
 }
