@@ -9,6 +9,7 @@ use chrono::{DateTime, FixedOffset};
 use chrono_tz::Tz;
 
 use super::date;
+use super::decode::clean;
 
 /// A failure at a line of the file (1-based).
 #[derive(Debug, PartialEq, Eq)]
@@ -30,6 +31,24 @@ pub struct Front {
     pub summary: Option<String>,
     pub slug: Option<String>,
     pub id: Option<String>,
+}
+
+impl Front {
+    /// The same fields without the characters XML 1.0 forbids.
+    pub fn cleaned(self) -> Front {
+        let text = |s: Option<String>| s.map(|s| clean(&s));
+        let list = |v: Vec<String>| v.iter().map(|s| clean(s)).collect();
+        Front {
+            title: text(self.title),
+            author: text(self.author),
+            categories: list(self.categories),
+            tags: list(self.tags),
+            summary: text(self.summary),
+            slug: text(self.slug),
+            id: text(self.id),
+            ..self
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
