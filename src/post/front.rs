@@ -168,7 +168,29 @@ pub fn parse(block: &Block<'_>, tz: Tz) -> Result<Front, Error> {
     Ok(front)
 }
 
+/// YAML flow collections (`[`, `{`) nested deeper than this are refused before parsing:
+/// libyaml takes time quadratic in that depth, and serde_norway stops at 128 anyway.
+const MAX_YAML_DEPTH: usize = 128;
+
 fn yaml(block: &Block<'_>) -> Result<Value, Error> {
+    let mut depth = 0usize;
+    for (at, line) in block.text.lines().enumerate() {
+        for c in line.chars() {
+            match c {
+                '[' | '{' => depth += 1,
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            if depth > MAX_YAML_DEPTH {
+                return Err(Error {
+                    line: block.first_line + at,
+                    message: format!(
+                        "front matter is nested over {MAX_YAML_DEPTH} levels deep; flatten it"
+                    ),
+                });
+            }
+        }
+    }
     let value: serde_norway::Value = serde_norway::from_str(block.text).map_err(|err| {
         let line = err.location().map_or(0, |l| l.line().saturating_sub(1));
         let message = err.to_string();
@@ -538,6 +560,18 @@ mod tests {
         assert_eq!(f.title, None);
         let f = front("---\nlayout: post\nextra: {a: 1}\n---\n").unwrap();
         assert_eq!(f.title, None);
+    }
+
+    #[test]
+    fn deeply_nested_yaml_is_refused_before_parsing() {
+        let text = format!("---\ntitle: x\ntags: {}\n---\n", "[".repeat(50_000));
+        assert_eq!(
+            front(&text).unwrap_err(),
+            Error {
+                line: 3,
+                message: "front matter is nested over 128 levels deep; flatten it".into()
+            }
+        );
     }
 
     #[test]

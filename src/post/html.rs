@@ -94,6 +94,51 @@ pub fn first_paragraph(text: &str) -> String {
     String::new()
 }
 
+/// Deeper markup is refused: the HTML parser under the sanitizer takes time quadratic
+/// in the depth, and no real post nests a thousand levels.
+pub const MAX_DEPTH: usize = 1000;
+
+/// The deepest element nesting of `html`, counted from its tags without parsing it.
+/// Good enough as a guard: void elements do not count, and an unclosed `<p>` counts as
+/// open, which only errs high.
+pub fn depth(html: &str) -> usize {
+    const VOID: &[&str] = &[
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+        "track", "wbr",
+    ];
+    let mut depth = 0usize;
+    let mut deepest = 0;
+    let mut rest = html;
+    while let Some(at) = rest.find('<') {
+        rest = rest.get(at + 1..).unwrap_or_default();
+        let closing = rest.starts_with('/');
+        let name_start = usize::from(closing);
+        let name: String = rest
+            .get(name_start..)
+            .unwrap_or_default()
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        if name.is_empty() || !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            continue;
+        }
+        if closing {
+            depth = depth.saturating_sub(1);
+        } else if !VOID.contains(&name.as_str()) {
+            let self_closing = rest
+                .find('>')
+                .and_then(|end| rest.get(..end))
+                .is_some_and(|tag| tag.ends_with('/'));
+            if !self_closing {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+        }
+    }
+    deepest
+}
+
 thread_local! {
     /// Built once per thread: `Builder` is not `Clone` and its relative-URL base changes
     /// with every post, so it cannot be one shared immutable value.
@@ -192,6 +237,16 @@ mod tests {
             ),
             "<table><tbody><tr><td>1</td></tr></tbody></table>"
         );
+    }
+
+    #[test]
+    fn depth_counts_open_elements() {
+        assert_eq!(
+            depth("<p>a<br><img src=x/> <b>b</b></p><div><div></div></div>"),
+            2
+        );
+        assert_eq!(depth("a &lt; b < c"), 0);
+        assert_eq!(depth(&"<div>".repeat(3000)), 3000);
     }
 
     #[test]

@@ -288,6 +288,15 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
         Body::Paragraphs(paragraphs) => html::paragraphs(paragraphs),
         Body::Markdown(markdown) => html::markdown(markdown),
     };
+    if html::depth(&content_html) > html::MAX_DEPTH {
+        return Err(problem(
+            1,
+            format!(
+                "markup nested over {} levels deep; flatten the lists, quotes or HTML",
+                html::MAX_DEPTH
+            ),
+        ));
+    }
     let content_html = html::sanitize(&content_html, &url);
 
     // Markdown entities (`&#1;`) may also bring them back: every field is cleaned last.
@@ -603,7 +612,10 @@ mod tests {
     }
 
     fn names(named: &[Named]) -> Vec<(&str, &str)> {
-        named.iter().map(|n| (n.name.as_str(), n.slug.as_str())).collect()
+        named
+            .iter()
+            .map(|n| (n.name.as_str(), n.slug.as_str()))
+            .collect()
     }
 
     const ARTICLE: &str = "Posted by Dana Whitfield on March 3, 2019\n\
@@ -632,7 +644,10 @@ an arbitrary column.\n";
         );
         assert_eq!(p.published.to_rfc3339(), "2019-03-03T00:00:00-08:00");
         assert_eq!(p.updated, p.published);
-        assert_eq!(names(&p.categories), vec![("City Hall", "city-hall"), ("Transit", "transit")]);
+        assert_eq!(
+            names(&p.categories),
+            vec![("City Hall", "city-hall"), ("Transit", "transit")]
+        );
         assert_eq!(p.tags, Vec::<String>::new());
         assert_eq!(
             p.content_html,
@@ -656,7 +671,10 @@ riders have asked to make permanent since it began last spring."
             "0042_9f3ab27c.txt",
             "Posted on 2019-03-03\n\nThe head of the U.S. Forest Service met Dr. Ruiz on Friday. Then they…\n",
         );
-        assert_eq!(p.title, "The head of the U.S. Forest Service met Dr. Ruiz on Friday");
+        assert_eq!(
+            p.title,
+            "The head of the U.S. Forest Service met Dr. Ruiz on Friday"
+        );
         assert_eq!(p.slug, "0042-9f3ab27c");
         assert_eq!(p.author.name, "Newsroom");
     }
@@ -664,14 +682,20 @@ riders have asked to make permanent since it began last spring."
     #[test]
     fn long_first_sentence_is_cut_at_a_word_with_an_ellipsis() {
         let sentence = "word ".repeat(40);
-        let p = post("0042.txt", &format!("Posted on 2019-03-03\n\n{sentence}.\n"));
+        let p = post(
+            "0042.txt",
+            &format!("Posted on 2019-03-03\n\n{sentence}.\n"),
+        );
         assert_eq!(p.title, format!("{}…", "word ".repeat(20).trim_end()));
         assert_eq!(p.title.chars().count(), 100);
     }
 
     #[test]
     fn posted_by_nobody_takes_the_site_author() {
-        let p = post("a.txt", "Posted by on January 18, 2018\nTags: x, y, X\n\nBody.\n");
+        let p = post(
+            "a.txt",
+            "Posted by on January 18, 2018\nTags: x, y, X\n\nBody.\n",
+        );
         assert_eq!(
             p.author,
             Named {
@@ -705,15 +729,24 @@ riders have asked to make permanent since it began last spring."
 
     #[test]
     fn plain_text_first_short_line_is_the_title() {
-        let p = post("0042.txt", "Night owls\n\nFirst paragraph\nwrapped.\n\nSecond.\n");
+        let p = post(
+            "0042.txt",
+            "Night owls\n\nFirst paragraph\nwrapped.\n\nSecond.\n",
+        );
         assert_eq!(p.title, "Night owls");
-        assert_eq!(p.content_html, "<p>First paragraph wrapped.</p>\n<p>Second.</p>\n");
+        assert_eq!(
+            p.content_html,
+            "<p>First paragraph wrapped.</p>\n<p>Second.</p>\n"
+        );
         assert_eq!(p.summary, "First paragraph wrapped.");
     }
 
     #[test]
     fn plain_text_without_date_is_dated_by_modification_time_with_a_warning() {
-        let p = post("notes/night-bus-pilot.txt", "Just one paragraph\nof text.\n");
+        let p = post(
+            "notes/night-bus-pilot.txt",
+            "Just one paragraph\nof text.\n",
+        );
         assert_eq!(p.title, "Night bus pilot");
         assert_eq!(p.slug, "notes/night-bus-pilot");
         assert_eq!(p.published.to_rfc3339(), "2020-05-06T00:08:09-07:00");
@@ -739,7 +772,10 @@ riders have asked to make permanent since it began last spring."
 
     #[test]
     fn jekyll_name_gives_date_and_slug() {
-        let p = post("en/2013-02-06-ruby-2-0.md", "---\ntitle: Ruby 2.0\n---\nOut now.\n");
+        let p = post(
+            "en/2013-02-06-ruby-2-0.md",
+            "---\ntitle: Ruby 2.0\n---\nOut now.\n",
+        );
         assert_eq!(p.slug, "en/ruby-2-0");
         assert_eq!(p.published.to_rfc3339(), "2013-02-06T00:00:00-08:00");
         assert_eq!(p.id, "tag:example.com,2013-02-06:en/ruby-2-0");
@@ -751,7 +787,10 @@ riders have asked to make permanent since it began last spring."
 
     #[test]
     fn page_bundle_index_takes_its_folders_name() {
-        let p = post("launch/index.md", "---\ndate: 2019-03-03\n---\nWe launched.\n");
+        let p = post(
+            "launch/index.md",
+            "---\ndate: 2019-03-03\n---\nWe launched.\n",
+        );
         assert_eq!(p.slug, "launch");
         assert_eq!(p.title, "Launch");
         assert_eq!(p.url, "https://example.com/posts/launch/");
@@ -769,7 +808,10 @@ First paragraph.\n",
         assert_eq!(p.published.to_rfc3339(), "2019-07-04T09:30:00-07:00");
         assert_eq!(p.updated.to_rfc3339(), "2019-07-05T10:00:00+00:00");
         assert_eq!(p.author.slug, "dana-whitfield");
-        assert_eq!(names(&p.categories), vec![("São Paulo", "sao-paulo"), ("Bay Area", "bay-area")]);
+        assert_eq!(
+            names(&p.categories),
+            vec![("São Paulo", "sao-paulo"), ("Bay Area", "bay-area")]
+        );
         assert_eq!(p.tags, vec!["night", "owls"]);
         assert_eq!(p.summary, "A short summary.");
         assert_eq!(p.slug, "owls/night");
@@ -813,10 +855,16 @@ First paragraph.\n",
 
     #[test]
     fn front_matter_slug_cannot_escape_the_posts_folder() {
-        let p = post("x.md", "---\nslug: ../../etc/passwd\ndate: 2019-03-03\n---\nx\n");
+        let p = post(
+            "x.md",
+            "---\nslug: ../../etc/passwd\ndate: 2019-03-03\n---\nx\n",
+        );
         assert_eq!(p.slug, "etc/passwd");
         assert_eq!(p.url, "https://example.com/posts/etc/passwd/");
-        let p = post("night-bus.md", "---\nslug: \"/../..//\"\ndate: 2019-03-03\n---\nx\n");
+        let p = post(
+            "night-bus.md",
+            "---\nslug: \"/../..//\"\ndate: 2019-03-03\n---\nx\n",
+        );
         assert_eq!(p.slug, "night-bus");
         let p = post("../../a/./東京.md", "---\ndate: 2019-03-03\n---\nx\n");
         assert_eq!(p.slug, "a/post-2f3c04f1");
@@ -839,7 +887,11 @@ First paragraph.\n",
 
     #[test]
     fn windows_1252_file_is_read_with_a_warning() {
-        let p = parse(&source("q.txt", b"Posted on 2019-03-03\n\n\x93Quoted\x94 text.\n"), &site()).unwrap();
+        let p = parse(
+            &source("q.txt", b"Posted on 2019-03-03\n\n\x93Quoted\x94 text.\n"),
+            &site(),
+        )
+        .unwrap();
         assert_eq!(p.content_html, "<p>\u{201C}Quoted\u{201D} text.</p>\n");
         assert_eq!(
             p.warnings,
@@ -879,14 +931,28 @@ First paragraph.\n",
         assert_eq!(p.title, "AB");
         assert_eq!(p.author.name, "Dana");
         assert_eq!(names(&p.categories), vec![("CD", "cd")]);
-        assert!(p.content_html.chars().all(decode::xml_allowed), "{:?}", p.content_html);
-        assert!(p.summary.chars().all(decode::xml_allowed), "{:?}", p.summary);
+        assert!(
+            p.content_html.chars().all(decode::xml_allowed),
+            "{:?}",
+            p.content_html
+        );
+        assert!(
+            p.summary.chars().all(decode::xml_allowed),
+            "{:?}",
+            p.summary
+        );
     }
 
     #[test]
     fn unreadable_files_are_refused_with_the_reason() {
-        assert_eq!(error("a.txt", b""), "a.txt:1: empty file; write the post or delete the file");
-        assert_eq!(error("a.txt", b"ab\x00cd"), "a.txt:1: binary file (NUL bytes), not a post");
+        assert_eq!(
+            error("a.txt", b""),
+            "a.txt:1: empty file; write the post or delete the file"
+        );
+        assert_eq!(
+            error("a.txt", b"ab\x00cd"),
+            "a.txt:1: binary file (NUL bytes), not a post"
+        );
         assert_eq!(
             error("a.md", b"---\ntitle: x\n"),
             "a.md:1: front matter opened with `---` on line 1 is never closed; add a closing `---` line"
@@ -895,6 +961,19 @@ First paragraph.\n",
             error("a.md", b"---\ntitle: x\ndraft: 3\n---\n"),
             "a.md:3: key `draft`: expected true or false"
         );
+    }
+
+    #[test]
+    fn absurdly_deep_markup_is_refused_instead_of_stalling_the_sanitizer() {
+        let text = format!("---\ndate: 2019-03-03\n---\n{}x\n", "> ".repeat(5_000));
+        assert_eq!(
+            error("deep.md", text.as_bytes()),
+            "deep.md:1: markup nested over 1000 levels deep; flatten the lists, quotes or HTML"
+        );
+        let text = format!("---\ndate: 2019-03-03\n---\n{}x\n", "> ".repeat(50));
+        assert!(post("deep.md", &text)
+            .content_html
+            .starts_with("<blockquote>\n<blockquote>"));
     }
 
     #[test]
@@ -931,9 +1010,22 @@ First paragraph.\n",
             huge.clone().into_bytes(),
             format!("Posted on 2019-03-03\n\n{huge}").into_bytes(),
             format!("{}\n\nx", "é".repeat(500)).into_bytes(),
+            format!("Posted on 2019-03-03\n\n{}", ".".repeat(200_000)).into_bytes(),
+            format!("Posted on 2019-03-03\n\n{}", "a. ".repeat(100_000)).into_bytes(),
+            format!("Posted on 2019-03-03\n\n{}", " ".repeat(200_000)).into_bytes(),
+            format!("---\ndate: 2019-03-03\n---\n{}x\n", "> ".repeat(50_000)).into_bytes(),
+            format!("---\ndate: 2019-03-03\n---\n{}x\n", "<div>".repeat(50_000)).into_bytes(),
+            format!("---\ndate: 2019-03-03\n---\n{}x\n", "- ".repeat(50_000)).into_bytes(),
+            format!("---\nt: {}\n---\n", "[".repeat(50_000)).into_bytes(),
+            format!("+++\nt = {}\n+++\n", "[".repeat(50_000)).into_bytes(),
         ];
         for bytes in inputs {
-            for path in ["x.txt", "x.md", "", "/", "index.md", "..", ".md"] {
+            let paths: &[&str] = if bytes.len() > 10_000 {
+                &["x.txt", "x.md"]
+            } else {
+                &["x.txt", "x.md", "", "/", "index.md", "..", ".md"]
+            };
+            for path in paths {
                 let _ = parse(&source(path, &bytes), &site());
             }
         }

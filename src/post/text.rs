@@ -95,18 +95,23 @@ const ABBREVIATIONS: &[&str] = &[
 pub fn first_sentence(paragraph: &str) -> String {
     let chars: Vec<char> = paragraph.chars().collect();
     let mut end = chars.len();
-    for (i, &c) in chars.iter().enumerate() {
+    let mut i = 0;
+    while let Some(&c) = chars.get(i) {
+        i += 1;
         if !matches!(c, '.' | '!' | '?' | '…') {
             continue;
         }
+        let at = i - 1;
         // The mark must be followed (after closing quotes or brackets) by a space or the end.
-        let mut j = i + 1;
+        let mut j = i;
         while chars
             .get(j)
             .is_some_and(|c| matches!(c, '"' | '\'' | '”' | '’' | ')' | ']' | '.' | '!' | '?'))
         {
             j += 1;
         }
+        // Marks and quotes just skipped are never looked at again: “......” stays linear.
+        i = j;
         match chars.get(j) {
             None => {}
             Some(c) if c.is_whitespace() => {}
@@ -120,12 +125,12 @@ pub fn first_sentence(paragraph: &str) -> String {
                 continue;
             }
         }
-        if c == '.' && j == i + 1 {
+        if c == '.' && j == at + 1 {
             let start = chars
-                .get(..i)
+                .get(..at)
                 .and_then(|before| before.iter().rposition(|c| c.is_whitespace() || *c == '('))
-                .map_or(0, |at| at + 1);
-            let word: String = chars.get(start..i).unwrap_or_default().iter().collect();
+                .map_or(0, |p| p + 1);
+            let word: String = chars.get(start..at).unwrap_or_default().iter().collect();
             let lower = word.to_lowercase();
             let letters = word.chars().filter(|c| c.is_alphabetic()).count();
             if ABBREVIATIONS.contains(&lower.as_str())
@@ -135,7 +140,7 @@ pub fn first_sentence(paragraph: &str) -> String {
                 continue;
             }
         }
-        end = if c == '.' && j == i + 1 { i } else { j };
+        end = if c == '.' && j == at + 1 { at } else { j };
         break;
     }
     let sentence: String = chars.get(..end).unwrap_or_default().iter().collect();
