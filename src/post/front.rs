@@ -201,10 +201,20 @@ fn yaml(block: &Block<'_>) -> Result<Value, Error> {
             .to_string();
         Error {
             line: block.first_line + line,
-            message: format!("front matter is not valid YAML: {message}"),
+            message: format!("front matter is not valid YAML: {}", one_line(&message)),
         }
     })?;
     Ok(from_yaml(value))
+}
+
+/// A parser's message on one line: `check` prints one problem per line.
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn from_yaml(value: serde_norway::Value) -> Value {
@@ -239,7 +249,7 @@ fn toml_value(block: &Block<'_>) -> Result<Value, Error> {
             line: block.first_line + line,
             message: format!(
                 "front matter is not valid TOML: {}",
-                err.message().trim_end()
+                one_line(err.message())
             ),
         }
     })?;
