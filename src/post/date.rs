@@ -48,7 +48,9 @@ pub fn local(naive: NaiveDateTime, tz: Tz) -> DateTime<FixedOffset> {
                 .and_then(|day_before| tz.from_local_datetime(&day_before).earliest())
                 .map(|date| date.offset().fix())
                 .unwrap_or_else(|| chrono::Utc.fix());
-            let utc = naive - Duration::seconds(i64::from(before.local_minus_utc()));
+            let utc = naive
+                .checked_sub_signed(Duration::seconds(i64::from(before.local_minus_utc())))
+                .unwrap_or(naive);
             tz.from_utc_datetime(&utc).fixed_offset()
         }
     }

@@ -42,7 +42,8 @@ pub fn truncate(text: &str, max: usize) -> String {
         head.as_str()
     } else {
         head.rfind(char::is_whitespace)
-            .map_or(head.as_str(), |at| &head[..at])
+            .and_then(|at| head.get(..at))
+            .unwrap_or(&head)
     };
     let cut = cut.trim_end_matches(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | ':'));
     format!("{cut}…")
