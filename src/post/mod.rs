@@ -264,7 +264,7 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
         let slug = slugify(&name);
         if slug.is_empty() {
             warnings.push(problem(
-                1,
+                front.categories_line.unwrap_or(1),
                 format!("category `{name}` has no letter or digit to make a URL of; it is dropped: rename it"),
             ));
         } else if !categories.iter().any(|c| c.slug == slug) {
@@ -489,7 +489,8 @@ fn article_header(text: &str, tz: chrono_tz::Tz) -> Result<Option<(Front, &str)>
                 }
             }
             HeaderLine::Categories(list) => {
-                front.categories.extend(list.split(',').map(str::to_string))
+                front.categories_line.get_or_insert(line);
+                front.categories.extend(list.split(',').map(str::to_string));
             }
             HeaderLine::Tags(list) => front.tags.extend(list.split(',').map(str::to_string)),
             HeaderLine::Title(title) => front.title = Some(title.trim().to_string()),
@@ -708,6 +709,23 @@ riders have asked to make permanent since it began last spring."
     }
 
     #[test]
+    fn category_without_a_slug_is_dropped_with_a_warning_at_its_line() {
+        let p = post(
+            "a.txt",
+            "Posted on 2019-03-03\nCategories: News, !!!, news\n\nBody.\n",
+        );
+        assert_eq!(names(&p.categories), vec![("News", "news")]);
+        assert_eq!(
+            p.warnings,
+            vec![Problem {
+                path: "a.txt".into(),
+                line: 2,
+                message: "category `!!!` has no letter or digit to make a URL of; it is dropped: rename it".into()
+            }]
+        );
+    }
+
+    #[test]
     fn header_keywords_are_case_insensitive_and_in_any_order() {
         let p = post(
             "a.txt",
@@ -820,7 +838,7 @@ First paragraph.\n",
             p.warnings,
             vec![Problem {
                 path: "x.md".into(),
-                line: 1,
+                line: 6,
                 message: "category `!!!` has no letter or digit to make a URL of; it is dropped: rename it".into()
             }]
         );
