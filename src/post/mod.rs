@@ -299,31 +299,25 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
     }
     let content_html = html::sanitize(&content_html, &url);
 
-    // Markdown entities (`&#1;`) may also bring them back: every field is cleaned last.
-    let clean = |s: &str| decode::clean(s);
+    // Markdown entities (`&#1;`) can bring back what decoding removed, and the site's
+    // author comes from the config: what was not cleaned with the front matter is here.
     Ok(Post {
         path: source.path.clone(),
         slug,
-        id: clean(&id),
+        id,
         url,
-        title: clean(&title),
+        title: decode::clean(&title),
         author: Named {
-            name: clean(&author.name),
+            name: decode::clean(&author.name),
             slug: author.slug,
         },
-        categories: categories
-            .into_iter()
-            .map(|c| Named {
-                name: clean(&c.name),
-                slug: c.slug,
-            })
-            .collect(),
-        tags: tags.iter().map(|t| clean(t)).collect(),
+        categories,
+        tags,
         published,
         updated,
         file_modified: source.modified,
-        summary: clean(&summary),
-        content_html: clean(&content_html),
+        summary: decode::clean(&summary),
+        content_html: decode::clean(&content_html),
         draft: front.draft,
         warnings,
     })
