@@ -23,6 +23,13 @@
 //!   leaves the body); without one, the title comes from the file name or the first
 //!   sentence. The plain-text first-line rule is not applied to Markdown, so a first
 //!   paragraph is never swallowed.
+//! - In plain text, a first-line title (short, then a blank line) outranks a title made
+//!   from the file name: the writer typed it.
+//! - Header lines also accept `Tag:`; `Posted by A on B` splits at the last “ on ”.
+//! - A category that cannot be slugged is warned about at the line that sets the
+//!   categories; markup nested over 1000 levels, or YAML flow collections nested over
+//!   128, is refused: the parsers take quadratic time there, and one file must not stall
+//!   a publish.
 //! - A file name part made only of digits makes the name an id, not words
 //!   (`top-10-tips` → first-sentence title).
 //! - A header block whose lines all look like header lines is article text even when its
