@@ -12,10 +12,43 @@
 //! - `text`: slugs, titles from file names or first sentences, summaries.
 //! - `front`: YAML/TOML front matter → typed fields, keys case-insensitive.
 //! - `html`: Markdown and article paragraphs → sanitized HTML with absolute URLs.
+//! - this file: format detection and the normalization that joins the pieces.
+//!
+//! # Decisions beyond DESIGN.md
+//!
+//! - A title taken from the first sentence drops its final period (“… on Friday”) but
+//!   keeps `?` and `!`; it is cut to 100 characters including the “…”. Summaries likewise
+//!   hold at most 300 characters including the “…”.
+//! - Markdown without front matter takes its title from a leading `# Heading` (which then
+//!   leaves the body); without one, the title comes from the file name or the first
+//!   sentence. The plain-text first-line rule is not applied to Markdown, so a first
+//!   paragraph is never swallowed.
+//! - In plain text, a first-line title (short, then a blank line) outranks a title made
+//!   from the file name: the writer typed it.
+//! - Header lines also accept `Tag:`; `Posted by A on B` splits at the last “ on ”.
+//! - A category that cannot be slugged is warned about at the line that sets the
+//!   categories; markup nested over 1000 levels, or YAML flow collections nested over
+//!   128, is refused: the parsers take quadratic time there, and one file must not stall
+//!   a publish.
+//! - A file name part made only of digits makes the name an id, not words
+//!   (`top-10-tips` → first-sentence title).
+//! - A header block whose lines all look like header lines is article text even when its
+//!   date is bad: the bad date is an error naming the line, not a silent fallback.
+//! - Categories with the same slug (“Bay Area”, “bay-area”) are one category.
+//! - A name with nothing sluggable (`東京.md`) gets a stable `post-{hash}` slug segment,
+//!   and an author with such a name an `author-{hash}` slug, so no route is empty.
+
+mod date;
+mod decode;
+mod front;
+mod html;
+mod text;
 
 use std::path::Path;
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+
+use front::Front;
 
 /// What a post needs to know of the site: read from `config.toml` by the caller.
 #[derive(Debug, Clone)]
@@ -161,63 +194,859 @@ pub fn slugify(name: &str) -> String {
 
 /// Parses and normalizes one post file.
 pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
-    parse_impl(source, site)
+    let problem = |line: usize, message: String| Problem {
+        path: source.path.clone(),
+        line,
+        message,
+    };
+    let decoded = decode::decode(&source.bytes).map_err(|message| problem(1, message))?;
+    let mut warnings = Vec::new();
+    if let Some(warning) = decoded.warning {
+        warnings.push(problem(1, warning));
+    }
+    let lower = source.path.to_ascii_lowercase();
+    let is_markdown = lower.ends_with(".md") || lower.ends_with(".markdown");
+    let Document { front, body } = document(&decoded.text, is_markdown, site.timezone)
+        .map_err(|err| problem(err.line, err.message))?;
+    // Front matter escapes (`"\u0001"`) can bring back what decoding removed.
+    let front = front.cleaned();
+    let name = FileName::of(&source.path);
+
+    let slug = front
+        .slug
+        .as_deref()
+        .map(slug_from_front)
+        .filter(|slug| !slug.is_empty())
+        .unwrap_or_else(|| name.slug());
+
+    let published = match (front.date, name.date) {
+        (Some(date), _) => date,
+        (None, Some(day)) => date::midnight(day, site.timezone),
+        (None, None) => {
+            warnings.push(problem(
+                1,
+                "no date in the header, front matter or file name; dated by the file's modification time: add a date".into(),
+            ));
+            source.modified.with_timezone(&site.timezone).fixed_offset()
+        }
+    };
+    let updated = front.updated.unwrap_or(published);
+
+    let first_paragraph = match &body {
+        Body::Paragraphs(paragraphs) => paragraphs.first().cloned().unwrap_or_default(),
+        Body::Markdown(markdown) => html::first_paragraph(markdown),
+    };
+    let title = front
+        .title
+        .as_deref()
+        .map(text::collapse)
+        .filter(|title| !title.is_empty())
+        .or_else(|| text::title_from_name(&name.name))
+        .or_else(|| {
+            let sentence = text::first_sentence(&first_paragraph);
+            (!sentence.is_empty()).then(|| text::truncate(&sentence, 100))
+        })
+        .unwrap_or_else(|| name.name.clone());
+    let summary = front
+        .summary
+        .as_deref()
+        .map(text::collapse)
+        .filter(|summary| !summary.is_empty())
+        .unwrap_or(first_paragraph);
+    let summary = text::truncate(&summary, 300);
+
+    let author = front
+        .author
+        .as_deref()
+        .map(text::collapse)
+        .filter(|author| !author.is_empty())
+        .unwrap_or_else(|| site.author.clone());
+    let author = Named {
+        slug: slug_or_hash(&author, "author"),
+        name: author,
+    };
+
+    let mut categories: Vec<Named> = Vec::new();
+    for name in text::dedup_names(front.categories) {
+        let slug = slugify(&name);
+        if slug.is_empty() {
+            warnings.push(problem(
+                front.categories_line.unwrap_or(1),
+                format!("category `{name}` has no letter or digit to make a URL of; it is dropped: rename it"),
+            ));
+        } else if !categories.iter().any(|c| c.slug == slug) {
+            categories.push(Named { name, slug });
+        }
+    }
+    let tags = text::dedup_names(front.tags);
+
+    let url = format!("{}/posts/{}/", site.base_url, slug);
+    let id = front
+        .id
+        .as_deref()
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            let day = published.with_timezone(&site.timezone).format("%Y-%m-%d");
+            format!("tag:{},{}:{}", site.host, day, slug)
+        });
+    let content_html = match &body {
+        Body::Paragraphs(paragraphs) => html::paragraphs(paragraphs),
+        Body::Markdown(markdown) => html::markdown(markdown),
+    };
+    if html::depth(&content_html) > html::MAX_DEPTH {
+        return Err(problem(
+            1,
+            format!(
+                "markup nested over {} levels deep; flatten the lists, quotes or HTML",
+                html::MAX_DEPTH
+            ),
+        ));
+    }
+    let content_html = html::sanitize(&content_html, &url);
+
+    // Markdown entities (`&#1;`) can bring back what decoding removed, and the site's
+    // author comes from the config: what was not cleaned with the front matter is here.
+    Ok(Post {
+        path: source.path.clone(),
+        slug,
+        id,
+        url,
+        title: decode::clean(&title),
+        author: Named {
+            name: decode::clean(&author.name),
+            slug: author.slug,
+        },
+        categories,
+        tags,
+        published,
+        updated,
+        file_modified: source.modified,
+        summary: decode::clean(&summary),
+        content_html: decode::clean(&content_html),
+        draft: front.draft,
+        warnings,
+    })
 }
 
-mod text {
-    use unicode_normalization::UnicodeNormalization;
+/// A post's fields as written, and its body, before normalization.
+struct Document {
+    front: Front,
+    body: Body,
+}
 
-    pub fn slugify(name: &str) -> String {
-        let mut slug = String::new();
-        let mut dash = false;
-        for c in name.nfkd() {
-            if c.is_ascii_alphanumeric() {
-                if dash && !slug.is_empty() {
-                    slug.push('-');
+enum Body {
+    Markdown(String),
+    /// Article and plain text: paragraphs with their hard wraps joined.
+    Paragraphs(Vec<String>),
+}
+
+/// Detects the format from the content and splits fields from the body.
+fn document(text: &str, is_markdown: bool, tz: chrono_tz::Tz) -> Result<Document, front::Error> {
+    if let Some(block) = front::split(text)? {
+        let front = front::parse(&block, tz)?;
+        return Ok(Document {
+            front,
+            body: Body::Markdown(block.body.to_string()),
+        });
+    }
+    if let Some((front, body)) = article_header(text, tz)? {
+        return Ok(Document {
+            front,
+            body: Body::Paragraphs(paragraphs(body)),
+        });
+    }
+    if is_markdown {
+        let mut front = Front::default();
+        let body = match html::leading_heading(text) {
+            Some((title, rest)) => {
+                front.title = Some(title);
+                rest
+            }
+            None => text,
+        };
+        return Ok(Document {
+            front,
+            body: Body::Markdown(body.to_string()),
+        });
+    }
+    // Plain text: a short first line followed by a blank line is the title.
+    let mut front = Front::default();
+    let mut body = text;
+    let mut lines = text.lines();
+    if let (Some(first), Some(second)) = (lines.next(), lines.next()) {
+        let first = first.trim();
+        if !first.is_empty() && first.chars().count() <= 100 && second.trim().is_empty() {
+            front.title = Some(first.to_string());
+            body = text.split_once('\n').map_or("", |(_, rest)| rest);
+        }
+    }
+    Ok(Document {
+        front,
+        body: Body::Paragraphs(paragraphs(body)),
+    })
+}
+
+/// Paragraphs separated by blank lines, each with its hard wraps joined by one space.
+fn paragraphs(text: &str) -> Vec<String> {
+    let mut paragraphs = Vec::new();
+    let mut current: Vec<&str> = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() {
+            if !current.is_empty() {
+                paragraphs.push(current.join(" "));
+                current.clear();
+            }
+        } else {
+            current.push(line);
+        }
+    }
+    if !current.is_empty() {
+        paragraphs.push(current.join(" "));
+    }
+    paragraphs
+}
+
+/// One line of an article's header.
+enum HeaderLine<'a> {
+    Posted { author: &'a str, date: &'a str },
+    Categories(&'a str),
+    Tags(&'a str),
+    Title(&'a str),
+}
+
+/// `line` without a case-insensitive ASCII `prefix`, if it starts with it.
+fn strip_keyword<'a>(line: &'a str, prefix: &str) -> Option<&'a str> {
+    line.get(..prefix.len())
+        .filter(|head| head.eq_ignore_ascii_case(prefix))
+        .and_then(|_| line.get(prefix.len()..))
+}
+
+fn header_line(line: &str) -> Option<HeaderLine<'_>> {
+    if let Some(rest) = strip_keyword(line, "posted by ") {
+        let rest = rest.trim_start();
+        if let Some(date) = strip_keyword(rest, "on ") {
+            return Some(HeaderLine::Posted { author: "", date });
+        }
+        // Dates never contain “ on ”; names might, so the last one splits.
+        let at = rest.to_ascii_lowercase().rfind(" on ")?;
+        return Some(HeaderLine::Posted {
+            author: rest.get(..at)?,
+            date: rest.get(at + 4..)?,
+        });
+    }
+    if let Some(date) = strip_keyword(line, "posted on ") {
+        return Some(HeaderLine::Posted { author: "", date });
+    }
+    let keyword = |prefix: &str| strip_keyword(line, prefix);
+    if let Some(list) = keyword("categories:").or_else(|| keyword("category:")) {
+        return Some(HeaderLine::Categories(list));
+    }
+    if let Some(list) = keyword("tags:").or_else(|| keyword("tag:")) {
+        return Some(HeaderLine::Tags(list));
+    }
+    if let Some(title) = keyword("title:") {
+        return Some(HeaderLine::Title(title));
+    }
+    None
+}
+
+/// The header of article text (the lines before the first blank line, when every one is
+/// a header line), and the body after it.
+fn article_header(text: &str, tz: chrono_tz::Tz) -> Result<Option<(Front, &str)>, front::Error> {
+    let mut offset = 0;
+    let mut line_number = 0;
+    let mut header: Vec<(usize, HeaderLine<'_>)> = Vec::new();
+    for line in text.split_inclusive('\n') {
+        line_number += 1;
+        offset += line.len();
+        let trimmed = line.trim();
+        if trimmed.is_empty() {
+            if header.is_empty() {
+                continue;
+            }
+            break;
+        }
+        match header_line(trimmed) {
+            Some(parsed) => header.push((line_number, parsed)),
+            None => return Ok(None),
+        }
+    }
+    if header.is_empty() {
+        return Ok(None);
+    }
+    let mut front = Front::default();
+    for (line, parsed) in header {
+        match parsed {
+            HeaderLine::Posted { author, date } => {
+                let date = date.trim();
+                front.date = Some(date::parse(date, tz).ok_or_else(|| front::Error {
+                    line,
+                    message: format!("`{date}` is not a date; {}", date::ACCEPTED),
+                })?);
+                if !author.trim().is_empty() {
+                    front.author = Some(author.trim().to_string());
                 }
-                dash = false;
-                slug.push(c.to_ascii_lowercase());
-            } else if c.is_alphanumeric() || c.is_whitespace() || c.is_ascii_punctuation() {
-                dash = true;
+            }
+            HeaderLine::Categories(list) => {
+                front.categories_line.get_or_insert(line);
+                front.categories.extend(list.split(',').map(str::to_string));
+            }
+            HeaderLine::Tags(list) => front.tags.extend(list.split(',').map(str::to_string)),
+            HeaderLine::Title(title) => front.title = Some(title.trim().to_string()),
+        }
+    }
+    Ok(Some((front, text.get(offset..).unwrap_or_default())))
+}
+
+/// What the file's path says: the name that titles it, the folders that prefix its slug,
+/// and a Jekyll date.
+struct FileName {
+    folders: Vec<String>,
+    /// The file's stem without a Jekyll date, or the folder's name for `index.md`.
+    name: String,
+    date: Option<NaiveDate>,
+}
+
+impl FileName {
+    fn of(path: &str) -> FileName {
+        let mut parts: Vec<&str> = path
+            .split('/')
+            .filter(|part| !part.is_empty() && *part != "." && *part != "..")
+            .collect();
+        let file = parts.pop().unwrap_or_default();
+        let mut stem = match file.rsplit_once('.') {
+            Some((stem, _)) if !stem.is_empty() => stem,
+            _ => file,
+        };
+        if stem.eq_ignore_ascii_case("index") {
+            if let Some(folder) = parts.pop() {
+                stem = folder;
             }
         }
-        slug
+        let (date, name) = match text::jekyll(stem) {
+            Some((date, rest)) => (Some(date), rest),
+            None => (None, stem),
+        };
+        FileName {
+            folders: parts.into_iter().map(str::to_string).collect(),
+            name: name.to_string(),
+            date,
+        }
+    }
+
+    /// `en/2013-02-06-ruby-2-0.md` → `en/ruby-2-0`: every segment slugified.
+    fn slug(&self) -> String {
+        let mut segments: Vec<String> = self
+            .folders
+            .iter()
+            .map(|folder| slugify(folder))
+            .filter(|segment| !segment.is_empty())
+            .collect();
+        segments.push(slug_or_hash(&self.name, "post"));
+        segments.join("/")
     }
 }
 
-// Interim: the whole file as one plain-text paragraph. Replaced by the real parsers.
-fn parse_impl(source: &Source, site: &Site) -> Result<Post, Problem> {
-    let text = String::from_utf8_lossy(&source.bytes).to_string();
-    let stem = source
-        .path
-        .rsplit_once('.')
-        .map(|(s, _)| s)
-        .unwrap_or(&source.path)
-        .to_string();
-    let published = source.modified.fixed_offset();
-    Ok(Post {
-        path: source.path.clone(),
-        slug: stem.clone(),
-        id: format!(
-            "tag:{},{}:{}",
-            site.host,
-            published.format("%Y-%m-%d"),
-            stem
-        ),
-        url: format!("{}/posts/{}/", site.base_url, stem),
-        title: stem.clone(),
-        author: Named {
-            name: site.author.clone(),
-            slug: slugify(&site.author),
-        },
-        categories: Vec::new(),
-        tags: Vec::new(),
-        published,
-        updated: published,
-        file_modified: source.modified,
-        summary: text.chars().take(300).collect(),
-        content_html: format!("<p>{}</p>", text.replace('<', "&lt;")),
-        draft: false,
-        warnings: Vec::new(),
-    })
+/// A front matter slug made safe as a URL path and a file path: `../../etc/passwd` →
+/// `etc/passwd`. Empty when nothing is left.
+fn slug_from_front(slug: &str) -> String {
+    slug.split('/')
+        .map(slugify)
+        .filter(|segment| !segment.is_empty())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The slug of `name`, or `{prefix}-{hash}` when it has no ASCII letter or digit
+/// (`東京`): stable across runs, so ids and URLs do not move.
+fn slug_or_hash(name: &str, prefix: &str) -> String {
+    let slug = slugify(name);
+    if !slug.is_empty() {
+        return slug;
+    }
+    // FNV-1a: tiny, and fixed forever, unlike std's hasher.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{prefix}-{:08x}", hash >> 32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site() -> Site {
+        Site {
+            title: "Example News".into(),
+            description: "Posts".into(),
+            base_url: "https://example.com".into(),
+            host: "example.com".into(),
+            author: "Newsroom".into(),
+            language: "en".into(),
+            timezone: chrono_tz::America::Los_Angeles,
+        }
+    }
+
+    fn source(path: &str, bytes: &[u8]) -> Source {
+        Source {
+            path: path.into(),
+            bytes: bytes.to_vec(),
+            modified: DateTime::parse_from_rfc3339("2020-05-06T07:08:09Z")
+                .map(|d| d.to_utc())
+                .unwrap_or_default(),
+        }
+    }
+
+    fn post(path: &str, text: &str) -> Post {
+        match parse(&source(path, text.as_bytes()), &site()) {
+            Ok(post) => post,
+            Err(problem) => panic!("{problem}"),
+        }
+    }
+
+    fn error(path: &str, bytes: &[u8]) -> String {
+        match parse(&source(path, bytes), &site()) {
+            Ok(post) => panic!("parsed: {post:?}"),
+            Err(problem) => problem.to_string(),
+        }
+    }
+
+    fn names(named: &[Named]) -> Vec<(&str, &str)> {
+        named
+            .iter()
+            .map(|n| (n.name.as_str(), n.slug.as_str()))
+            .collect()
+    }
+
+    const ARTICLE: &str = "Posted by Dana Whitfield on March 3, 2019\n\
+Categories: City Hall, Transit\n\
+\n\
+The council voted 7–2 on Tuesday to extend the night bus pilot, a “stopgap” that\n\
+riders have asked to make permanent since it began last spring.\n\
+\n\
+A second paragraph, also hard-wrapped at\n\
+an arbitrary column.\n";
+
+    #[test]
+    fn design_article_text_is_parsed_field_by_field() {
+        let p = post("night-bus.txt", ARTICLE);
+        assert_eq!(p.path, "night-bus.txt");
+        assert_eq!(p.slug, "night-bus");
+        assert_eq!(p.url, "https://example.com/posts/night-bus/");
+        assert_eq!(p.id, "tag:example.com,2019-03-03:night-bus");
+        assert_eq!(p.title, "Night bus");
+        assert_eq!(
+            p.author,
+            Named {
+                name: "Dana Whitfield".into(),
+                slug: "dana-whitfield".into()
+            }
+        );
+        assert_eq!(p.published.to_rfc3339(), "2019-03-03T00:00:00-08:00");
+        assert_eq!(p.updated, p.published);
+        assert_eq!(
+            names(&p.categories),
+            vec![("City Hall", "city-hall"), ("Transit", "transit")]
+        );
+        assert_eq!(p.tags, Vec::<String>::new());
+        assert_eq!(
+            p.content_html,
+            "<p>The council voted 7–2 on Tuesday to extend the night bus pilot, a “stopgap” that \
+riders have asked to make permanent since it began last spring.</p>\n\
+<p>A second paragraph, also hard-wrapped at an arbitrary column.</p>\n"
+        );
+        assert_eq!(
+            p.summary,
+            "The council voted 7–2 on Tuesday to extend the night bus pilot, a “stopgap” that \
+riders have asked to make permanent since it began last spring."
+        );
+        assert!(!p.draft);
+        assert_eq!(p.warnings, vec![]);
+        assert_eq!(p.file_modified.to_rfc3339(), "2020-05-06T07:08:09+00:00");
+    }
+
+    #[test]
+    fn article_without_title_uses_the_first_sentence_past_abbreviations() {
+        let p = post(
+            "0042_9f3ab27c.txt",
+            "Posted on 2019-03-03\n\nThe head of the U.S. Forest Service met Dr. Ruiz on Friday. Then they…\n",
+        );
+        assert_eq!(
+            p.title,
+            "The head of the U.S. Forest Service met Dr. Ruiz on Friday"
+        );
+        assert_eq!(p.slug, "0042-9f3ab27c");
+        assert_eq!(p.author.name, "Newsroom");
+    }
+
+    #[test]
+    fn long_first_sentence_is_cut_at_a_word_with_an_ellipsis() {
+        let sentence = "word ".repeat(40);
+        let p = post(
+            "0042.txt",
+            &format!("Posted on 2019-03-03\n\n{sentence}.\n"),
+        );
+        assert_eq!(p.title, format!("{}…", "word ".repeat(20).trim_end()));
+        assert_eq!(p.title.chars().count(), 100);
+    }
+
+    #[test]
+    fn posted_by_nobody_takes_the_site_author() {
+        let p = post(
+            "a.txt",
+            "Posted by on January 18, 2018\nTags: x, y, X\n\nBody.\n",
+        );
+        assert_eq!(
+            p.author,
+            Named {
+                name: "Newsroom".into(),
+                slug: "newsroom".into()
+            }
+        );
+        assert_eq!(p.published.to_rfc3339(), "2018-01-18T00:00:00-08:00");
+        assert_eq!(p.tags, vec!["x", "y"]);
+    }
+
+    #[test]
+    fn category_without_a_slug_is_dropped_with_a_warning_at_its_line() {
+        let p = post(
+            "a.txt",
+            "Posted on 2019-03-03\nCategories: News, !!!, news\n\nBody.\n",
+        );
+        assert_eq!(names(&p.categories), vec![("News", "news")]);
+        assert_eq!(
+            p.warnings,
+            vec![Problem {
+                path: "a.txt".into(),
+                line: 2,
+                message: "category `!!!` has no letter or digit to make a URL of; it is dropped: rename it".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn header_keywords_are_case_insensitive_and_in_any_order() {
+        let p = post(
+            "a.txt",
+            "category: Bay Area\nTITLE: Night owls\nposted BY Lee on 18 January 2018 9:05 pm\n\nBody.\n",
+        );
+        assert_eq!(p.title, "Night owls");
+        assert_eq!(p.author.name, "Lee");
+        assert_eq!(p.published.to_rfc3339(), "2018-01-18T21:05:00-08:00");
+        assert_eq!(names(&p.categories), vec![("Bay Area", "bay-area")]);
+    }
+
+    #[test]
+    fn bad_header_date_names_the_line() {
+        assert_eq!(
+            error("a.txt", b"Categories: x\nPosted on someday\n\nBody.\n"),
+            format!("a.txt:2: `someday` is not a date; {}", date::ACCEPTED)
+        );
+    }
+
+    #[test]
+    fn plain_text_first_short_line_is_the_title() {
+        let p = post(
+            "0042.txt",
+            "Night owls\n\nFirst paragraph\nwrapped.\n\nSecond.\n",
+        );
+        assert_eq!(p.title, "Night owls");
+        assert_eq!(
+            p.content_html,
+            "<p>First paragraph wrapped.</p>\n<p>Second.</p>\n"
+        );
+        assert_eq!(p.summary, "First paragraph wrapped.");
+    }
+
+    #[test]
+    fn plain_text_without_date_is_dated_by_modification_time_with_a_warning() {
+        let p = post(
+            "notes/night-bus-pilot.txt",
+            "Just one paragraph\nof text.\n",
+        );
+        assert_eq!(p.title, "Night bus pilot");
+        assert_eq!(p.slug, "notes/night-bus-pilot");
+        assert_eq!(p.published.to_rfc3339(), "2020-05-06T00:08:09-07:00");
+        assert_eq!(p.id, "tag:example.com,2020-05-06:notes/night-bus-pilot");
+        assert_eq!(p.content_html, "<p>Just one paragraph of text.</p>\n");
+        assert_eq!(
+            p.warnings,
+            vec![Problem {
+                path: "notes/night-bus-pilot.txt".into(),
+                line: 1,
+                message: "no date in the header, front matter or file name; dated by the file's modification time: add a date".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn markdown_without_front_matter_takes_its_heading_as_title() {
+        let p = post("0042.md", "# Night *owls*\n\nSome **bold** text.\n");
+        assert_eq!(p.title, "Night owls");
+        assert_eq!(p.content_html, "<p>Some <strong>bold</strong> text.</p>\n");
+        assert_eq!(p.summary, "Some bold text.");
+    }
+
+    #[test]
+    fn jekyll_name_gives_date_and_slug() {
+        let p = post(
+            "en/2013-02-06-ruby-2-0.md",
+            "---\ntitle: Ruby 2.0\n---\nOut now.\n",
+        );
+        assert_eq!(p.slug, "en/ruby-2-0");
+        assert_eq!(p.published.to_rfc3339(), "2013-02-06T00:00:00-08:00");
+        assert_eq!(p.id, "tag:example.com,2013-02-06:en/ruby-2-0");
+        assert_eq!(p.warnings, vec![]);
+        let p = post("2019-03-03-night-bus.md", "Text.\n");
+        assert_eq!(p.slug, "night-bus");
+        assert_eq!(p.title, "Night bus");
+    }
+
+    #[test]
+    fn page_bundle_index_takes_its_folders_name() {
+        let p = post(
+            "launch/index.md",
+            "---\ndate: 2019-03-03\n---\nWe launched.\n",
+        );
+        assert_eq!(p.slug, "launch");
+        assert_eq!(p.title, "Launch");
+        assert_eq!(p.url, "https://example.com/posts/launch/");
+    }
+
+    #[test]
+    fn yaml_front_matter_with_capitalized_keys() {
+        let p = post(
+            "x.md",
+            "---\nTitle: \"Night owls\"\nDate: 2019-07-04 09:30\nLastmod: 2019-07-05T10:00:00Z\nAuthor: Dana Whitfield\n\
+Categories: [São Paulo, Bay Area, bay area, \"!!!\"]\nTags: night, owls\nSummary: A  short\n  summary.\nSlug: owls/night\nlayout: post\n---\n\
+First paragraph.\n",
+        );
+        assert_eq!(p.title, "Night owls");
+        assert_eq!(p.published.to_rfc3339(), "2019-07-04T09:30:00-07:00");
+        assert_eq!(p.updated.to_rfc3339(), "2019-07-05T10:00:00+00:00");
+        assert_eq!(p.author.slug, "dana-whitfield");
+        assert_eq!(
+            names(&p.categories),
+            vec![("São Paulo", "sao-paulo"), ("Bay Area", "bay-area")]
+        );
+        assert_eq!(p.tags, vec!["night", "owls"]);
+        assert_eq!(p.summary, "A short summary.");
+        assert_eq!(p.slug, "owls/night");
+        assert_eq!(p.id, "tag:example.com,2019-07-04:owls/night");
+        assert_eq!(
+            p.warnings,
+            vec![Problem {
+                path: "x.md".into(),
+                line: 6,
+                message: "category `!!!` has no letter or digit to make a URL of; it is dropped: rename it".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn toml_front_matter_with_zola_taxonomies() {
+        let p = post(
+            "launch.md",
+            "+++\ntitle = \"Launch\"\ndate = 2019-01-15T09:30:00\nauthors = [\"Lee\"]\nid = \"urn:uuid:1\"\n\
+[taxonomies]\ncategories = [\"News\"]\ntags = [\"rust\"]\n+++\nBody.\n",
+        );
+        assert_eq!(p.published.to_rfc3339(), "2019-01-15T09:30:00-08:00");
+        assert_eq!(p.author.name, "Lee");
+        assert_eq!(names(&p.categories), vec![("News", "news")]);
+        assert_eq!(p.tags, vec!["rust"]);
+        assert_eq!(p.id, "urn:uuid:1");
+    }
+
+    #[test]
+    fn draft_is_marked() {
+        let p = post("d.md", "---\ndraft: true\ndate: 2019-03-03\n---\nx\n");
+        assert!(p.draft);
+    }
+
+    #[test]
+    fn future_post_keeps_its_date() {
+        let p = post("f.md", "---\ndate: 2999-01-01T00:00:00Z\n---\nLater.\n");
+        assert_eq!(p.published.to_rfc3339(), "2999-01-01T00:00:00+00:00");
+        assert!(!p.draft);
+    }
+
+    #[test]
+    fn front_matter_slug_cannot_escape_the_posts_folder() {
+        let p = post(
+            "x.md",
+            "---\nslug: ../../etc/passwd\ndate: 2019-03-03\n---\nx\n",
+        );
+        assert_eq!(p.slug, "etc/passwd");
+        assert_eq!(p.url, "https://example.com/posts/etc/passwd/");
+        let p = post(
+            "night-bus.md",
+            "---\nslug: \"/../..//\"\ndate: 2019-03-03\n---\nx\n",
+        );
+        assert_eq!(p.slug, "night-bus");
+        let p = post("../../a/./東京.md", "---\ndate: 2019-03-03\n---\nx\n");
+        assert_eq!(p.slug, "a/post-2f3c04f1");
+    }
+
+    #[test]
+    fn relative_urls_are_made_absolute_and_html_is_sanitized() {
+        let p = post(
+            "night-bus.md",
+            "---\ndate: 2019-03-03\n---\n![pic](pic.png) [x](/x) <img src=\"pic.png\" onclick=\"x()\">\n\n\
+<script>alert(1)</script>\n\n[bad](javascript:alert(1))\n",
+        );
+        assert_eq!(
+            p.content_html,
+            "<p><img src=\"https://example.com/posts/night-bus/pic.png\" alt=\"pic\"> \
+<a href=\"https://example.com/x\" rel=\"noopener noreferrer\">x</a> \
+<img src=\"https://example.com/posts/night-bus/pic.png\"></p>\n\n<p><a rel=\"noopener noreferrer\">bad</a></p>\n"
+        );
+    }
+
+    #[test]
+    fn windows_1252_file_is_read_with_a_warning() {
+        let p = parse(
+            &source("q.txt", b"Posted on 2019-03-03\n\n\x93Quoted\x94 text.\n"),
+            &site(),
+        )
+        .unwrap();
+        assert_eq!(p.content_html, "<p>\u{201C}Quoted\u{201D} text.</p>\n");
+        assert_eq!(
+            p.warnings,
+            vec![Problem {
+                path: "q.txt".into(),
+                line: 1,
+                message: "not UTF-8; read as Windows-1252, save the file as UTF-8".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn utf16_and_bom_crlf_files_parse() {
+        let text = "Posted on 2019-03-03\r\n\r\nHello\r\nthere.\r\n";
+        let mut le = vec![0xFF, 0xFE];
+        let mut be = vec![0xFE, 0xFF];
+        for unit in text.encode_utf16() {
+            le.extend_from_slice(&unit.to_le_bytes());
+            be.extend_from_slice(&unit.to_be_bytes());
+        }
+        let mut bom = b"\xEF\xBB\xBF".to_vec();
+        bom.extend_from_slice(text.as_bytes());
+        for bytes in [le, be, bom] {
+            let p = parse(&source("h.txt", &bytes), &site()).unwrap();
+            assert_eq!(p.content_html, "<p>Hello there.</p>\n");
+            assert_eq!(p.published.to_rfc3339(), "2019-03-03T00:00:00-08:00");
+            assert_eq!(p.warnings, vec![]);
+        }
+    }
+
+    #[test]
+    fn xml_forbidden_characters_are_removed_from_every_field() {
+        let p = post(
+            "x.md",
+            "---\ntitle: \"A\\x01B\\uFFFE\"\nauthor: \"Da\\x02na\"\ncategories: [\"C\\x03D\"]\ndate: 2019-03-03\n---\nText&#1;\u{7}.\n",
+        );
+        assert_eq!(p.title, "AB");
+        assert_eq!(p.author.name, "Dana");
+        assert_eq!(names(&p.categories), vec![("CD", "cd")]);
+        assert!(
+            p.content_html.chars().all(decode::xml_allowed),
+            "{:?}",
+            p.content_html
+        );
+        assert!(
+            p.summary.chars().all(decode::xml_allowed),
+            "{:?}",
+            p.summary
+        );
+    }
+
+    #[test]
+    fn unreadable_files_are_refused_with_the_reason() {
+        assert_eq!(
+            error("a.txt", b""),
+            "a.txt:1: empty file; write the post or delete the file"
+        );
+        assert_eq!(
+            error("a.txt", b"ab\x00cd"),
+            "a.txt:1: binary file (NUL bytes), not a post"
+        );
+        assert_eq!(
+            error("a.md", b"---\ntitle: x\n"),
+            "a.md:1: front matter opened with `---` on line 1 is never closed; add a closing `---` line"
+        );
+        assert_eq!(
+            error("a.md", b"---\ntitle: x\ndraft: 3\n---\n"),
+            "a.md:3: key `draft`: expected true or false"
+        );
+    }
+
+    #[test]
+    fn absurdly_deep_markup_is_refused_instead_of_stalling_the_sanitizer() {
+        let text = format!("---\ndate: 2019-03-03\n---\n{}x\n", "> ".repeat(5_000));
+        assert_eq!(
+            error("deep.md", text.as_bytes()),
+            "deep.md:1: markup nested over 1000 levels deep; flatten the lists, quotes or HTML"
+        );
+        let text = format!("---\ndate: 2019-03-03\n---\n{}x\n", "> ".repeat(50));
+        assert!(post("deep.md", &text)
+            .content_html
+            .starts_with("<blockquote>\n<blockquote>"));
+    }
+
+    #[test]
+    fn odd_bytes_never_panic() {
+        let huge = "x".repeat(1_000_000);
+        let inputs: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b"---".to_vec(),
+            b"---\n".to_vec(),
+            b"---\n---".to_vec(),
+            b"---\n---\n".to_vec(),
+            b"+++\n+++\n".to_vec(),
+            b"\xEF\xBB\xBF".to_vec(),
+            b"\xFF\xFE".to_vec(),
+            b"\xFE\xFF\x00".to_vec(),
+            b"\xFF\xFEa".to_vec(),
+            b"\x00".to_vec(),
+            b"\xFF\xFE\x00\xD8".to_vec(),
+            b"\xC3".to_vec(),
+            b"\r".to_vec(),
+            b"\r\r\rPosted on\r".to_vec(),
+            b"Posted by on\n\nx".to_vec(),
+            b"Posted by  on  \n\nx".to_vec(),
+            b"Title:\n\n".to_vec(),
+            b"Categories: ,,,\n\nx".to_vec(),
+            b"#\n".to_vec(),
+            b"# \xC3\xA9\n".to_vec(),
+            "---\ndate: 2019-03-03\u{e9}\n---\n".as_bytes().to_vec(),
+            "---\ntitle: é\ndate: é\n---\n".as_bytes().to_vec(),
+            b"---\n: :\n---\n".to_vec(),
+            b"---\n*a\n---\n".to_vec(),
+            b"+++\n[taxonomies]\ncategories = 3\n+++\n".to_vec(),
+            b"\x01\x02\x03".to_vec(),
+            huge.clone().into_bytes(),
+            format!("Posted on 2019-03-03\n\n{huge}").into_bytes(),
+            format!("{}\n\nx", "é".repeat(500)).into_bytes(),
+            format!("Posted on 2019-03-03\n\n{}", ".".repeat(200_000)).into_bytes(),
+            format!("Posted on 2019-03-03\n\n{}", "a. ".repeat(100_000)).into_bytes(),
+            format!("Posted on 2019-03-03\n\n{}", " ".repeat(200_000)).into_bytes(),
+            format!("---\ndate: 2019-03-03\n---\n{}x\n", "> ".repeat(50_000)).into_bytes(),
+            format!("---\ndate: 2019-03-03\n---\n{}x\n", "<div>".repeat(50_000)).into_bytes(),
+            format!("---\ndate: 2019-03-03\n---\n{}x\n", "- ".repeat(50_000)).into_bytes(),
+            format!("---\nt: {}\n---\n", "[".repeat(50_000)).into_bytes(),
+            format!("+++\nt = {}\n+++\n", "[".repeat(50_000)).into_bytes(),
+        ];
+        for bytes in inputs {
+            let paths: &[&str] = if bytes.len() > 10_000 {
+                &["x.txt", "x.md"]
+            } else {
+                &["x.txt", "x.md", "", "/", "index.md", "..", ".md"]
+            };
+            for path in paths {
+                let _ = parse(&source(path, &bytes), &site());
+            }
+        }
+    }
 }

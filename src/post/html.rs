@@ -1,0 +1,278 @@
+//! Post bodies → HTML that is safe to show anywhere: Markdown rendered, article
+//! paragraphs escaped, then everything sanitized with relative URLs made absolute, since
+//! feed readers show content away from the site.
+
+use std::cell::RefCell;
+
+use ammonia::{Builder, UrlRelative};
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+
+fn markdown_options() -> Options {
+    Options::ENABLE_TABLES | Options::ENABLE_FOOTNOTES | Options::ENABLE_STRIKETHROUGH
+}
+
+/// Paragraphs of plain text → `<p>` elements, text escaped.
+pub fn paragraphs(paragraphs: &[String]) -> String {
+    let mut html = String::new();
+    for paragraph in paragraphs {
+        html.push_str("<p>");
+        html.push_str(&escape(paragraph));
+        html.push_str("</p>\n");
+    }
+    html
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// CommonMark with tables, footnotes and strikethrough → HTML (not yet sanitized).
+pub fn markdown(text: &str) -> String {
+    let mut html = String::new();
+    pulldown_cmark::html::push_html(&mut html, Parser::new_ext(text, markdown_options()));
+    html
+}
+
+/// A leading `# Heading` of a Markdown body, and the body without it.
+pub fn leading_heading(text: &str) -> Option<(String, &str)> {
+    let mut heading = String::new();
+    let mut inside = false;
+    for (event, range) in Parser::new_ext(text, markdown_options()).into_offset_iter() {
+        match event {
+            Event::Start(Tag::Heading {
+                level: pulldown_cmark::HeadingLevel::H1,
+                ..
+            }) => inside = true,
+            Event::End(TagEnd::Heading(_)) if inside => {
+                let heading = super::text::collapse(&heading);
+                let rest = text.get(range.end..).unwrap_or_default();
+                return (!heading.is_empty()).then_some((heading, rest));
+            }
+            Event::Text(t) | Event::Code(t) if inside => heading.push_str(&t),
+            Event::SoftBreak | Event::HardBreak if inside => heading.push(' '),
+            _ if inside => {}
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// The first paragraph of a Markdown body as plain text: no tags, entities decoded,
+/// whitespace collapsed. Empty when there is none.
+pub fn first_paragraph(text: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0usize;
+    let mut footnote = 0usize;
+    for event in Parser::new_ext(text, markdown_options()) {
+        match event {
+            Event::Start(Tag::FootnoteDefinition(_)) => footnote += 1,
+            Event::End(TagEnd::FootnoteDefinition) => footnote = footnote.saturating_sub(1),
+            Event::Start(Tag::Paragraph) if footnote == 0 => depth += 1,
+            Event::End(TagEnd::Paragraph) if depth > 0 => {
+                let paragraph = super::text::collapse(&out);
+                if !paragraph.is_empty() {
+                    return paragraph;
+                }
+                depth = 0;
+                out.clear();
+            }
+            Event::Text(t) | Event::Code(t) if depth > 0 => out.push_str(&t),
+            Event::SoftBreak | Event::HardBreak if depth > 0 => out.push(' '),
+            _ => {}
+        }
+    }
+    String::new()
+}
+
+/// Deeper markup is refused: the HTML parser under the sanitizer takes time quadratic
+/// in the depth, and no real post nests a thousand levels.
+pub const MAX_DEPTH: usize = 1000;
+
+/// The deepest element nesting of `html`, counted from its tags without parsing it.
+/// Good enough as a guard: void elements do not count, and an unclosed `<p>` counts as
+/// open, which only errs high.
+pub fn depth(html: &str) -> usize {
+    const VOID: &[&str] = &[
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+        "track", "wbr",
+    ];
+    let mut depth = 0usize;
+    let mut deepest = 0;
+    let mut rest = html;
+    while let Some(at) = rest.find('<') {
+        rest = rest.get(at + 1..).unwrap_or_default();
+        let closing = rest.starts_with('/');
+        let name_start = usize::from(closing);
+        let name: String = rest
+            .get(name_start..)
+            .unwrap_or_default()
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        if name.is_empty() || !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            continue;
+        }
+        if closing {
+            depth = depth.saturating_sub(1);
+        } else if !VOID.contains(&name.as_str()) {
+            let self_closing = rest
+                .find('>')
+                .and_then(|end| rest.get(..end))
+                .is_some_and(|tag| tag.ends_with('/'));
+            if !self_closing {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+        }
+    }
+    deepest
+}
+
+thread_local! {
+    /// Built once per thread: `Builder` is not `Clone` and its relative-URL base changes
+    /// with every post, so it cannot be one shared immutable value.
+    static SANITIZER: RefCell<Builder<'static>> = RefCell::new(sanitizer());
+}
+
+fn sanitizer() -> Builder<'static> {
+    let mut builder = Builder::default();
+    // Footnote markup from pulldown-cmark, and code languages for highlighters.
+    builder.add_tag_attributes("sup", ["class", "id"]);
+    builder.add_tag_attributes("div", ["class", "id"]);
+    builder.add_tag_attributes("li", ["id"]);
+    builder.add_tag_attributes("code", ["class"]);
+    builder.add_tag_attributes("span", ["class"]);
+    builder.add_tag_attributes("td", ["style"]);
+    builder.add_tag_attributes("th", ["style"]);
+    // Table alignment is written as `style="text-align: …"`; no other style may pass.
+    builder.attribute_filter(|element, attribute, value| {
+        if attribute == "style" && matches!(element, "td" | "th") {
+            let alignment = matches!(
+                value,
+                "text-align: left" | "text-align: center" | "text-align: right"
+            );
+            return alignment.then(|| value.into());
+        }
+        Some(value.into())
+    });
+    builder
+}
+
+/// Sanitizes HTML (no scripts, no `on*` attributes, no `javascript:` URLs) and makes
+/// relative URLs absolute against `base`, the post's URL.
+pub fn sanitize(html: &str, base: &str) -> String {
+    SANITIZER.with(|cell| {
+        let mut builder = cell.borrow_mut();
+        match url::Url::parse(base) {
+            Ok(base) => builder.url_relative(UrlRelative::RewriteWithBase(base)),
+            // Unreachable with a validated base_url; dropping relative URLs beats leaving
+            // them to resolve against a reader's own pages.
+            Err(_) => builder.url_relative(UrlRelative::Deny),
+        };
+        builder.clean(html).to_string()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "https://example.com/posts/night-bus/";
+
+    #[test]
+    fn relative_urls_become_absolute_against_the_post() {
+        assert_eq!(
+            sanitize(r#"<img src="pic.png"><a href="/x">x</a>"#, BASE),
+            r#"<img src="https://example.com/posts/night-bus/pic.png"><a href="https://example.com/x" rel="noopener noreferrer">x</a>"#
+        );
+    }
+
+    #[test]
+    fn scripts_handlers_and_javascript_urls_are_removed() {
+        assert_eq!(
+            sanitize(
+                r#"<p onclick="steal()">Hi<script>alert(1)</script> <a href="javascript:alert(1)">x</a></p>"#,
+                BASE
+            ),
+            r#"<p>Hi <a rel="noopener noreferrer">x</a></p>"#
+        );
+    }
+
+    #[test]
+    fn tables_footnotes_and_strikethrough_survive() {
+        let html = sanitize(
+            &markdown("| a | b |\n|:-|-:|\n| 1 | 2 |\n\nNote[^1] ~~old~~\n\n[^1]: The note.\n"),
+            BASE,
+        );
+        assert!(html.contains("<table>"), "{html}");
+        assert!(
+            html.contains(r#"<td style="text-align: left">1</td>"#),
+            "{html}"
+        );
+        assert!(html.contains("<del>old</del>"), "{html}");
+        assert!(html.contains(r#"<sup class="footnote-reference"><a href="https://example.com/posts/night-bus/#1""#), "{html}");
+        assert!(
+            html.contains(r#"<div class="footnote-definition" id="1">"#),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn hostile_style_is_dropped() {
+        assert_eq!(
+            sanitize(
+                r#"<table><tr><td style="background:url(x)">1</td></tr></table>"#,
+                BASE
+            ),
+            "<table><tbody><tr><td>1</td></tr></tbody></table>"
+        );
+    }
+
+    #[test]
+    fn depth_counts_open_elements() {
+        assert_eq!(
+            depth("<p>a<br><img src=x/> <b>b</b></p><div><div></div></div>"),
+            2
+        );
+        assert_eq!(depth("a &lt; b < c"), 0);
+        assert_eq!(depth(&"<div>".repeat(3000)), 3000);
+    }
+
+    #[test]
+    fn paragraphs_are_escaped() {
+        assert_eq!(
+            paragraphs(&["a < b & \"c\"".into(), "two".into()]),
+            "<p>a &lt; b &amp; &quot;c&quot;</p>\n<p>two</p>\n"
+        );
+    }
+
+    #[test]
+    fn first_paragraph_is_plain_text() {
+        assert_eq!(
+            first_paragraph("# Head\n\nSome *bold* &amp; `code`\nwrapped.\n\nSecond.\n"),
+            "Some bold & code wrapped."
+        );
+        assert_eq!(first_paragraph("# Only a heading\n"), "");
+    }
+
+    #[test]
+    fn leading_heading_is_split_off() {
+        assert_eq!(
+            leading_heading("# Night *bus*\n\nBody.\n"),
+            Some(("Night bus".to_string(), "\nBody.\n"))
+        );
+        assert_eq!(leading_heading("Body first\n\n# Later\n"), None);
+        assert_eq!(leading_heading("## Second level\n"), None);
+    }
+}
