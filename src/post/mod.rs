@@ -151,14 +151,18 @@ pub fn read(path: &Path, rel: &str, max_bytes: u64) -> Result<Source, Problem> {
         message,
     };
     let meta = std::fs::metadata(path).map_err(|err| {
-        if std::fs::symlink_metadata(path).is_ok() {
-            problem(format!("cannot read the file: {err} (a dangling symlink?)"))
+        let link = std::fs::symlink_metadata(path).map(|m| m.file_type().is_symlink());
+        if matches!(link, Ok(true)) && err.kind() == std::io::ErrorKind::NotFound {
+            problem("dangling symlink: its target does not exist; fix or delete the link".into())
         } else {
             problem(format!("cannot read the file: {err}"))
         }
     })?;
     if !meta.is_file() {
-        return Err(problem("not a regular file".into()));
+        return Err(problem(
+            "not a regular file; post files must be plain files ending in .txt, .md or .markdown"
+                .into(),
+        ));
     }
     if meta.len() > max_bytes {
         return Err(problem(format!(
