@@ -67,6 +67,12 @@ fn bad_site() -> tempfile::TempDir {
         b"---\ntitle: Second\ndate: 2024-01-04\nslug: same\n---\nTwo.\n",
     );
     std::os::unix::fs::symlink("nowhere.md", dir.join("posts/dangling.md")).expect("symlink");
+    // A named pipe would block a reader forever: it must be refused without being opened.
+    let made = Command::new("mkfifo")
+        .arg(dir.join("posts/pipe.md"))
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success());
     // Not posts at all: never read, never reported.
     write(dir, "posts/.hidden.md", b"\x00");
     write(dir, "posts/notes.md~", b"\x00");
@@ -93,6 +99,7 @@ const EXPECTED_CHECK_LINES: &[&str] = &[
     "posts/dangling.md:1: dangling symlink: its target does not exist; fix or delete the link",
     "posts/empty.txt:1: empty file; write the post or delete the file",
     "posts/huge.txt:1: file is 2001 bytes, over posts.max_bytes (2000); split it or raise posts.max_bytes",
+    "posts/pipe.md:1: not a regular file; post files must be plain files ending in .txt, .md or .markdown",
     "posts/unclosed.md:1: front matter opened with `---` on line 1 is never closed; add a closing `---` line",
 ];
 
