@@ -7,6 +7,10 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::strict_xml;
+
+mod common;
+
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -44,22 +48,6 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut found = BTreeMap::new();
     walk(dir, dir, &mut found);
     found
-}
-
-fn strict_xml(name: &str, text: &str) {
-    let mut reader = quick_xml::Reader::from_str(text);
-    reader.config_mut().check_end_names = true;
-    reader.config_mut().check_comments = true;
-    loop {
-        match reader.read_event() {
-            Ok(quick_xml::events::Event::Eof) => break,
-            Ok(_) => {}
-            Err(err) => panic!(
-                "{name} is not well-formed XML at {}: {err}",
-                reader.buffer_position()
-            ),
-        }
-    }
 }
 
 /// Expected item count of every feed folder of the bundled posts: 11 published posts

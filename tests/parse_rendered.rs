@@ -4,26 +4,11 @@
 
 mod common;
 
+use common::strict_xml;
 use dropfeed::feed::{render_feed, render_index, render_opml, FeedInfo, FeedKey, Format};
 use dropfeed::post::Post;
 
 const ALL: [Format; 3] = [Format::Rss, Format::Atom, Format::Json];
-
-fn strict_xml(name: &str, text: &str) {
-    let mut reader = quick_xml::Reader::from_str(text);
-    reader.config_mut().check_end_names = true;
-    reader.config_mut().check_comments = true;
-    loop {
-        match reader.read_event() {
-            Ok(quick_xml::events::Event::Eof) => break,
-            Ok(_) => {}
-            Err(err) => panic!(
-                "{name} is not well-formed XML at {}: {err}",
-                reader.buffer_position()
-            ),
-        }
-    }
-}
 
 fn rendered(format: Format) -> String {
     let posts = common::posts();

@@ -195,16 +195,8 @@ fn keywords(post: &Post) -> Vec<&str> {
 /// Escapes text for HTML or XML: the five characters that could open markup or close an
 /// attribute. Unlike minijinja's HTML escaping it leaves `/` alone, so URLs stay readable.
 fn escape_markup(text: &str, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
+    // Writing to a String cannot fail.
+    let _ = pulldown_cmark_escape::escape_html(out, text);
 }
 
 /// WordPress and Hugo paths that old subscriptions use, and the canonical route each one

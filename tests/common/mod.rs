@@ -118,3 +118,21 @@ pub fn site_feed(posts: &[&Post]) -> FeedInfo {
             .unwrap_or(DateTime::<Utc>::UNIX_EPOCH.fixed_offset()),
     }
 }
+
+/// Reads every event of `text` with quick-xml in strict mode; panics at the first
+/// error, naming the document and the byte offset.
+pub fn strict_xml(name: &str, text: &str) {
+    let mut reader = quick_xml::Reader::from_str(text);
+    reader.config_mut().check_end_names = true;
+    reader.config_mut().check_comments = true;
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(_) => {}
+            Err(err) => panic!(
+                "{name} is not well-formed XML at {}: {err}",
+                reader.buffer_position()
+            ),
+        }
+    }
+}
