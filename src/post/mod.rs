@@ -30,8 +30,9 @@
 //!   categories; markup nested over 1000 levels, or YAML flow collections nested over
 //!   128, is refused: the parsers take quadratic time there, and one file must not stall
 //!   a publish.
-//! - A file name part made only of digits makes the name an id, not words
-//!   (`top-10-tips` → first-sentence title).
+//! - A file name is words when every part is a word or a number and at least one is a
+//!   word (`top-10-tips` → “Top 10 tips”); a part mixing letters and digits other than an
+//!   ordinal (`9f3ab27c`, `v2`), a long hex run, or numbers alone make it an id.
 //! - A header block whose lines all look like header lines is article text even when its
 //!   date is bad: the bad date is an error naming the line, not a silent fallback.
 //! - Categories with the same slug (“Bay Area”, “bay-area”) are one category.

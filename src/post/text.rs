@@ -63,7 +63,11 @@ pub fn title_from_name(name: &str) -> Option<String> {
         .split(|c: char| c == '-' || c == '_' || c.is_whitespace())
         .filter(|p| !p.is_empty())
         .collect();
-    if parts.is_empty() || !parts.iter().all(|part| is_word(part)) {
+    // Numbers are words in a title (`top-10-tips`), but a name of numbers alone is an id.
+    let number = |part: &&str| part.chars().all(|c| c.is_ascii_digit());
+    if !parts.iter().any(|part| is_word(part))
+        || !parts.iter().all(|part| is_word(part) || number(part))
+    {
         return None;
     }
     let joined = parts.join(" ");
@@ -72,12 +76,19 @@ pub fn title_from_name(name: &str) -> Option<String> {
     Some(first.to_uppercase().chain(chars).collect())
 }
 
-/// A word has letters, no digits, and does not look like a hex hash (`deadbeef`).
+/// A word has letters, no digits (but for an ordinal: `3rd`), and does not look like a
+/// hex hash (`deadbeef`).
 fn is_word(part: &str) -> bool {
     let letters = part.chars().any(char::is_alphabetic);
     let digits = part.chars().any(|c| c.is_ascii_digit());
     let hex_like = part.len() >= 8 && part.chars().all(|c| c.is_ascii_hexdigit());
-    letters && !digits && !hex_like
+    let lower = part.to_ascii_lowercase();
+    let ordinal = ["st", "nd", "rd", "th"].iter().any(|suffix| {
+        lower
+            .strip_suffix(suffix)
+            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+    });
+    ordinal || (letters && !digits && !hex_like)
 }
 
 /// Words that end with a period without ending the sentence, lowercase, without it.
@@ -203,6 +214,15 @@ mod tests {
     fn id_like_file_name_is_not_a_title() {
         assert_eq!(title_from_name("0042_9f3ab27c"), None);
         assert_eq!(title_from_name("20190303"), None);
+        assert_eq!(title_from_name("2019_0303"), None);
+        assert_eq!(
+            title_from_name("top-10-tips").as_deref(),
+            Some("Top 10 tips")
+        );
+        assert_eq!(
+            title_from_name("the-3rd-street-fair").as_deref(),
+            Some("The 3rd street fair")
+        );
         assert_eq!(title_from_name("post-v2"), None);
         assert_eq!(title_from_name("deadbeefcafe"), None);
         assert_eq!(title_from_name("--"), None);
