@@ -246,8 +246,17 @@ impl Pass<'_> {
             (Some(old), _) if old.rendered.etag == etag => old.rendered.last_modified,
             // A changed body is newer than any copy a reader holds, even when the change
             // removed the newest post: otherwise If-Modified-Since would answer 304 over
-            // a stale copy.
-            (_, Some(before)) => modified.max(self.now).max(before),
+            // a stale copy. HTTP dates carry whole seconds, so a change within the second
+            // of the copy before must still move a second on: a reader holding that copy
+            // sends back that very second.
+            (_, Some(before)) => {
+                let at = whole_seconds(modified.max(self.now));
+                if at > before {
+                    at
+                } else {
+                    before + chrono::Duration::seconds(1)
+                }
+            }
             _ => modified,
         };
         let rendered = compressed(
@@ -568,6 +577,47 @@ mod tests {
                 .unwrap()
                 .last_modified,
             day(21)
+        );
+    }
+
+    #[test]
+    fn a_change_within_the_second_of_the_copy_before_still_moves_last_modified_forward() {
+        let mut catalog = Catalog::new();
+        catalog.apply("a.md", Update::Parsed(post("a", "Alpha", "Ann", 1, "one")));
+        catalog.apply("b.md", Update::Parsed(post("b", "Alpha", "Ann", 2, "two")));
+        let noon = day(20);
+        let (first, _) = publish(&Snapshot::default(), &catalog, noon);
+        catalog.apply("a.md", Update::Parsed(post("a", "Alpha", "Ann", 20, "one")));
+        let in_that_second = noon + chrono::Duration::milliseconds(100);
+        let (second, _) = publish(&first, &catalog, in_that_second);
+        let route = "/categories/alpha/rss.xml";
+        assert_eq!(second.get(route).unwrap().last_modified, day(20));
+
+        // Edited again in the same second: a reader holding the copy above sends
+        // `If-Modified-Since: <noon>`, and must not get a 304 over it.
+        catalog.apply(
+            "a.md",
+            Update::Parsed(post("a", "Alpha", "Ann", 20, "one, edited")),
+        );
+        let (third, _) = publish(
+            &second,
+            &catalog,
+            noon + chrono::Duration::milliseconds(600),
+        );
+        assert_ne!(
+            second.get(route).unwrap().etag,
+            third.get(route).unwrap().etag
+        );
+        assert_eq!(
+            third.get(route).unwrap().last_modified,
+            day(20) + chrono::Duration::seconds(1)
+        );
+        // The deletion of the newest post within that second too.
+        catalog.apply("a.md", Update::Removed);
+        let (fourth, _) = publish(&third, &catalog, noon + chrono::Duration::milliseconds(900));
+        assert_eq!(
+            fourth.get(route).unwrap().last_modified,
+            day(20) + chrono::Duration::seconds(2)
         );
     }
 
