@@ -92,10 +92,11 @@ pub struct Published {
 impl Publisher {
     /// Reads every post and builds the first snapshot.
     pub fn new(config: Arc<Config>, now: DateTime<Utc>) -> (Publisher, Published) {
+        let floor = scan::newest_folder_change(&config.posts_dir);
         let mut publisher = Publisher {
             config,
             catalog: Catalog::new(),
-            snapshots: Arc::new(ArcSwap::from_pointee(Snapshot::default())),
+            snapshots: Arc::new(ArcSwap::from_pointee(Snapshot::starting_after(floor))),
         };
         let rescan = ChangeSet {
             paths: BTreeSet::new(),

@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, Utc};
+
 use crate::catalog::Update;
 use crate::config::Config;
 use crate::post;
@@ -33,6 +35,29 @@ fn walk(root: &Path, rel: &Path, found: &mut Vec<String>) {
             found.push(to_slash(&child));
         }
     }
+}
+
+/// The newest modification time of `dir` and the folders under it (hidden ones left
+/// out): when a file in them was last created, renamed or deleted.
+pub fn newest_folder_change(dir: &Path) -> Option<DateTime<Utc>> {
+    let mut newest = std::fs::metadata(dir).and_then(|m| m.modified()).ok()?;
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let hidden = entry.file_name().to_string_lossy().starts_with('.');
+            let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+            if is_dir && !hidden {
+                if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {
+                    newest = newest.max(modified);
+                }
+                pending.push(entry.path());
+            }
+        }
+    }
+    Some(DateTime::<Utc>::from(newest))
 }
 
 /// `a/b.md` whatever the platform's separator.

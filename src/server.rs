@@ -81,8 +81,18 @@ pub async fn run(
     }
 }
 
-/// The response to `req` from `snapshot`. The request body is never read.
+/// The response to `req` from `snapshot`, now. The request body is never read.
 pub fn respond<B>(snapshot: &Snapshot, req: &Request<B>) -> Response<Full<Bytes>> {
+    respond_at(snapshot, req, Utc::now())
+}
+
+/// The response to `req` from `snapshot` at `now`, which only caps the Last-Modified
+/// header (see [`found`]).
+pub fn respond_at<B>(
+    snapshot: &Snapshot,
+    req: &Request<B>,
+    now: DateTime<Utc>,
+) -> Response<Full<Bytes>> {
     let head = match *req.method() {
         Method::GET => false,
         Method::HEAD => true,
@@ -106,7 +116,7 @@ pub fn respond<B>(snapshot: &Snapshot, req: &Request<B>) -> Response<Full<Bytes>
         return not_found(head);
     };
     if let Some(rendered) = snapshot.get(&path) {
-        return found(rendered, req, head);
+        return found(rendered, req, head, now);
     }
     match feed::alias_target(&path) {
         Some(target) if snapshot.get(&target).is_some() => {
@@ -142,7 +152,16 @@ fn route_of(raw: &str) -> Option<String> {
     Some(path.into_owned())
 }
 
-fn found<B>(rendered: &Rendered, req: &Request<B>, head: bool) -> Response<Full<Bytes>> {
+/// A route's response. Conditional GET compares against the route's own Last-Modified,
+/// which a second change within one second sets a second ahead (HTTP dates carry whole
+/// seconds); the header never says more than `now` (RFC 9110 §8.8.2.1), so a reader
+/// holding a copy from within that second sends back an earlier date and gets the body.
+fn found<B>(
+    rendered: &Rendered,
+    req: &Request<B>,
+    head: bool,
+    now: DateTime<Utc>,
+) -> Response<Full<Bytes>> {
     let headers = req.headers();
     let not_modified = match headers.get(header::IF_NONE_MATCH) {
         Some(value) => etag_matches(value.to_str().unwrap_or(""), &rendered.etag),
@@ -157,7 +176,8 @@ fn found<B>(rendered: &Rendered, req: &Request<B>, head: bool) -> Response<Full<
     if let Ok(etag) = HeaderValue::from_str(&rendered.etag) {
         h.insert(header::ETAG, etag);
     }
-    if let Ok(date) = HeaderValue::from_str(&http_date(rendered.last_modified)) {
+    let shown = rendered.last_modified.min(now);
+    if let Ok(date) = HeaderValue::from_str(&http_date(shown)) {
         h.insert(header::LAST_MODIFIED, date);
     }
     if let Ok(cache) = HeaderValue::from_str(&rendered.cache_control) {
@@ -606,6 +626,27 @@ mod tests {
             let response = get("/rss.xml", &[("if-modified-since", since)]);
             assert_eq!(response.status(), status, "{since}");
         }
+    }
+
+    #[test]
+    fn last_modified_ahead_of_the_clock_is_shown_as_now_and_never_gives_a_stale_304() {
+        // The feed's Last-Modified is May 1, 12:00; the clock says 11:59:30 (as after two
+        // changes within one second).
+        let snapshot = snapshot();
+        let now = day(1) - chrono::Duration::seconds(30);
+        let response = respond_at(&snapshot, &request("GET", "/rss.xml", &[]), now);
+        assert_eq!(
+            header(&response, "last-modified"),
+            "Wed, 01 May 2024 11:59:30 GMT"
+        );
+        // A reader sending back what it was shown still gets the body...
+        let since = [("if-modified-since", "Wed, 01 May 2024 11:59:30 GMT")];
+        let response = respond_at(&snapshot, &request("GET", "/rss.xml", &since), now);
+        assert_eq!(response.status(), StatusCode::OK);
+        // ...until it holds the copy of 12:00.
+        let since = [("if-modified-since", "Wed, 01 May 2024 12:00:00 GMT")];
+        let response = respond_at(&snapshot, &request("GET", "/rss.xml", &since), day(2));
+        assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
     }
 
     #[test]

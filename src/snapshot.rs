@@ -72,6 +72,10 @@ pub struct Snapshot {
     /// Last-Modified of routes that have gone, so one that comes back never goes back
     /// in time.
     retired: HashMap<String, DateTime<Utc>>,
+    /// The earliest Last-Modified of a route new to this process. A post deleted while
+    /// the server was down leaves no trace in the posts, so without this floor a feed
+    /// could come back with an older Last-Modified than a reader's copy and answer 304.
+    floor: Option<DateTime<Utc>>,
     pub published_at: Option<DateTime<Utc>>,
     pub feeds: usize,
     pub posts: usize,
@@ -104,6 +108,16 @@ struct HealthProblem<'a> {
 }
 
 impl Snapshot {
+    /// An empty snapshot to publish the first one from, whose routes are dated no earlier
+    /// than `floor`: the last change seen in the posts folder (a deletion shows only
+    /// there, as the folder's modification time).
+    pub fn starting_after(floor: Option<DateTime<Utc>>) -> Snapshot {
+        Snapshot {
+            floor: floor.map(whole_seconds),
+            ..Snapshot::default()
+        }
+    }
+
     /// The response for a route, if there is one.
     pub fn get(&self, route: &str) -> Option<&Arc<Rendered>> {
         self.routes.get(route).map(|r| &r.rendered)
@@ -134,6 +148,7 @@ impl Snapshot {
             next: Snapshot {
                 routes: HashMap::with_capacity(self.routes.len()),
                 retired: self.retired.clone(),
+                floor: self.floor,
                 published_at: Some(now),
                 feeds: 0,
                 posts: view.posts.len(),
@@ -257,7 +272,10 @@ impl Pass<'_> {
                     before + chrono::Duration::seconds(1)
                 }
             }
-            _ => modified,
+            _ => self
+                .prev
+                .floor
+                .map_or(modified, |floor| modified.max(floor)),
         };
         let rendered = compressed(
             content_type,
@@ -618,6 +636,32 @@ mod tests {
         assert_eq!(
             fourth.get(route).unwrap().last_modified,
             day(20) + chrono::Duration::seconds(2)
+        );
+    }
+
+    #[test]
+    fn a_first_snapshot_is_dated_no_earlier_than_the_last_folder_change() {
+        let mut catalog = Catalog::new();
+        catalog.apply("a.md", Update::Parsed(post("a", "Alpha", "Ann", 1, "one")));
+        // The newest post of Alpha was deleted on day 7 while the server was down.
+        let start = Snapshot::starting_after(Some(day(7)));
+        let (first, _) = publish(&start, &catalog, day(20));
+        assert_eq!(
+            first
+                .get("/categories/alpha/rss.xml")
+                .unwrap()
+                .last_modified,
+            day(7)
+        );
+        // Posts newer than the floor keep their own dates.
+        catalog.apply("b.md", Update::Parsed(post("b", "Beta", "Bob", 9, "two")));
+        let (second, _) = publish(&Snapshot::starting_after(Some(day(7))), &catalog, day(20));
+        assert_eq!(
+            second
+                .get("/categories/beta/rss.xml")
+                .unwrap()
+                .last_modified,
+            day(9)
         );
     }
 
