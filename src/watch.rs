@@ -98,6 +98,34 @@ pub fn classify(result: &notify::Result<notify::Event>, posts_dir: &Path) -> Cha
     }
 }
 
+/// Whether an event opens or ends a write of the post files it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writing {
+    /// Written to (or created) and not yet closed: reading now could see half a save.
+    Open,
+    /// Closed after writing, removed or renamed away: nothing more is coming.
+    Done,
+}
+
+/// The post files an event starts or ends a write of. Pure, like [`classify`].
+pub fn writing(event: &notify::Event, posts_dir: &Path) -> Option<(Writing, Vec<String>)> {
+    let state = match event.kind {
+        EventKind::Create(_) | EventKind::Modify(ModifyKind::Data(_)) => Writing::Open,
+        EventKind::Access(AccessKind::Close(AccessMode::Write))
+        | EventKind::Remove(_)
+        | EventKind::Modify(ModifyKind::Name(_)) => Writing::Done,
+        _ => return None,
+    };
+    let paths: Vec<String> = event
+        .paths
+        .iter()
+        .filter_map(|path| path.strip_prefix(posts_dir).ok())
+        .filter(|rel| post::is_post_path(rel))
+        .map(scan::to_slash)
+        .collect();
+    (!paths.is_empty()).then_some((state, paths))
+}
+
 /// True for a post file, or a path that may be a folder of them. The file-name rules
 /// themselves live in [`post::is_post_path`]: a folder may hold posts when a post file in
 /// it would be one.
@@ -173,6 +201,11 @@ pub fn start(posts_dir: PathBuf, debounce: Duration) -> Result<Watch, WatchError
 /// The longest a change set waits while events keep coming.
 pub const MAX_WAIT: Duration = Duration::from_secs(1);
 
+/// The longest a change set waits for a file that is still open for writing: a writer
+/// that pauses mid-save must not get half its post published, but one that keeps a
+/// file open for good must not hold every other change back.
+pub const WRITE_WAIT: Duration = Duration::from_secs(2);
+
 async fn debounce_loop(
     mut watcher: notify::RecommendedWatcher,
     posts_dir: PathBuf,
@@ -181,26 +214,54 @@ async fn debounce_loop(
     tx: mpsc::Sender<ChangeSet>,
 ) {
     let mut pending = ChangeSet::default();
+    // Post files written to and not yet closed.
+    let mut open: BTreeSet<String> = BTreeSet::new();
     // When the pending set is due: `debounce` after its last event, capped by MAX_WAIT
-    // after its first.
-    let mut due: Option<(Instant, Instant)> = None;
+    // after its first; and when it is due however many files are still open.
+    let mut due: Option<(Instant, Instant, Instant)> = None;
     loop {
         let event = match due {
             None => raw.recv().await,
-            Some((quiet, cap)) => match tokio::time::timeout_at(quiet.min(cap), raw.recv()).await {
-                Ok(event) => event,
-                Err(_) => {
-                    due = None;
-                    if tx.send(std::mem::take(&mut pending)).await.is_err() {
-                        return;
+            Some((quiet, cap, open_cap)) => {
+                let at = if open.is_empty() {
+                    quiet.min(cap)
+                } else {
+                    open_cap
+                };
+                match tokio::time::timeout_at(at, raw.recv()).await {
+                    Ok(event) => event,
+                    Err(_) => {
+                        due = None;
+                        if !open.is_empty() {
+                            tracing::debug!(
+                                "publishing files still open for writing after {} s: {:?}",
+                                WRITE_WAIT.as_secs(),
+                                open
+                            );
+                            open.clear();
+                        }
+                        if tx.send(std::mem::take(&mut pending)).await.is_err() {
+                            return;
+                        }
+                        continue;
                     }
-                    continue;
                 }
-            },
+            }
         };
         let Some(event) = event else { return };
+        if let Ok(event) = &event {
+            match writing(event, &posts_dir) {
+                Some((Writing::Open, paths)) => open.extend(paths),
+                Some((Writing::Done, paths)) => {
+                    for path in paths {
+                        open.remove(&path);
+                    }
+                }
+                None => {}
+            }
+        }
         match classify(&event, &posts_dir) {
-            Change::Ignore => continue,
+            Change::Ignore => {}
             Change::Paths(paths) => pending.paths.extend(paths),
             Change::Rescan => {
                 tracing::warn!("the file watcher lost events; scanning the posts folder again");
@@ -221,9 +282,14 @@ async fn debounce_loop(
                 pending.rescan = true;
             }
         }
+        if pending.is_empty() {
+            continue;
+        }
         let now = Instant::now();
-        let cap = due.map(|(_, cap)| cap).unwrap_or(now + MAX_WAIT);
-        due = Some((now + debounce, cap));
+        let (cap, open_cap) = due
+            .map(|(_, cap, open_cap)| (cap, open_cap))
+            .unwrap_or((now + MAX_WAIT, now + WRITE_WAIT));
+        due = Some((now + debounce, cap, open_cap));
     }
 }
 
@@ -381,6 +447,52 @@ mod tests {
         assert_eq!(
             classify(Err(notify::Error::generic("inotify queue overflow"))),
             Change::Rescan
+        );
+    }
+
+    #[test]
+    fn a_write_is_open_until_the_file_is_closed_removed_or_renamed() {
+        let writing = |kind, paths: &[&str]| {
+            let event = event(kind, paths).unwrap();
+            super::writing(&event, Path::new(DIR))
+        };
+        let post = || vec!["a/b.md".to_string()];
+        assert_eq!(
+            writing(EventKind::Create(CreateKind::File), &["/site/posts/a/b.md"]),
+            Some((Writing::Open, post()))
+        );
+        assert_eq!(
+            writing(
+                EventKind::Modify(ModifyKind::Data(DataChange::Any)),
+                &["/site/posts/a/b.md"]
+            ),
+            Some((Writing::Open, post()))
+        );
+        assert_eq!(
+            writing(
+                EventKind::Access(AccessKind::Close(AccessMode::Write)),
+                &["/site/posts/a/b.md"]
+            ),
+            Some((Writing::Done, post()))
+        );
+        assert_eq!(
+            writing(EventKind::Remove(RemoveKind::File), &["/site/posts/a/b.md"]),
+            Some((Writing::Done, post()))
+        );
+        // Not post files, or nothing a reader could see half of.
+        assert_eq!(
+            writing(
+                EventKind::Modify(ModifyKind::Data(DataChange::Any)),
+                &["/site/posts/.b.md.swp"]
+            ),
+            None
+        );
+        assert_eq!(
+            writing(
+                EventKind::Modify(ModifyKind::Metadata(MetadataKind::Any)),
+                &["/site/posts/a/b.md"]
+            ),
+            None
         );
     }
 }

@@ -352,6 +352,44 @@ async fn watcher_sees_every_way_a_file_is_written() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_save_that_pauses_half_way_is_never_published_torn() {
+    let site = Site::new(&[("slow.txt", &night_bus())]).await;
+    let before = site
+        .lists("/categories/transit/rss.xml", "slow", "at start")
+        .await;
+
+    // A writer truncates the file, writes half of the new version, and pauses for far
+    // longer than the debounce with the file still open.
+    let mut file = std::fs::File::create(site.posts().join("slow.txt")).unwrap();
+    file.write_all(b"Posted by Ann Lee on March 3, 2019\nCategories: Wea")
+        .unwrap();
+    file.flush().unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let during = site.get("/categories/transit/rss.xml").await;
+    assert_eq!(
+        during.header("etag"),
+        before.header("etag"),
+        "half a save was published"
+    );
+    assert_eq!(
+        site.get("/categories/wea/rss.xml").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    file.write_all(b"ther\n\nFog all morning.\n").unwrap();
+    drop(file);
+    site.lists("/categories/weather/rss.xml", "slow", "save finished")
+        .await;
+    site.vanishes("/categories/transit/rss.xml", "save finished")
+        .await;
+    assert_eq!(
+        site.get("/categories/wea/rss.xml").await.status,
+        StatusCode::NOT_FOUND
+    );
+    site.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watcher_sees_renames_and_moves_of_files_and_folders() {
     let site = Site::new(&[("a.txt", "ant")]).await;
     site.shows("a", "ant", "at start").await;
