@@ -67,8 +67,13 @@ fn client() -> reqwest::Client {
 impl Site {
     /// A new site with the given posts, served.
     async fn new(posts: &[(&str, &str)]) -> Site {
+        Site::with_config(CONFIG, posts).await
+    }
+
+    /// A new site with the given config and posts, served.
+    async fn with_config(config: &str, posts: &[(&str, &str)]) -> Site {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("config.toml"), CONFIG).unwrap();
+        std::fs::write(dir.path().join("config.toml"), config).unwrap();
         std::fs::create_dir(dir.path().join("posts")).unwrap();
         std::fs::create_dir(dir.path().join("outside")).unwrap();
         for (path, text) in posts {
@@ -348,6 +353,45 @@ async fn watcher_sees_every_way_a_file_is_written() {
             got.text()
         );
     }
+    site.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_periodic_rescan_catches_a_change_the_watcher_cannot_see() {
+    let config = CONFIG.replace("rescan_secs = 0", "rescan_secs = 1");
+    let site = Site::with_config(&config, &[("linked.txt", &night_bus())]).await;
+    site.lists("/categories/transit/rss.xml", "linked", "at start")
+        .await;
+
+    // inotify reports a change in a watched folder only when it is made through that
+    // folder: a write through a hard link elsewhere goes unseen, as changes on a network
+    // file system do.
+    let elsewhere = site.outside().join("linked.txt");
+    std::fs::hard_link(site.posts().join("linked.txt"), &elsewhere).unwrap();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&elsewhere)
+        .unwrap();
+    file.write_all(b"Posted by Ann Lee on March 3, 2019\nCategories: Weather\n\nFog.\n")
+        .unwrap();
+    drop(file);
+
+    // The rescan runs every second; allow two of them.
+    let deadline = std::time::Instant::now() + Duration::from_millis(2500);
+    loop {
+        let got = site.get("/categories/weather/rss.xml").await;
+        if got.status == StatusCode::OK && got.text().contains("/posts/linked/") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rescan did not pick up the change"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    site.vanishes("/categories/transit/rss.xml", "after the rescan")
+        .await;
     site.stop().await;
 }
 
