@@ -296,7 +296,15 @@ impl Daemon {
             };
             let now = Utc::now();
             let job = tokio::task::spawn_blocking(move || {
-                let published = publisher.publish(&changes, now, force);
+                // A panic here is a bug; the server keeps the last good snapshot and the
+                // loop goes on, rather than the daemon stopping.
+                let published = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    publisher.publish(&changes, now, force)
+                }))
+                .unwrap_or_else(|_| {
+                    tracing::error!("a publish failed (a bug: please report it); still serving the last good snapshot");
+                    None
+                });
                 (publisher, published)
             });
             match job.await {

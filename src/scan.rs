@@ -79,10 +79,20 @@ pub fn load(config: &Config, rel: &str) -> Update {
     if std::fs::symlink_metadata(&path).is_err() {
         return Update::Removed;
     }
-    match post::read(&path, rel, config.max_bytes)
-        .and_then(|source| post::parse(&source, &config.site))
-    {
+    match post::read(&path, rel, config.max_bytes).and_then(|source| parse(&source, config)) {
         Ok(post) => Update::Parsed(post),
         Err(problem) => Update::Failed(problem),
     }
+}
+
+/// Parses one post. A panic in the parser is a bug, but it must cost only this file:
+/// it becomes the file's problem, and every other post is still published.
+fn parse(source: &post::Source, config: &Config) -> Result<post::Post, post::Problem> {
+    std::panic::catch_unwind(|| post::parse(source, &config.site)).unwrap_or_else(|_| {
+        Err(post::Problem {
+            path: source.path.clone(),
+            line: 1,
+            message: "dropfeed failed on this file (a bug: please report it with the file)".into(),
+        })
+    })
 }
