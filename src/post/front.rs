@@ -33,6 +33,8 @@ pub struct Front {
     pub summary: Option<String>,
     pub slug: Option<String>,
     pub id: Option<String>,
+    /// Where `id` is set, for the warning about an id that is not a URI.
+    pub id_line: Option<usize>,
 }
 
 impl Front {
@@ -151,6 +153,7 @@ pub fn parse(block: &Block<'_>, tz: Tz) -> Result<Front, Error> {
     if front.author.as_deref().is_none_or(|a| a.trim().is_empty()) {
         front.author = fields.list("authors", Split::Commas)?.into_iter().next();
     }
+    front.id_line = front.id.is_some().then(|| fields.line("id"));
     front.categories_line = ["categories", "category", "taxonomies"]
         .into_iter()
         .find(|key| fields.get(key).is_some())

@@ -35,6 +35,8 @@
 //!   ordinal (`9f3ab27c`, `v2`), a long hex run, or numbers alone make it an id.
 //! - A header block whose lines all look like header lines is article text even when its
 //!   date is bad: the bad date is an error naming the line, not a silent fallback.
+//! - A front matter `id` that is not an absolute URI (a scheme, something after it, no
+//!   whitespace) is warned about and replaced by the tag URI: Atom requires one.
 //! - Categories with the same slug (“Bay Area”, “bay-area”) are one category.
 //! - A name with nothing sluggable (`東京.md`) gets a stable `post-{hash}` slug segment,
 //!   and an author with such a name an `author-{hash}` slug, so no route is empty.
@@ -291,6 +293,16 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
         .as_deref()
         .map(str::trim)
         .filter(|id| !id.is_empty())
+        .filter(|id| {
+            let uri = is_uri(id);
+            if !uri {
+                warnings.push(problem(
+                    front.id_line.unwrap_or(1),
+                    format!("key `id`: `{id}` is not a URI; use a tag: or https: URI, or remove it to use the default"),
+                ));
+            }
+            uri
+        })
         .map(str::to_string)
         .unwrap_or_else(|| {
             let day = published.with_timezone(&site.timezone).format("%Y-%m-%d");
@@ -562,6 +574,19 @@ fn slug_from_front(slug: &str) -> String {
         .filter(|segment| !segment.is_empty())
         .collect::<Vec<_>>()
         .join("/")
+}
+
+/// True for an absolute URI, as Atom's `<id>` must be: a scheme
+/// (`[A-Za-z][A-Za-z0-9+.-]*:`), something after it, and no whitespace.
+fn is_uri(id: &str) -> bool {
+    let Some((scheme, rest)) = id.split_once(':') else {
+        return false;
+    };
+    let mut chars = scheme.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'))
+        && !rest.is_empty()
+        && !id.chars().any(char::is_whitespace)
 }
 
 /// The slug of `name`, or `{prefix}-{hash}` when it has no ASCII letter or digit
@@ -862,6 +887,36 @@ First paragraph.\n",
         assert_eq!(names(&p.categories), vec![("News", "news")]);
         assert_eq!(p.tags, vec!["rust"]);
         assert_eq!(p.id, "urn:uuid:1");
+    }
+
+    #[test]
+    fn front_matter_id_that_is_not_a_uri_falls_back_to_the_tag_uri_with_a_warning() {
+        let p = post(
+            "night-bus.md",
+            "---\ndate: 2019-03-03\nid: my custom id\n---\nx\n",
+        );
+        assert_eq!(p.id, "tag:example.com,2019-03-03:night-bus");
+        assert_eq!(
+            p.warnings,
+            vec![Problem {
+                path: "night-bus.md".into(),
+                line: 3,
+                message: "key `id`: `my custom id` is not a URI; use a tag: or https: URI, or remove it to use the default".into()
+            }]
+        );
+        for (id, kept) in [
+            ("urn:uuid:1", true),
+            ("https://example.com/a", true),
+            ("tag:example.com,2019:x", true),
+            ("x-1.b+c:y", true),
+            ("12345", false),
+            ("1x:y", false),
+            ("tag:", false),
+            (":x", false),
+            ("tag:a b", false),
+        ] {
+            assert_eq!(is_uri(id), kept, "{id}");
+        }
     }
 
     #[test]
