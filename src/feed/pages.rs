@@ -309,6 +309,19 @@ mod tests {
     }
 
     #[test]
+    fn opml_head_has_no_docs_element_the_validator_rejects() {
+        let xml = opml(&site(), &feeds(), &[Format::Rss]);
+        let head = xml
+            .split_once("<head>")
+            .and_then(|(_, rest)| rest.split_once("</head>"))
+            .map(|(head, _)| head.split_whitespace().collect::<Vec<_>>().join(" "));
+        assert_eq!(
+            head.as_deref(),
+            Some("<title>Example News</title> <dateModified>Sun, 3 Mar 2019 00:00:00 -0800</dateModified>")
+        );
+    }
+
+    #[test]
     fn opml_of_an_empty_site_has_no_date() {
         let xml = opml(&site(), &[site_feed(&[])], &ALL);
         assert!(!xml.contains("dateModified"), "{xml}");
