@@ -37,6 +37,9 @@
 //!   date is bad: the bad date is an error naming the line, not a silent fallback.
 //! - A front matter `id` that is not an absolute URI (a scheme, something after it, no
 //!   whitespace) is warned about and replaced by the tag URI: Atom requires one.
+//! - C1 controls (U+0080–U+009F) and U+FFFD are removed with what XML forbids: the W3C
+//!   validator warns about them. A U+FFFD in the decoded file means text was lost, so it
+//!   also earns a warning.
 //! - Categories with the same slug (“Bay Area”, “bay-area”) are one category.
 //! - A name with nothing sluggable (`東京.md`) gets a stable `post-{hash}` slug segment,
 //!   and an author with such a name an `author-{hash}` slug, so no route is empty.
@@ -208,7 +211,7 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
     };
     let decoded = decode::decode(&source.bytes).map_err(|message| problem(1, message))?;
     let mut warnings = Vec::new();
-    if let Some(warning) = decoded.warning {
+    for warning in decoded.warnings {
         warnings.push(problem(1, warning));
     }
     let lower = source.path.to_ascii_lowercase();
@@ -978,6 +981,26 @@ First paragraph.\n",
                 path: "q.txt".into(),
                 line: 1,
                 message: "not UTF-8; read as Windows-1252, save the file as UTF-8".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn unreadable_utf16_is_removed_with_a_warning_naming_the_file() {
+        let mut bytes = vec![0xFF, 0xFE];
+        for unit in "Posted on 2019-03-03\n\nCaf".encode_utf16() {
+            bytes.extend_from_slice(&unit.to_le_bytes());
+        }
+        // An unpaired high surrogate, then `é.`
+        bytes.extend_from_slice(&[0x00, 0xD8, 0xE9, 0x00, b'.', 0x00]);
+        let p = parse(&source("cafe.txt", &bytes), &site()).unwrap();
+        assert_eq!(p.content_html, "<p>Café.</p>\n");
+        assert_eq!(
+            p.warnings,
+            vec![Problem {
+                path: "cafe.txt".into(),
+                line: 1,
+                message: "invalid characters removed; save the file as UTF-8".into()
             }]
         );
     }
