@@ -156,6 +156,43 @@ fn sanitizer() -> Builder<'static> {
     builder
 }
 
+thread_local! {
+    /// Keeps no tag at all, and drops what is inside `script` and `style`.
+    static TAG_STRIPPER: Builder<'static> = Builder::empty();
+}
+
+/// A field meant as plain text that arrived with markup in it (WordPress exports write
+/// `Q&amp;A` and `<b>` into titles and category names) → the text a reader should see:
+/// entities decoded once, tags stripped. Feed readers and validators take such text for
+/// HTML, so it must not reach a feed as it is.
+pub fn plain_text(text: &str) -> String {
+    if !text.contains(['&', '<']) {
+        return text.to_string();
+    }
+    let html = TAG_STRIPPER.with(|builder| builder.clean(text).to_string());
+    // html5ever decoded every entity, then escaped the text with just these again.
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html.as_str();
+    while let Some(at) = rest.find('&') {
+        out.push_str(rest.get(..at).unwrap_or_default());
+        rest = rest.get(at..).unwrap_or_default();
+        let entity = [
+            ("&amp;", '&'),
+            ("&lt;", '<'),
+            ("&gt;", '>'),
+            ("&quot;", '"'),
+            ("&nbsp;", '\u{A0}'),
+        ]
+        .into_iter()
+        .find(|(name, _)| rest.starts_with(name));
+        let (skip, c) = entity.map_or((1, '&'), |(name, c)| (name.len(), c));
+        out.push(c);
+        rest = rest.get(skip..).unwrap_or_default();
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Sanitizes HTML (no scripts, no `on*` attributes, no `javascript:` URLs) and makes
 /// relative URLs absolute against `base`, the post's URL.
 pub fn sanitize(html: &str, base: &str) -> String {
@@ -176,6 +213,22 @@ mod tests {
     use super::*;
 
     const BASE: &str = "https://example.com/posts/night-bus/";
+
+    #[test]
+    fn plain_text_decodes_entities_and_strips_tags() {
+        assert_eq!(
+            plain_text("Q&amp;A with <b>Ann</b> &#8217;24"),
+            "Q&A with Ann \u{2019}24"
+        );
+        assert_eq!(plain_text("Tom &amp;amp; Jerry"), "Tom &amp; Jerry");
+        assert_eq!(
+            plain_text("a &lt;b&gt; &quot;c&quot;&nbsp;d"),
+            "a <b> \"c\"\u{A0}d"
+        );
+        assert_eq!(plain_text("1 < 2 & 3 > 2"), "1 < 2 & 3 > 2");
+        assert_eq!(plain_text("Hi<script>alert(1)</script>!"), "Hi!");
+        assert_eq!(plain_text("Caf\u{e9} 7\u{2013}2"), "Caf\u{e9} 7\u{2013}2");
+    }
 
     #[test]
     fn relative_urls_become_absolute_against_the_post() {

@@ -40,6 +40,10 @@
 //! - C1 controls (U+0080–U+009F) and U+FFFD are removed with what XML forbids: the W3C
 //!   validator warns about them. A U+FFFD in the decoded file means text was lost, so it
 //!   also earns a warning.
+//! - Front matter `title`, `summary`/`description`, categories and tags, and the
+//!   article `Title:`, `Categories:` and `Tags:` headers, are plain text that blog exports
+//!   often fill with entities and tags (`Q&amp;A`, `<b>`): these are decoded and stripped
+//!   once at parse time. Plain-text and Markdown headings are left as written.
 //! - Categories with the same slug (“Bay Area”, “bay-area”) are one category.
 //! - A name with nothing sluggable (`東京.md`) gets a stable `post-{hash}` slug segment,
 //!   and an author with such a name an `author-{hash}` slug, so no route is empty.
@@ -365,7 +369,7 @@ enum Body {
 /// Detects the format from the content and splits fields from the body.
 fn document(text: &str, is_markdown: bool, tz: chrono_tz::Tz) -> Result<Document, front::Error> {
     if let Some(block) = front::split(text)? {
-        let front = front::parse(&block, tz)?;
+        let front = plain_fields(front::parse(&block, tz)?);
         return Ok(Document {
             front,
             body: Body::Markdown(block.body.to_string()),
@@ -373,7 +377,7 @@ fn document(text: &str, is_markdown: bool, tz: chrono_tz::Tz) -> Result<Document
     }
     if let Some((front, body)) = article_header(text, tz)? {
         return Ok(Document {
-            front,
+            front: plain_fields(front),
             body: Body::Paragraphs(paragraphs(body)),
         });
     }
@@ -406,6 +410,20 @@ fn document(text: &str, is_markdown: bool, tz: chrono_tz::Tz) -> Result<Document
         front,
         body: Body::Paragraphs(paragraphs(body)),
     })
+}
+
+/// The fields meant as plain text, with the entities and tags that blog exports leave in
+/// them decoded and stripped once: a feed would show `Q&amp;A` or `<b>` as written.
+fn plain_fields(front: Front) -> Front {
+    let plain = |text: Option<String>| text.map(|t| html::plain_text(&t));
+    let list = |names: Vec<String>| names.iter().map(|n| html::plain_text(n)).collect();
+    Front {
+        title: plain(front.title),
+        summary: plain(front.summary),
+        categories: list(front.categories),
+        tags: list(front.tags),
+        ..front
+    }
 }
 
 /// Paragraphs separated by blank lines, each with its hard wraps joined by one space.
@@ -920,6 +938,34 @@ First paragraph.\n",
         ] {
             assert_eq!(is_uri(id), kept, "{id}");
         }
+    }
+
+    #[test]
+    fn front_matter_titles_and_categories_lose_their_entities_and_tags() {
+        let p = post(
+            "q.md",
+            "---\ntitle: \"Q&amp;A with <b>Ann</b> &#8217;24\"\ndate: 2019-03-03\n\
+summary: \"<em>Short</em> &amp; sweet\"\ncategories: [\"R&amp;D\", \"<i>Bay</i> Area\"]\ntags: [\"Tom &amp; Jerry\"]\n---\nx\n",
+        );
+        assert_eq!(p.title, "Q&A with Ann \u{2019}24");
+        assert_eq!(p.summary, "Short & sweet");
+        assert_eq!(
+            names(&p.categories),
+            vec![("R&D", "r-d"), ("Bay Area", "bay-area")]
+        );
+        assert_eq!(p.tags, vec!["Tom & Jerry"]);
+    }
+
+    #[test]
+    fn article_title_header_loses_its_entities_and_tags() {
+        let p = post(
+            "q.txt",
+            "Title: Q&amp;A with <b>Ann</b> &#8217;24\nPosted on 2019-03-03\nCategories: R&amp;D\n\nBody &amp; more.\n",
+        );
+        assert_eq!(p.title, "Q&A with Ann \u{2019}24");
+        assert_eq!(names(&p.categories), vec![("R&D", "r-d")]);
+        // The body is text as written, not HTML.
+        assert_eq!(p.content_html, "<p>Body &amp;amp; more.</p>\n");
     }
 
     #[test]
