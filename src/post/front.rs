@@ -26,8 +26,6 @@ pub struct Front {
     pub updated: Option<DateTime<FixedOffset>>,
     pub author: Option<String>,
     pub categories: Vec<String>,
-    /// Where the categories are set, for the warning about a category with no slug.
-    pub categories_line: Option<usize>,
     pub tags: Vec<String>,
     pub draft: bool,
     pub summary: Option<String>,
@@ -154,10 +152,6 @@ pub fn parse(block: &Block<'_>, tz: Tz) -> Result<Front, Error> {
         front.author = fields.list("authors", Split::Commas)?.into_iter().next();
     }
     front.id_line = front.id.is_some().then(|| fields.line("id"));
-    front.categories_line = ["categories", "category", "taxonomies"]
-        .into_iter()
-        .find(|key| fields.get(key).is_some())
-        .map(|key| fields.line(key));
     front.categories = fields.list("categories", Split::Jekyll)?;
     front.categories.extend(fields.text("category")?);
     front.tags = fields.list("tags", Split::Commas)?;

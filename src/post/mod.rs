@@ -26,8 +26,7 @@
 //! - In plain text, a first-line title (short, then a blank line) outranks a title made
 //!   from the file name: the writer typed it.
 //! - Header lines also accept `Tag:`; `Posted by A on B` splits at the last “ on ”.
-//! - A category that cannot be slugged is warned about at the line that sets the
-//!   categories; markup nested over 1000 levels, or YAML flow collections nested over
+//! - Markup nested over 1000 levels, or YAML flow collections nested over
 //!   128, is refused: the parsers take quadratic time there, and one file must not stall
 //!   a publish.
 //! - A file name is words when every part is a word or a number and at least one is a
@@ -46,7 +45,8 @@
 //!   once at parse time. Plain-text and Markdown headings are left as written.
 //! - Categories with the same slug (“Bay Area”, “bay-area”) are one category.
 //! - A name with nothing sluggable (`東京.md`) gets a stable `post-{hash}` slug segment,
-//!   and an author with such a name an `author-{hash}` slug, so no route is empty.
+//!   an author with such a name an `author-{hash}` slug, and a category a
+//!   `category-{hash}` slug (`東京`, `!!!`), so no route is empty and no category is lost.
 
 mod date;
 mod decode;
@@ -282,13 +282,8 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
 
     let mut categories: Vec<Named> = Vec::new();
     for name in text::dedup_names(front.categories) {
-        let slug = slugify(&name);
-        if slug.is_empty() {
-            warnings.push(problem(
-                front.categories_line.unwrap_or(1),
-                format!("category `{name}` has no letter or digit to make a URL of; it is dropped: rename it"),
-            ));
-        } else if !categories.iter().any(|c| c.slug == slug) {
+        let slug = slug_or_hash(&name, "category");
+        if !categories.iter().any(|c| c.slug == slug) {
             categories.push(Named { name, slug });
         }
     }
@@ -528,7 +523,6 @@ fn article_header(text: &str, tz: chrono_tz::Tz) -> Result<Option<(Front, &str)>
                 }
             }
             HeaderLine::Categories(list) => {
-                front.categories_line.get_or_insert(line);
                 front.categories.extend(list.split(',').map(str::to_string));
             }
             HeaderLine::Tags(list) => front.tags.extend(list.split(',').map(str::to_string)),
@@ -761,20 +755,20 @@ riders have asked to make permanent since it began last spring."
     }
 
     #[test]
-    fn category_without_a_slug_is_dropped_with_a_warning_at_its_line() {
+    fn category_without_ascii_letters_gets_a_stable_hashed_slug() {
         let p = post(
             "a.txt",
-            "Posted on 2019-03-03\nCategories: News, !!!, news\n\nBody.\n",
+            "Posted on 2019-03-03\nCategories: News, 東京, !!!, news, 東京\n\nBody.\n",
         );
-        assert_eq!(names(&p.categories), vec![("News", "news")]);
         assert_eq!(
-            p.warnings,
-            vec![Problem {
-                path: "a.txt".into(),
-                line: 2,
-                message: "category `!!!` has no letter or digit to make a URL of; it is dropped: rename it".into()
-            }]
+            names(&p.categories),
+            vec![
+                ("News", "news"),
+                ("東京", "category-2f3c04f1"),
+                ("!!!", "category-bbe43c17")
+            ]
         );
+        assert_eq!(p.warnings, vec![]);
     }
 
     #[test]
@@ -880,20 +874,17 @@ First paragraph.\n",
         assert_eq!(p.author.slug, "dana-whitfield");
         assert_eq!(
             names(&p.categories),
-            vec![("São Paulo", "sao-paulo"), ("Bay Area", "bay-area")]
+            vec![
+                ("São Paulo", "sao-paulo"),
+                ("Bay Area", "bay-area"),
+                ("!!!", "category-bbe43c17")
+            ]
         );
         assert_eq!(p.tags, vec!["night", "owls"]);
         assert_eq!(p.summary, "A short summary.");
         assert_eq!(p.slug, "owls/night");
         assert_eq!(p.id, "tag:example.com,2019-07-04:owls/night");
-        assert_eq!(
-            p.warnings,
-            vec![Problem {
-                path: "x.md".into(),
-                line: 6,
-                message: "category `!!!` has no letter or digit to make a URL of; it is dropped: rename it".into()
-            }]
-        );
+        assert_eq!(p.warnings, vec![]);
     }
 
     #[test]
