@@ -55,13 +55,17 @@ pub fn leading_heading(text: &str) -> Option<(String, &str)> {
 }
 
 /// The first paragraph of a Markdown body as plain text: no tags, entities decoded,
-/// whitespace collapsed. Empty when there is none.
+/// whitespace collapsed, and none of the text inside raw `<script>` or `<style>`, which
+/// the sanitizer removes from the content. Empty when there is none.
 pub fn first_paragraph(text: &str) -> String {
     let mut out = String::new();
     let mut depth = 0usize;
     let mut footnote = 0usize;
+    let mut hidden = false;
     for event in Parser::new_ext(text, markdown_options()) {
         match event {
+            Event::Html(html) | Event::InlineHtml(html) => hidden = hidden_after(&html, hidden),
+            Event::Text(_) | Event::Code(_) if hidden => {}
             Event::Start(Tag::FootnoteDefinition(_)) => footnote += 1,
             Event::End(TagEnd::FootnoteDefinition) => footnote = footnote.saturating_sub(1),
             Event::Start(Tag::Paragraph) if footnote == 0 => depth += 1,
@@ -79,6 +83,28 @@ pub fn first_paragraph(text: &str) -> String {
         }
     }
     String::new()
+}
+
+/// Whether text after this piece of raw HTML is inside a `script` or `style` element,
+/// given whether the text before it was.
+fn hidden_after(html: &str, mut hidden: bool) -> bool {
+    let lower = html.to_ascii_lowercase();
+    let mut rest = lower.as_str();
+    while let Some(at) = rest.find('<') {
+        rest = rest.get(at + 1..).unwrap_or_default();
+        let (closing, name) = match rest.strip_prefix('/') {
+            Some(name) => (true, name),
+            None => (false, rest),
+        };
+        let element = ["script", "style"].into_iter().any(|tag| {
+            name.strip_prefix(tag)
+                .is_some_and(|after| !after.starts_with(|c: char| c.is_ascii_alphanumeric()))
+        });
+        if element {
+            hidden = !closing;
+        }
+    }
+    hidden
 }
 
 /// Deeper markup is refused: the HTML parser under the sanitizer takes time quadratic
@@ -304,6 +330,21 @@ mod tests {
             "Some bold & code wrapped."
         );
         assert_eq!(first_paragraph("# Only a heading\n"), "");
+    }
+
+    #[test]
+    fn first_paragraph_skips_script_and_style_text() {
+        assert_eq!(
+            first_paragraph(
+                "Hi <script>alert(1)</script>there <STYLE type=\"text/css\">p{}</STYLE>now \
+<scripts>kept</scripts>.\n\nSecond.\n"
+            ),
+            "Hi there now kept."
+        );
+        assert_eq!(
+            first_paragraph("<style>p{}</style>\n\n<script>\nx()\n</script>\n\nReal text.\n"),
+            "Real text."
+        );
     }
 
     #[test]

@@ -1005,6 +1005,17 @@ summary: \"<em>Short</em> &amp; sweet\"\ncategories: [\"R&amp;D\", \"<i>Bay</i> 
     }
 
     #[test]
+    fn summary_leaves_out_what_the_sanitizer_removes() {
+        let p = post(
+            "s.md",
+            "---\ndate: 2019-03-03\n---\n<style>p{color:red}</style>\n\nRiders <script>track()</script>cheered.\n",
+        );
+        assert_eq!(p.summary, "Riders cheered.");
+        assert_eq!(p.title, "S");
+        assert_eq!(p.content_html, "\n<p>Riders cheered.</p>\n");
+    }
+
+    #[test]
     fn windows_1252_file_is_read_with_a_warning() {
         let p = parse(
             &source("q.txt", b"Posted on 2019-03-03\n\n\x93Quoted\x94 text.\n"),
