@@ -176,8 +176,16 @@ fn rfc3339(date: DateTime<FixedOffset>) -> String {
     date.to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
+/// An RFC 2822 date, in UTC when its offset has minutes other than 00 or 30 (Nepal's
+/// +05:45): the W3C validator warns about those offsets.
 fn rfc2822(date: DateTime<FixedOffset>) -> String {
-    whole_seconds(date).to_rfc2822()
+    let date = whole_seconds(date);
+    let minutes = date.offset().local_minus_utc() / 60 % 60;
+    if minutes % 30 == 0 {
+        date.to_rfc2822()
+    } else {
+        date.with_timezone(&chrono::Utc).to_rfc2822()
+    }
 }
 
 /// A post's category names, then its tags, without case-insensitive repeats: the
@@ -233,6 +241,34 @@ pub fn aliases_of(route: &str) -> Vec<String> {
         ["categories", slug, "atom.xml"] => vec![format!("/category/{slug}/feed/atom/")],
         ["authors", slug, "rss.xml"] => vec![format!("/author/{slug}/feed/")],
         _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+
+    use super::rfc2822;
+
+    #[test]
+    fn rfc2822_writes_odd_offsets_in_utc() {
+        let date = |s: &str| DateTime::parse_from_rfc3339(s).unwrap();
+        assert_eq!(
+            rfc2822(date("2019-03-03T09:30:15.5+05:45")),
+            "Sun, 3 Mar 2019 03:45:15 +0000"
+        );
+        assert_eq!(
+            rfc2822(date("2019-03-03T09:30:00+05:30")),
+            "Sun, 3 Mar 2019 09:30:00 +0530"
+        );
+        assert_eq!(
+            rfc2822(date("2019-03-03T09:30:00-03:30")),
+            "Sun, 3 Mar 2019 09:30:00 -0330"
+        );
+        assert_eq!(
+            rfc2822(date("2019-03-03T09:30:00-08:00")),
+            "Sun, 3 Mar 2019 09:30:00 -0800"
+        );
     }
 }
 
