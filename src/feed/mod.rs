@@ -151,13 +151,19 @@ fn description(site: &Site, feed: &FeedInfo) -> String {
     }
 }
 
-/// The author named on a post, the site's when the post's name is blank: Atom and JSON
-/// Feed require a non-empty name.
-fn author_name<'a>(site: &'a Site, post: &'a Post) -> &'a str {
-    if post.author.name.trim().is_empty() {
-        &site.author
+/// The authors named on a post, the site's when every name is blank: Atom and JSON Feed
+/// require a non-empty name.
+fn author_names<'a>(site: &'a Site, post: &'a Post) -> Vec<&'a str> {
+    let names: Vec<&str> = post
+        .authors
+        .iter()
+        .map(|author| author.name.as_str())
+        .filter(|name| !name.trim().is_empty())
+        .collect();
+    if names.is_empty() {
+        vec![&site.author]
     } else {
-        &post.author.name
+        names
     }
 }
 
@@ -324,7 +330,7 @@ mod fixtures {
             ),
             url: format!("https://news.example.com/posts/{slug}/"),
             title: title.into(),
-            author: named("Dana Whitfield", "dana-whitfield"),
+            authors: vec![named("Dana Whitfield", "dana-whitfield")],
             categories: vec![named("City Hall", "city-hall"), named("Transit", "transit")],
             tags: vec!["buses".into(), "transit".into()],
             published,

@@ -43,6 +43,9 @@
 //!   article `Title:`, `Categories:` and `Tags:` headers, are plain text that blog exports
 //!   often fill with entities and tags (`Q&amp;A`, `<b>`): these are decoded and stripped
 //!   once at parse time. Plain-text and Markdown headings are left as written.
+//! - Every author is kept, in order: `author` first, then `authors` (a list or a comma
+//!   string); repeats (same name ignoring case, or same slug) are dropped. A post with
+//!   none has the site's author, so `Post::authors` is never empty.
 //! - Categories with the same slug (“Bay Area”, “bay-area”) are one category.
 //! - A name with nothing sluggable (`東京.md`) gets a stable `post-{hash}` slug segment,
 //!   an author with such a name an `author-{hash}` slug, and a category a
@@ -114,7 +117,8 @@ pub struct Post {
     /// `{base_url}/posts/{slug}/`
     pub url: String,
     pub title: String,
-    pub author: Named,
+    /// Never empty: the site's author when the post names none.
+    pub authors: Vec<Named>,
     pub categories: Vec<Named>,
     pub tags: Vec<String>,
     pub published: DateTime<FixedOffset>,
@@ -269,16 +273,19 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
         .unwrap_or(first_paragraph);
     let summary = text::truncate(&summary, 300);
 
-    let author = front
-        .author
-        .as_deref()
-        .map(text::collapse)
-        .filter(|author| !author.is_empty())
-        .unwrap_or_else(|| site.author.clone());
-    let author = Named {
-        slug: slug_or_hash(&author, "author"),
-        name: author,
-    };
+    let mut author_names = text::dedup_names(front.authors);
+    if author_names.is_empty() {
+        author_names.push(site.author.clone());
+    }
+    let mut authors: Vec<Named> = Vec::new();
+    for name in author_names {
+        // The site's author comes from the config: it is cleaned here.
+        let name = decode::clean(&name);
+        let slug = slug_or_hash(&name, "author");
+        if !authors.iter().any(|a| a.slug == slug) {
+            authors.push(Named { name, slug });
+        }
+    }
 
     let mut categories: Vec<Named> = Vec::new();
     for name in text::dedup_names(front.categories) {
@@ -333,10 +340,7 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
         id,
         url,
         title: decode::clean(&title),
-        author: Named {
-            name: decode::clean(&author.name),
-            slug: author.slug,
-        },
+        authors,
         categories,
         tags,
         published,
@@ -519,7 +523,7 @@ fn article_header(text: &str, tz: chrono_tz::Tz) -> Result<Option<(Front, &str)>
                     message: format!("`{date}` is not a date; {}", date::ACCEPTED),
                 })?);
                 if !author.trim().is_empty() {
-                    front.author = Some(author.trim().to_string());
+                    front.authors = vec![author.trim().to_string()];
                 }
             }
             HeaderLine::Categories(list) => {
@@ -683,11 +687,11 @@ an arbitrary column.\n";
         assert_eq!(p.id, "tag:example.com,2019-03-03:night-bus");
         assert_eq!(p.title, "Night bus");
         assert_eq!(
-            p.author,
-            Named {
+            p.authors,
+            vec![Named {
                 name: "Dana Whitfield".into(),
                 slug: "dana-whitfield".into()
-            }
+            }]
         );
         assert_eq!(p.published.to_rfc3339(), "2019-03-03T00:00:00-08:00");
         assert_eq!(p.updated, p.published);
@@ -723,7 +727,7 @@ riders have asked to make permanent since it began last spring."
             "The head of the U.S. Forest Service met Dr. Ruiz on Friday"
         );
         assert_eq!(p.slug, "0042-9f3ab27c");
-        assert_eq!(p.author.name, "Newsroom");
+        assert_eq!(p.authors[0].name, "Newsroom");
     }
 
     #[test]
@@ -744,11 +748,11 @@ riders have asked to make permanent since it began last spring."
             "Posted by on January 18, 2018\nTags: x, y, X\n\nBody.\n",
         );
         assert_eq!(
-            p.author,
-            Named {
+            p.authors,
+            vec![Named {
                 name: "Newsroom".into(),
                 slug: "newsroom".into()
-            }
+            }]
         );
         assert_eq!(p.published.to_rfc3339(), "2018-01-18T00:00:00-08:00");
         assert_eq!(p.tags, vec!["x", "y"]);
@@ -778,7 +782,7 @@ riders have asked to make permanent since it began last spring."
             "category: Bay Area\nTITLE: Night owls\nposted BY Lee on 18 January 2018 9:05 pm\n\nBody.\n",
         );
         assert_eq!(p.title, "Night owls");
-        assert_eq!(p.author.name, "Lee");
+        assert_eq!(p.authors[0].name, "Lee");
         assert_eq!(p.published.to_rfc3339(), "2018-01-18T21:05:00-08:00");
         assert_eq!(names(&p.categories), vec![("Bay Area", "bay-area")]);
     }
@@ -871,7 +875,10 @@ First paragraph.\n",
         assert_eq!(p.title, "Night owls");
         assert_eq!(p.published.to_rfc3339(), "2019-07-04T09:30:00-07:00");
         assert_eq!(p.updated.to_rfc3339(), "2019-07-05T10:00:00+00:00");
-        assert_eq!(p.author.slug, "dana-whitfield");
+        assert_eq!(
+            names(&p.authors),
+            vec![("Dana Whitfield", "dana-whitfield")]
+        );
         assert_eq!(
             names(&p.categories),
             vec![
@@ -895,7 +902,7 @@ First paragraph.\n",
 [taxonomies]\ncategories = [\"News\"]\ntags = [\"rust\"]\n+++\nBody.\n",
         );
         assert_eq!(p.published.to_rfc3339(), "2019-01-15T09:30:00-08:00");
-        assert_eq!(p.author.name, "Lee");
+        assert_eq!(p.authors[0].name, "Lee");
         assert_eq!(names(&p.categories), vec![("News", "news")]);
         assert_eq!(p.tags, vec!["rust"]);
         assert_eq!(p.id, "urn:uuid:1");
@@ -957,6 +964,25 @@ summary: \"<em>Short</em> &amp; sweet\"\ncategories: [\"R&amp;D\", \"<i>Bay</i> 
         assert_eq!(names(&p.categories), vec![("R&D", "r-d")]);
         // The body is text as written, not HTML.
         assert_eq!(p.content_html, "<p>Body &amp;amp; more.</p>\n");
+    }
+
+    #[test]
+    fn every_author_is_kept_in_order_without_repeats() {
+        let p = post(
+            "a.md",
+            "---\ndate: 2019-03-03\nauthor: Ann Lee\nauthors: [Zed, Yan, ann lee, 東京]\n---\nx\n",
+        );
+        assert_eq!(
+            names(&p.authors),
+            vec![
+                ("Ann Lee", "ann-lee"),
+                ("Zed", "zed"),
+                ("Yan", "yan"),
+                ("東京", "author-2f3c04f1")
+            ]
+        );
+        let p = post("b.md", "---\ndate: 2019-03-03\nauthors: []\n---\nx\n");
+        assert_eq!(names(&p.authors), vec![("Newsroom", "newsroom")]);
     }
 
     #[test]
@@ -1079,7 +1105,7 @@ summary: \"<em>Short</em> &amp; sweet\"\ncategories: [\"R&amp;D\", \"<i>Bay</i> 
             "---\ntitle: \"A\\x01B\\uFFFE\"\nauthor: \"Da\\x02na\"\ncategories: [\"C\\x03D\"]\ndate: 2019-03-03\n---\nText&#1;\u{7}.\n",
         );
         assert_eq!(p.title, "AB");
-        assert_eq!(p.author.name, "Dana");
+        assert_eq!(p.authors[0].name, "Dana");
         assert_eq!(names(&p.categories), vec![("CD", "cd")]);
         assert!(
             p.content_html.chars().all(decode::xml_allowed),
