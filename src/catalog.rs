@@ -192,10 +192,10 @@ mod tests {
             id: format!("tag:example.com,2024-05-{day:02}:{slug}"),
             url: format!("https://example.com/posts/{slug}/"),
             title: slug.into(),
-            author: Named {
+            authors: vec![Named {
                 name: "Ann".into(),
                 slug: "ann".into(),
-            },
+            }],
             categories: vec![],
             tags: vec![],
             published,

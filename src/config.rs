@@ -154,8 +154,7 @@ impl Config {
             invalid(message)
         })?;
 
-        let base_url = raw.site.base_url.trim_end_matches('/').to_string();
-        let parsed = url::Url::parse(&base_url).map_err(|err| {
+        let parsed = url::Url::parse(raw.site.base_url.trim()).map_err(|err| {
             invalid(format!(
                 "key `site.base_url`: {err}; expected an absolute URL such as \"https://example.com\""
             ))
@@ -170,6 +169,14 @@ impl Config {
             .host_str()
             .ok_or_else(|| invalid("key `site.base_url`: the URL has no host".into()))?
             .to_string();
+        if parsed.query().is_some() || parsed.fragment().is_some() {
+            return Err(invalid(
+                "key `site.base_url`: a query (`?`) or fragment (`#`) cannot prefix links; remove it".into(),
+            ));
+        }
+        // Normalized once, as `url` writes it (scheme and host lowercased, default port
+        // dropped), so links and tag ids agree however the config spells the host.
+        let base_url = parsed.as_str().trim_end_matches('/').to_string();
         let timezone: chrono_tz::Tz = raw.site.timezone.parse().map_err(|_| {
             invalid(format!(
                 "key `site.timezone`: `{}` is not an IANA time zone; use a name such as \"America/Los_Angeles\" or \"UTC\"",
@@ -272,6 +279,25 @@ mod tests {
         let config = parse("[site]\nbase_url = \"https://news.example.com:8443/\"\n").unwrap();
         assert_eq!(config.site.base_url, "https://news.example.com:8443");
         assert_eq!(config.site.host, "news.example.com");
+    }
+
+    #[test]
+    fn base_url_scheme_and_host_are_lowercased_and_the_path_kept() {
+        let config = parse("[site]\nbase_url = \"HTTP://Example.COM:8080/blog/\"\n").unwrap();
+        assert_eq!(config.site.base_url, "http://example.com:8080/blog");
+        assert_eq!(config.site.host, "example.com");
+        let config = parse("[site]\nbase_url = \"https://Example.com:443/News//\"\n").unwrap();
+        assert_eq!(config.site.base_url, "https://example.com/News");
+        assert_eq!(config.site.host, "example.com");
+    }
+
+    #[test]
+    fn base_url_with_a_query_is_rejected() {
+        let err = parse("[site]\nbase_url = \"https://example.com/?p=1\"\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "site/config.toml: key `site.base_url`: a query (`?`) or fragment (`#`) cannot prefix links; remove it"
+        );
     }
 
     #[test]

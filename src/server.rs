@@ -390,10 +390,10 @@ mod tests {
             id: "tag:example.com,2024-05-01:hello".into(),
             url: "https://example.com/posts/hello/".into(),
             title: "Hello".into(),
-            author: Named {
+            authors: vec![Named {
                 name: "Ann".into(),
                 slug: "ann".into(),
-            },
+            }],
             categories: vec![Named {
                 name: "Bay Area".into(),
                 slug: "bay-area".into(),

@@ -316,11 +316,9 @@ fn group(posts: &[Arc<Post>], config: &Config) -> Vec<(FeedInfo, Vec<Arc<Post>>)
         for Named { name, slug } in &post.categories {
             add(FeedKey::Category(slug.clone()), name, post);
         }
-        add(
-            FeedKey::Author(post.author.slug.clone()),
-            &post.author.name,
-            post,
-        );
+        for Named { name, slug } in &post.authors {
+            add(FeedKey::Author(slug.clone()), name, post);
+        }
     }
     by_key
         .into_iter()
@@ -476,10 +474,10 @@ mod tests {
             id: format!("tag:example.com,2024-05-01:{slug}"),
             url: format!("https://example.com/posts/{slug}/"),
             title: slug.into(),
-            author: Named {
+            authors: vec![Named {
                 name: author.into(),
                 slug: author.to_lowercase(),
-            },
+            }],
             categories: vec![Named {
                 name: category.into(),
                 slug: category.to_lowercase(),
@@ -542,6 +540,29 @@ mod tests {
             first.get("/categories/alpha/rss.xml").unwrap().etag,
             second.get("/categories/alpha/rss.xml").unwrap().etag
         );
+    }
+
+    #[test]
+    fn a_post_with_two_authors_is_in_each_authors_feed() {
+        let mut p = post("a", "Alpha", "Zed", 1, "one");
+        p.authors.push(Named {
+            name: "Yan".into(),
+            slug: "yan".into(),
+        });
+        let mut catalog = Catalog::new();
+        catalog.apply("a.md", Update::Parsed(p));
+        let (snapshot, _) = publish(&Snapshot::default(), &catalog, day(20));
+        for route in ["/authors/zed/rss.xml", "/authors/yan/rss.xml"] {
+            let body = String::from_utf8_lossy(&snapshot.get(route).unwrap().body).into_owned();
+            assert!(
+                body.contains("<guid isPermaLink=\"false\">tag:example.com,2024-05-01:a</guid>"),
+                "{route}: {body}"
+            );
+            assert!(
+                body.contains("<dc:creator>Zed</dc:creator>\n      <dc:creator>Yan</dc:creator>"),
+                "{route}: {body}"
+            );
+        }
     }
 
     #[test]

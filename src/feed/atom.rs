@@ -5,7 +5,7 @@ use atom_syndication::{
 };
 
 use super::{
-    author_name, description, home_url, modified, self_url, whole_seconds, FeedInfo, Format,
+    author_names, description, home_url, modified, self_url, whole_seconds, FeedInfo, Format,
 };
 use crate::post::{Post, Site};
 
@@ -48,7 +48,7 @@ fn entry(site: &Site, post: &Post) -> Entry {
         title: Text::plain(post.title.as_str()),
         published: Some(whole_seconds(post.published)),
         updated: modified(post),
-        authors: vec![person(author_name(site, post))],
+        authors: author_names(site, post).into_iter().map(person).collect(),
         categories: post
             .categories
             .iter()
@@ -124,6 +124,18 @@ mod tests {
         ] {
             assert!(atom.contains(line), "missing {line} in\n{atom}");
         }
+    }
+
+    #[test]
+    fn entry_has_an_author_for_each_author() {
+        let mut p = post("a", "A", at(0, 2020, 1, 2, 3, 4));
+        p.authors = vec![named("Zed", "zed"), named("Yan", "yan")];
+        let atom = render(&site(), &site_feed(&[&p]), &[&p]);
+        let entry = atom.split_once("<entry>").map_or("", |(_, entry)| entry);
+        assert_eq!(entry.matches("<author>").count(), 2, "{atom}");
+        let zed = entry.find("<name>Zed</name>");
+        let yan = entry.find("<name>Yan</name>");
+        assert!(zed.is_some() && zed < yan, "{atom}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{
-    author_name, description, home_url, keywords, modified, rfc3339, self_url, FeedInfo, Format,
+    author_names, description, home_url, keywords, modified, rfc3339, self_url, FeedInfo, Format,
 };
 use crate::post::{Post, Site};
 
@@ -67,9 +67,10 @@ fn item<'a>(site: &'a Site, post: &'a Post) -> JsonItem<'a> {
         summary: &post.summary,
         date_published: rfc3339(post.published),
         date_modified: rfc3339(modified(post)),
-        authors: vec![Author {
-            name: author_name(site, post),
-        }],
+        authors: author_names(site, post)
+            .into_iter()
+            .map(|name| Author { name })
+            .collect(),
         tags: keywords(post),
     }
 }
@@ -106,6 +107,17 @@ mod tests {
         assert_eq!(feed["feed_url"], "https://news.example.com/feed.json");
         assert_eq!(feed["authors"], json!([{"name": "Newsroom"}]));
         assert_eq!(feed["language"], "en");
+    }
+
+    #[test]
+    fn item_lists_every_author() {
+        let mut p = post("a", "A", at(0, 2020, 1, 2, 3, 4));
+        p.authors = vec![named("Zed", "zed"), named("Yan", "yan")];
+        let feed: Value = serde_json::from_str(&render(&site(), &site_feed(&[&p]), &[&p])).unwrap();
+        assert_eq!(
+            feed["items"][0]["authors"],
+            json!([{"name": "Zed"}, {"name": "Yan"}])
+        );
     }
 
     #[test]

@@ -151,13 +151,19 @@ fn description(site: &Site, feed: &FeedInfo) -> String {
     }
 }
 
-/// The author named on a post, the site's when the post's name is blank: Atom and JSON
-/// Feed require a non-empty name.
-fn author_name<'a>(site: &'a Site, post: &'a Post) -> &'a str {
-    if post.author.name.trim().is_empty() {
-        &site.author
+/// The authors named on a post, the site's when every name is blank: Atom and JSON Feed
+/// require a non-empty name.
+fn author_names<'a>(site: &'a Site, post: &'a Post) -> Vec<&'a str> {
+    let names: Vec<&str> = post
+        .authors
+        .iter()
+        .map(|author| author.name.as_str())
+        .filter(|name| !name.trim().is_empty())
+        .collect();
+    if names.is_empty() {
+        vec![&site.author]
     } else {
-        &post.author.name
+        names
     }
 }
 
@@ -176,8 +182,16 @@ fn rfc3339(date: DateTime<FixedOffset>) -> String {
     date.to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
+/// An RFC 2822 date, in UTC when its offset has minutes other than 00 or 30 (Nepal's
+/// +05:45): the W3C validator warns about those offsets.
 fn rfc2822(date: DateTime<FixedOffset>) -> String {
-    whole_seconds(date).to_rfc2822()
+    let date = whole_seconds(date);
+    let minutes = date.offset().local_minus_utc() / 60 % 60;
+    if minutes % 30 == 0 {
+        date.to_rfc2822()
+    } else {
+        date.with_timezone(&chrono::Utc).to_rfc2822()
+    }
 }
 
 /// A post's category names, then its tags, without case-insensitive repeats: the
@@ -236,6 +250,34 @@ pub fn aliases_of(route: &str) -> Vec<String> {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+
+    use super::rfc2822;
+
+    #[test]
+    fn rfc2822_writes_odd_offsets_in_utc() {
+        let date = |s: &str| DateTime::parse_from_rfc3339(s).unwrap();
+        assert_eq!(
+            rfc2822(date("2019-03-03T09:30:15.5+05:45")),
+            "Sun, 3 Mar 2019 03:45:15 +0000"
+        );
+        assert_eq!(
+            rfc2822(date("2019-03-03T09:30:00+05:30")),
+            "Sun, 3 Mar 2019 09:30:00 +0530"
+        );
+        assert_eq!(
+            rfc2822(date("2019-03-03T09:30:00-03:30")),
+            "Sun, 3 Mar 2019 09:30:00 -0330"
+        );
+        assert_eq!(
+            rfc2822(date("2019-03-03T09:30:00-08:00")),
+            "Sun, 3 Mar 2019 09:30:00 -0800"
+        );
+    }
+}
+
 /// Hand-built inputs for the renderers' tests.
 #[cfg(test)]
 mod fixtures {
@@ -288,7 +330,7 @@ mod fixtures {
             ),
             url: format!("https://news.example.com/posts/{slug}/"),
             title: title.into(),
-            author: named("Dana Whitfield", "dana-whitfield"),
+            authors: vec![named("Dana Whitfield", "dana-whitfield")],
             categories: vec![named("City Hall", "city-hall"), named("Transit", "transit")],
             tags: vec!["buses".into(), "transit".into()],
             published,

@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 use minijinja::{context, AutoEscape, Environment, Error, Output, State, Value};
 use serde::Serialize;
 
-use super::{author_name, home_url, rfc2822, rfc3339, whole_seconds, FeedInfo, FeedKey, Format};
+use super::{home_url, rfc2822, rfc3339, whole_seconds, FeedInfo, FeedKey, Format};
 use crate::post::{Post, Site};
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -141,7 +141,7 @@ pub fn index(site: &Site, feeds: &[FeedInfo], formats: &[Format]) -> String {
     )
 }
 
-/// A category or the author of a post, linked to its feed.
+/// A category or an author of a post, linked to its feed.
 #[derive(Serialize)]
 struct NamedLink<'a> {
     name: &'a str,
@@ -166,10 +166,10 @@ pub fn post(site: &Site, post: &Post, formats: &[Format]) -> String {
             post => context! {
                 title => &post.title,
                 url => &post.url,
-                author => NamedLink {
-                    name: author_name(site, post),
-                    url: feed_url(FeedKey::Author(post.author.slug.clone())),
-                },
+                authors => post.authors.iter().map(|a| NamedLink {
+                    name: if a.name.trim().is_empty() { &site.author } else { &a.name },
+                    url: feed_url(FeedKey::Author(a.slug.clone())),
+                }).collect::<Vec<_>>(),
                 categories => post.categories.iter().map(|c| NamedLink {
                     name: &c.name,
                     url: feed_url(FeedKey::Category(c.slug.clone())),
@@ -293,6 +293,15 @@ mod tests {
     }
 
     #[test]
+    fn post_page_names_every_author_with_a_link_to_their_feed() {
+        let mut p = post("a", "A", at(-8, 2019, 3, 3, 0, 0));
+        p.authors = vec![named("Zed", "zed"), named("Yan", "yan")];
+        let html = post_page(&site(), &p, &ALL);
+        let line = r#"By <a href="https://news.example.com/authors/zed/rss.xml">Zed</a>, <a href="https://news.example.com/authors/yan/rss.xml">Yan</a> · "#;
+        assert!(html.contains(line), "missing {line} in\n{html}");
+    }
+
+    #[test]
     fn opml_has_an_outline_per_feed_and_format() {
         let xml = opml(&site(), &feeds(), &[Format::Rss, Format::Atom]);
         assert_eq!(xml.matches("<outline ").count(), 6);
@@ -306,6 +315,19 @@ mod tests {
         ] {
             assert!(xml.contains(line), "missing {line} in\n{xml}");
         }
+    }
+
+    #[test]
+    fn opml_head_has_no_docs_element_the_validator_rejects() {
+        let xml = opml(&site(), &feeds(), &[Format::Rss]);
+        let head = xml
+            .split_once("<head>")
+            .and_then(|(_, rest)| rest.split_once("</head>"))
+            .map(|(head, _)| head.split_whitespace().collect::<Vec<_>>().join(" "));
+        assert_eq!(
+            head.as_deref(),
+            Some("<title>Example News</title> <dateModified>Sun, 3 Mar 2019 00:00:00 -0800</dateModified>")
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! RSS 2.0 on the `rss` crate: `content:encoded` for the full HTML, Dublin Core for
-//! the author's name (RSS's own `author` wants an e-mail address), and `atom:link
+//! the authors' names, one `dc:creator` each (RSS's own `author` wants an e-mail
+//! address), and `atom:link
 //! rel="self"`, which the W3C validator asks of every RSS feed.
 
 use std::collections::BTreeMap;
@@ -73,7 +74,10 @@ fn item(site: &Site, post: &Post) -> Item {
         pub_date: Some(rfc2822(post.published)),
         content: non_empty(&post.content_html),
         dublin_core_ext: Some(DublinCoreExtension {
-            creators: vec![super::author_name(site, post).to_string()],
+            creators: super::author_names(site, post)
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
             ..DublinCoreExtension::default()
         }),
         ..Item::default()
@@ -107,6 +111,17 @@ mod tests {
         ] {
             assert!(rss.contains(line), "missing {line} in\n{rss}");
         }
+    }
+
+    #[test]
+    fn item_has_a_creator_for_each_author() {
+        let mut p = post("a", "A", at(0, 2020, 1, 2, 3, 4));
+        p.authors = vec![named("Zed", "zed"), named("Yan", "yan")];
+        let rss = render(&site(), &site_feed(&[&p]), &[&p]);
+        assert!(
+            rss.contains("<dc:creator>Zed</dc:creator>\n      <dc:creator>Yan</dc:creator>"),
+            "{rss}"
+        );
     }
 
     #[test]

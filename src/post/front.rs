@@ -24,15 +24,16 @@ pub struct Front {
     pub title: Option<String>,
     pub date: Option<DateTime<FixedOffset>>,
     pub updated: Option<DateTime<FixedOffset>>,
-    pub author: Option<String>,
+    /// `author`, then `authors` (list or comma string), as written.
+    pub authors: Vec<String>,
     pub categories: Vec<String>,
-    /// Where the categories are set, for the warning about a category with no slug.
-    pub categories_line: Option<usize>,
     pub tags: Vec<String>,
     pub draft: bool,
     pub summary: Option<String>,
     pub slug: Option<String>,
     pub id: Option<String>,
+    /// Where `id` is set, for the warning about an id that is not a URI.
+    pub id_line: Option<usize>,
 }
 
 impl Front {
@@ -42,7 +43,7 @@ impl Front {
         let list = |v: Vec<String>| v.iter().map(|s| clean(s)).collect();
         Front {
             title: text(self.title),
-            author: text(self.author),
+            authors: list(self.authors),
             categories: list(self.categories),
             tags: list(self.tags),
             summary: text(self.summary),
@@ -138,7 +139,6 @@ pub fn parse(block: &Block<'_>, tz: Tz) -> Result<Front, Error> {
             Some(date) => Some(date),
             None => fields.date("lastmod", tz)?,
         },
-        author: fields.text("author")?,
         draft: fields.boolean("draft")?,
         summary: match fields.text("summary")? {
             Some(summary) => Some(summary),
@@ -148,13 +148,9 @@ pub fn parse(block: &Block<'_>, tz: Tz) -> Result<Front, Error> {
         id: fields.text("id")?,
         ..Front::default()
     };
-    if front.author.as_deref().is_none_or(|a| a.trim().is_empty()) {
-        front.author = fields.list("authors", Split::Commas)?.into_iter().next();
-    }
-    front.categories_line = ["categories", "category", "taxonomies"]
-        .into_iter()
-        .find(|key| fields.get(key).is_some())
-        .map(|key| fields.line(key));
+    front.authors.extend(fields.text("author")?);
+    front.authors.extend(fields.list("authors", Split::Commas)?);
+    front.id_line = front.id.is_some().then(|| fields.line("id"));
     front.categories = fields.list("categories", Split::Jekyll)?;
     front.categories.extend(fields.text("category")?);
     front.tags = fields.list("tags", Split::Commas)?;
@@ -435,7 +431,7 @@ mod tests {
             f.date.map(|d| d.to_rfc3339()).as_deref(),
             Some("2019-03-03T09:05:00-08:00")
         );
-        assert_eq!(f.author.as_deref(), Some("Dana"));
+        assert_eq!(f.authors, vec!["Dana"]);
     }
 
     #[test]
@@ -449,9 +445,11 @@ mod tests {
     }
 
     #[test]
-    fn authors_list_gives_the_first_author() {
-        let f = front("---\nauthors: [Dana, Lee]\n---\n").unwrap();
-        assert_eq!(f.author.as_deref(), Some("Dana"));
+    fn authors_list_keeps_every_author_after_author() {
+        let f = front("---\nauthors: [Zed, Yan]\n---\n").unwrap();
+        assert_eq!(f.authors, vec!["Zed", "Yan"]);
+        let f = front("---\nauthor: Ann\nauthors: Zed, Yan\n---\n").unwrap();
+        assert_eq!(f.authors, vec!["Ann", "Zed", " Yan"]);
     }
 
     #[test]

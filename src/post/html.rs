@@ -55,13 +55,17 @@ pub fn leading_heading(text: &str) -> Option<(String, &str)> {
 }
 
 /// The first paragraph of a Markdown body as plain text: no tags, entities decoded,
-/// whitespace collapsed. Empty when there is none.
+/// whitespace collapsed, and none of the text inside raw `<script>` or `<style>`, which
+/// the sanitizer removes from the content. Empty when there is none.
 pub fn first_paragraph(text: &str) -> String {
     let mut out = String::new();
     let mut depth = 0usize;
     let mut footnote = 0usize;
+    let mut hidden = false;
     for event in Parser::new_ext(text, markdown_options()) {
         match event {
+            Event::Html(html) | Event::InlineHtml(html) => hidden = hidden_after(&html, hidden),
+            Event::Text(_) | Event::Code(_) if hidden => {}
             Event::Start(Tag::FootnoteDefinition(_)) => footnote += 1,
             Event::End(TagEnd::FootnoteDefinition) => footnote = footnote.saturating_sub(1),
             Event::Start(Tag::Paragraph) if footnote == 0 => depth += 1,
@@ -79,6 +83,28 @@ pub fn first_paragraph(text: &str) -> String {
         }
     }
     String::new()
+}
+
+/// Whether text after this piece of raw HTML is inside a `script` or `style` element,
+/// given whether the text before it was.
+fn hidden_after(html: &str, mut hidden: bool) -> bool {
+    let lower = html.to_ascii_lowercase();
+    let mut rest = lower.as_str();
+    while let Some(at) = rest.find('<') {
+        rest = rest.get(at + 1..).unwrap_or_default();
+        let (closing, name) = match rest.strip_prefix('/') {
+            Some(name) => (true, name),
+            None => (false, rest),
+        };
+        let element = ["script", "style"].into_iter().any(|tag| {
+            name.strip_prefix(tag)
+                .is_some_and(|after| !after.starts_with(|c: char| c.is_ascii_alphanumeric()))
+        });
+        if element {
+            hidden = !closing;
+        }
+    }
+    hidden
 }
 
 /// Deeper markup is refused: the HTML parser under the sanitizer takes time quadratic
@@ -156,6 +182,43 @@ fn sanitizer() -> Builder<'static> {
     builder
 }
 
+thread_local! {
+    /// Keeps no tag at all, and drops what is inside `script` and `style`.
+    static TAG_STRIPPER: Builder<'static> = Builder::empty();
+}
+
+/// A field meant as plain text that arrived with markup in it (WordPress exports write
+/// `Q&amp;A` and `<b>` into titles and category names) → the text a reader should see:
+/// entities decoded once, tags stripped. Feed readers and validators take such text for
+/// HTML, so it must not reach a feed as it is.
+pub fn plain_text(text: &str) -> String {
+    if !text.contains(['&', '<']) {
+        return text.to_string();
+    }
+    let html = TAG_STRIPPER.with(|builder| builder.clean(text).to_string());
+    // html5ever decoded every entity, then escaped the text with just these again.
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html.as_str();
+    while let Some(at) = rest.find('&') {
+        out.push_str(rest.get(..at).unwrap_or_default());
+        rest = rest.get(at..).unwrap_or_default();
+        let entity = [
+            ("&amp;", '&'),
+            ("&lt;", '<'),
+            ("&gt;", '>'),
+            ("&quot;", '"'),
+            ("&nbsp;", '\u{A0}'),
+        ]
+        .into_iter()
+        .find(|(name, _)| rest.starts_with(name));
+        let (skip, c) = entity.map_or((1, '&'), |(name, c)| (name.len(), c));
+        out.push(c);
+        rest = rest.get(skip..).unwrap_or_default();
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Sanitizes HTML (no scripts, no `on*` attributes, no `javascript:` URLs) and makes
 /// relative URLs absolute against `base`, the post's URL.
 pub fn sanitize(html: &str, base: &str) -> String {
@@ -176,6 +239,22 @@ mod tests {
     use super::*;
 
     const BASE: &str = "https://example.com/posts/night-bus/";
+
+    #[test]
+    fn plain_text_decodes_entities_and_strips_tags() {
+        assert_eq!(
+            plain_text("Q&amp;A with <b>Ann</b> &#8217;24"),
+            "Q&A with Ann \u{2019}24"
+        );
+        assert_eq!(plain_text("Tom &amp;amp; Jerry"), "Tom &amp; Jerry");
+        assert_eq!(
+            plain_text("a &lt;b&gt; &quot;c&quot;&nbsp;d"),
+            "a <b> \"c\"\u{A0}d"
+        );
+        assert_eq!(plain_text("1 < 2 & 3 > 2"), "1 < 2 & 3 > 2");
+        assert_eq!(plain_text("Hi<script>alert(1)</script>!"), "Hi!");
+        assert_eq!(plain_text("Caf\u{e9} 7\u{2013}2"), "Caf\u{e9} 7\u{2013}2");
+    }
 
     #[test]
     fn relative_urls_become_absolute_against_the_post() {
@@ -251,6 +330,21 @@ mod tests {
             "Some bold & code wrapped."
         );
         assert_eq!(first_paragraph("# Only a heading\n"), "");
+    }
+
+    #[test]
+    fn first_paragraph_skips_script_and_style_text() {
+        assert_eq!(
+            first_paragraph(
+                "Hi <script>alert(1)</script>there <STYLE type=\"text/css\">p{}</STYLE>now \
+<scripts>kept</scripts>.\n\nSecond.\n"
+            ),
+            "Hi there now kept."
+        );
+        assert_eq!(
+            first_paragraph("<style>p{}</style>\n\n<script>\nx()\n</script>\n\nReal text.\n"),
+            "Real text."
+        );
     }
 
     #[test]

@@ -26,8 +26,7 @@
 //! - In plain text, a first-line title (short, then a blank line) outranks a title made
 //!   from the file name: the writer typed it.
 //! - Header lines also accept `Tag:`; `Posted by A on B` splits at the last “ on ”.
-//! - A category that cannot be slugged is warned about at the line that sets the
-//!   categories; markup nested over 1000 levels, or YAML flow collections nested over
+//! - Markup nested over 1000 levels, or YAML flow collections nested over
 //!   128, is refused: the parsers take quadratic time there, and one file must not stall
 //!   a publish.
 //! - A file name is words when every part is a word or a number and at least one is a
@@ -35,9 +34,22 @@
 //!   ordinal (`9f3ab27c`, `v2`), a long hex run, or numbers alone make it an id.
 //! - A header block whose lines all look like header lines is article text even when its
 //!   date is bad: the bad date is an error naming the line, not a silent fallback.
+//! - A front matter `id` that is not an absolute URI (a scheme, something after it, no
+//!   whitespace) is warned about and replaced by the tag URI: Atom requires one.
+//! - C1 controls (U+0080–U+009F) and U+FFFD are removed with what XML forbids: the W3C
+//!   validator warns about them. A U+FFFD in the decoded file means text was lost, so it
+//!   also earns a warning.
+//! - Front matter `title`, `summary`/`description`, categories and tags, and the
+//!   article `Title:`, `Categories:` and `Tags:` headers, are plain text that blog exports
+//!   often fill with entities and tags (`Q&amp;A`, `<b>`): these are decoded and stripped
+//!   once at parse time. Plain-text and Markdown headings are left as written.
+//! - Every author is kept, in order: `author` first, then `authors` (a list or a comma
+//!   string); repeats (same name ignoring case, or same slug) are dropped. A post with
+//!   none has the site's author, so `Post::authors` is never empty.
 //! - Categories with the same slug (“Bay Area”, “bay-area”) are one category.
 //! - A name with nothing sluggable (`東京.md`) gets a stable `post-{hash}` slug segment,
-//!   and an author with such a name an `author-{hash}` slug, so no route is empty.
+//!   an author with such a name an `author-{hash}` slug, and a category a
+//!   `category-{hash}` slug (`東京`, `!!!`), so no route is empty and no category is lost.
 
 mod date;
 mod decode;
@@ -105,7 +117,8 @@ pub struct Post {
     /// `{base_url}/posts/{slug}/`
     pub url: String,
     pub title: String,
-    pub author: Named,
+    /// Never empty: the site's author when the post names none.
+    pub authors: Vec<Named>,
     pub categories: Vec<Named>,
     pub tags: Vec<String>,
     pub published: DateTime<FixedOffset>,
@@ -206,7 +219,7 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
     };
     let decoded = decode::decode(&source.bytes).map_err(|message| problem(1, message))?;
     let mut warnings = Vec::new();
-    if let Some(warning) = decoded.warning {
+    for warning in decoded.warnings {
         warnings.push(problem(1, warning));
     }
     let lower = source.path.to_ascii_lowercase();
@@ -260,26 +273,24 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
         .unwrap_or(first_paragraph);
     let summary = text::truncate(&summary, 300);
 
-    let author = front
-        .author
-        .as_deref()
-        .map(text::collapse)
-        .filter(|author| !author.is_empty())
-        .unwrap_or_else(|| site.author.clone());
-    let author = Named {
-        slug: slug_or_hash(&author, "author"),
-        name: author,
-    };
+    let mut author_names = text::dedup_names(front.authors);
+    if author_names.is_empty() {
+        author_names.push(site.author.clone());
+    }
+    let mut authors: Vec<Named> = Vec::new();
+    for name in author_names {
+        // The site's author comes from the config: it is cleaned here.
+        let name = decode::clean(&name);
+        let slug = slug_or_hash(&name, "author");
+        if !authors.iter().any(|a| a.slug == slug) {
+            authors.push(Named { name, slug });
+        }
+    }
 
     let mut categories: Vec<Named> = Vec::new();
     for name in text::dedup_names(front.categories) {
-        let slug = slugify(&name);
-        if slug.is_empty() {
-            warnings.push(problem(
-                front.categories_line.unwrap_or(1),
-                format!("category `{name}` has no letter or digit to make a URL of; it is dropped: rename it"),
-            ));
-        } else if !categories.iter().any(|c| c.slug == slug) {
+        let slug = slug_or_hash(&name, "category");
+        if !categories.iter().any(|c| c.slug == slug) {
             categories.push(Named { name, slug });
         }
     }
@@ -291,6 +302,16 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
         .as_deref()
         .map(str::trim)
         .filter(|id| !id.is_empty())
+        .filter(|id| {
+            let uri = is_uri(id);
+            if !uri {
+                warnings.push(problem(
+                    front.id_line.unwrap_or(1),
+                    format!("key `id`: `{id}` is not a URI; use a tag: or https: URI, or remove it to use the default"),
+                ));
+            }
+            uri
+        })
         .map(str::to_string)
         .unwrap_or_else(|| {
             let day = published.with_timezone(&site.timezone).format("%Y-%m-%d");
@@ -319,10 +340,7 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
         id,
         url,
         title: decode::clean(&title),
-        author: Named {
-            name: decode::clean(&author.name),
-            slug: author.slug,
-        },
+        authors,
         categories,
         tags,
         published,
@@ -350,7 +368,7 @@ enum Body {
 /// Detects the format from the content and splits fields from the body.
 fn document(text: &str, is_markdown: bool, tz: chrono_tz::Tz) -> Result<Document, front::Error> {
     if let Some(block) = front::split(text)? {
-        let front = front::parse(&block, tz)?;
+        let front = plain_fields(front::parse(&block, tz)?);
         return Ok(Document {
             front,
             body: Body::Markdown(block.body.to_string()),
@@ -358,7 +376,7 @@ fn document(text: &str, is_markdown: bool, tz: chrono_tz::Tz) -> Result<Document
     }
     if let Some((front, body)) = article_header(text, tz)? {
         return Ok(Document {
-            front,
+            front: plain_fields(front),
             body: Body::Paragraphs(paragraphs(body)),
         });
     }
@@ -391,6 +409,20 @@ fn document(text: &str, is_markdown: bool, tz: chrono_tz::Tz) -> Result<Document
         front,
         body: Body::Paragraphs(paragraphs(body)),
     })
+}
+
+/// The fields meant as plain text, with the entities and tags that blog exports leave in
+/// them decoded and stripped once: a feed would show `Q&amp;A` or `<b>` as written.
+fn plain_fields(front: Front) -> Front {
+    let plain = |text: Option<String>| text.map(|t| html::plain_text(&t));
+    let list = |names: Vec<String>| names.iter().map(|n| html::plain_text(n)).collect();
+    Front {
+        title: plain(front.title),
+        summary: plain(front.summary),
+        categories: list(front.categories),
+        tags: list(front.tags),
+        ..front
+    }
 }
 
 /// Paragraphs separated by blank lines, each with its hard wraps joined by one space.
@@ -491,11 +523,10 @@ fn article_header(text: &str, tz: chrono_tz::Tz) -> Result<Option<(Front, &str)>
                     message: format!("`{date}` is not a date; {}", date::ACCEPTED),
                 })?);
                 if !author.trim().is_empty() {
-                    front.author = Some(author.trim().to_string());
+                    front.authors = vec![author.trim().to_string()];
                 }
             }
             HeaderLine::Categories(list) => {
-                front.categories_line.get_or_insert(line);
                 front.categories.extend(list.split(',').map(str::to_string));
             }
             HeaderLine::Tags(list) => front.tags.extend(list.split(',').map(str::to_string)),
@@ -562,6 +593,19 @@ fn slug_from_front(slug: &str) -> String {
         .filter(|segment| !segment.is_empty())
         .collect::<Vec<_>>()
         .join("/")
+}
+
+/// True for an absolute URI, as Atom's `<id>` must be: a scheme
+/// (`[A-Za-z][A-Za-z0-9+.-]*:`), something after it, and no whitespace.
+fn is_uri(id: &str) -> bool {
+    let Some((scheme, rest)) = id.split_once(':') else {
+        return false;
+    };
+    let mut chars = scheme.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'))
+        && !rest.is_empty()
+        && !id.chars().any(char::is_whitespace)
 }
 
 /// The slug of `name`, or `{prefix}-{hash}` when it has no ASCII letter or digit
@@ -643,11 +687,11 @@ an arbitrary column.\n";
         assert_eq!(p.id, "tag:example.com,2019-03-03:night-bus");
         assert_eq!(p.title, "Night bus");
         assert_eq!(
-            p.author,
-            Named {
+            p.authors,
+            vec![Named {
                 name: "Dana Whitfield".into(),
                 slug: "dana-whitfield".into()
-            }
+            }]
         );
         assert_eq!(p.published.to_rfc3339(), "2019-03-03T00:00:00-08:00");
         assert_eq!(p.updated, p.published);
@@ -683,7 +727,7 @@ riders have asked to make permanent since it began last spring."
             "The head of the U.S. Forest Service met Dr. Ruiz on Friday"
         );
         assert_eq!(p.slug, "0042-9f3ab27c");
-        assert_eq!(p.author.name, "Newsroom");
+        assert_eq!(p.authors[0].name, "Newsroom");
     }
 
     #[test]
@@ -704,31 +748,31 @@ riders have asked to make permanent since it began last spring."
             "Posted by on January 18, 2018\nTags: x, y, X\n\nBody.\n",
         );
         assert_eq!(
-            p.author,
-            Named {
+            p.authors,
+            vec![Named {
                 name: "Newsroom".into(),
                 slug: "newsroom".into()
-            }
+            }]
         );
         assert_eq!(p.published.to_rfc3339(), "2018-01-18T00:00:00-08:00");
         assert_eq!(p.tags, vec!["x", "y"]);
     }
 
     #[test]
-    fn category_without_a_slug_is_dropped_with_a_warning_at_its_line() {
+    fn category_without_ascii_letters_gets_a_stable_hashed_slug() {
         let p = post(
             "a.txt",
-            "Posted on 2019-03-03\nCategories: News, !!!, news\n\nBody.\n",
+            "Posted on 2019-03-03\nCategories: News, 東京, !!!, news, 東京\n\nBody.\n",
         );
-        assert_eq!(names(&p.categories), vec![("News", "news")]);
         assert_eq!(
-            p.warnings,
-            vec![Problem {
-                path: "a.txt".into(),
-                line: 2,
-                message: "category `!!!` has no letter or digit to make a URL of; it is dropped: rename it".into()
-            }]
+            names(&p.categories),
+            vec![
+                ("News", "news"),
+                ("東京", "category-2f3c04f1"),
+                ("!!!", "category-bbe43c17")
+            ]
         );
+        assert_eq!(p.warnings, vec![]);
     }
 
     #[test]
@@ -738,7 +782,7 @@ riders have asked to make permanent since it began last spring."
             "category: Bay Area\nTITLE: Night owls\nposted BY Lee on 18 January 2018 9:05 pm\n\nBody.\n",
         );
         assert_eq!(p.title, "Night owls");
-        assert_eq!(p.author.name, "Lee");
+        assert_eq!(p.authors[0].name, "Lee");
         assert_eq!(p.published.to_rfc3339(), "2018-01-18T21:05:00-08:00");
         assert_eq!(names(&p.categories), vec![("Bay Area", "bay-area")]);
     }
@@ -831,23 +875,23 @@ First paragraph.\n",
         assert_eq!(p.title, "Night owls");
         assert_eq!(p.published.to_rfc3339(), "2019-07-04T09:30:00-07:00");
         assert_eq!(p.updated.to_rfc3339(), "2019-07-05T10:00:00+00:00");
-        assert_eq!(p.author.slug, "dana-whitfield");
+        assert_eq!(
+            names(&p.authors),
+            vec![("Dana Whitfield", "dana-whitfield")]
+        );
         assert_eq!(
             names(&p.categories),
-            vec![("São Paulo", "sao-paulo"), ("Bay Area", "bay-area")]
+            vec![
+                ("São Paulo", "sao-paulo"),
+                ("Bay Area", "bay-area"),
+                ("!!!", "category-bbe43c17")
+            ]
         );
         assert_eq!(p.tags, vec!["night", "owls"]);
         assert_eq!(p.summary, "A short summary.");
         assert_eq!(p.slug, "owls/night");
         assert_eq!(p.id, "tag:example.com,2019-07-04:owls/night");
-        assert_eq!(
-            p.warnings,
-            vec![Problem {
-                path: "x.md".into(),
-                line: 6,
-                message: "category `!!!` has no letter or digit to make a URL of; it is dropped: rename it".into()
-            }]
-        );
+        assert_eq!(p.warnings, vec![]);
     }
 
     #[test]
@@ -858,10 +902,87 @@ First paragraph.\n",
 [taxonomies]\ncategories = [\"News\"]\ntags = [\"rust\"]\n+++\nBody.\n",
         );
         assert_eq!(p.published.to_rfc3339(), "2019-01-15T09:30:00-08:00");
-        assert_eq!(p.author.name, "Lee");
+        assert_eq!(p.authors[0].name, "Lee");
         assert_eq!(names(&p.categories), vec![("News", "news")]);
         assert_eq!(p.tags, vec!["rust"]);
         assert_eq!(p.id, "urn:uuid:1");
+    }
+
+    #[test]
+    fn front_matter_id_that_is_not_a_uri_falls_back_to_the_tag_uri_with_a_warning() {
+        let p = post(
+            "night-bus.md",
+            "---\ndate: 2019-03-03\nid: my custom id\n---\nx\n",
+        );
+        assert_eq!(p.id, "tag:example.com,2019-03-03:night-bus");
+        assert_eq!(
+            p.warnings,
+            vec![Problem {
+                path: "night-bus.md".into(),
+                line: 3,
+                message: "key `id`: `my custom id` is not a URI; use a tag: or https: URI, or remove it to use the default".into()
+            }]
+        );
+        for (id, kept) in [
+            ("urn:uuid:1", true),
+            ("https://example.com/a", true),
+            ("tag:example.com,2019:x", true),
+            ("x-1.b+c:y", true),
+            ("12345", false),
+            ("1x:y", false),
+            ("tag:", false),
+            (":x", false),
+            ("tag:a b", false),
+        ] {
+            assert_eq!(is_uri(id), kept, "{id}");
+        }
+    }
+
+    #[test]
+    fn front_matter_titles_and_categories_lose_their_entities_and_tags() {
+        let p = post(
+            "q.md",
+            "---\ntitle: \"Q&amp;A with <b>Ann</b> &#8217;24\"\ndate: 2019-03-03\n\
+summary: \"<em>Short</em> &amp; sweet\"\ncategories: [\"R&amp;D\", \"<i>Bay</i> Area\"]\ntags: [\"Tom &amp; Jerry\"]\n---\nx\n",
+        );
+        assert_eq!(p.title, "Q&A with Ann \u{2019}24");
+        assert_eq!(p.summary, "Short & sweet");
+        assert_eq!(
+            names(&p.categories),
+            vec![("R&D", "r-d"), ("Bay Area", "bay-area")]
+        );
+        assert_eq!(p.tags, vec!["Tom & Jerry"]);
+    }
+
+    #[test]
+    fn article_title_header_loses_its_entities_and_tags() {
+        let p = post(
+            "q.txt",
+            "Title: Q&amp;A with <b>Ann</b> &#8217;24\nPosted on 2019-03-03\nCategories: R&amp;D\n\nBody &amp; more.\n",
+        );
+        assert_eq!(p.title, "Q&A with Ann \u{2019}24");
+        assert_eq!(names(&p.categories), vec![("R&D", "r-d")]);
+        // The body is text as written, not HTML.
+        assert_eq!(p.content_html, "<p>Body &amp;amp; more.</p>\n");
+    }
+
+    #[test]
+    fn every_author_is_kept_in_order_without_repeats() {
+        let p = post(
+            "a.md",
+            "---\ndate: 2019-03-03\nauthor: Ann Lee\nauthors: [Zed, Yan, ann lee, 東京]\n---\nx\n",
+        );
+        assert_eq!(
+            names(&p.authors),
+            vec![
+                ("Ann Lee", "ann-lee"),
+                ("Zed", "zed"),
+                ("Yan", "yan"),
+                ("東京", "author-2f3c04f1")
+            ]
+        );
+        let p = post("b.md", "---\ndate: 2019-03-03\nauthors: []\n---\nx\n");
+        assert_eq!(names(&p.authors), vec![("Newsroom", "newsroom")]);
     }
 
     #[test]
@@ -910,6 +1031,17 @@ First paragraph.\n",
     }
 
     #[test]
+    fn summary_leaves_out_what_the_sanitizer_removes() {
+        let p = post(
+            "s.md",
+            "---\ndate: 2019-03-03\n---\n<style>p{color:red}</style>\n\nRiders <script>track()</script>cheered.\n",
+        );
+        assert_eq!(p.summary, "Riders cheered.");
+        assert_eq!(p.title, "S");
+        assert_eq!(p.content_html, "\n<p>Riders cheered.</p>\n");
+    }
+
+    #[test]
     fn windows_1252_file_is_read_with_a_warning() {
         let p = parse(
             &source("q.txt", b"Posted on 2019-03-03\n\n\x93Quoted\x94 text.\n"),
@@ -923,6 +1055,26 @@ First paragraph.\n",
                 path: "q.txt".into(),
                 line: 1,
                 message: "not UTF-8; read as Windows-1252, save the file as UTF-8".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn unreadable_utf16_is_removed_with_a_warning_naming_the_file() {
+        let mut bytes = vec![0xFF, 0xFE];
+        for unit in "Posted on 2019-03-03\n\nCaf".encode_utf16() {
+            bytes.extend_from_slice(&unit.to_le_bytes());
+        }
+        // An unpaired high surrogate, then `é.`
+        bytes.extend_from_slice(&[0x00, 0xD8, 0xE9, 0x00, b'.', 0x00]);
+        let p = parse(&source("cafe.txt", &bytes), &site()).unwrap();
+        assert_eq!(p.content_html, "<p>Café.</p>\n");
+        assert_eq!(
+            p.warnings,
+            vec![Problem {
+                path: "cafe.txt".into(),
+                line: 1,
+                message: "invalid characters removed; save the file as UTF-8".into()
             }]
         );
     }
@@ -953,7 +1105,7 @@ First paragraph.\n",
             "---\ntitle: \"A\\x01B\\uFFFE\"\nauthor: \"Da\\x02na\"\ncategories: [\"C\\x03D\"]\ndate: 2019-03-03\n---\nText&#1;\u{7}.\n",
         );
         assert_eq!(p.title, "AB");
-        assert_eq!(p.author.name, "Dana");
+        assert_eq!(p.authors[0].name, "Dana");
         assert_eq!(names(&p.categories), vec![("CD", "cd")]);
         assert!(
             p.content_html.chars().all(decode::xml_allowed),

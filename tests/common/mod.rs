@@ -35,7 +35,7 @@ fn named(name: &str, slug: &str) -> Named {
 fn post(
     slug: &str,
     title: &str,
-    author: Named,
+    authors: Vec<Named>,
     categories: Vec<Named>,
     published: &str,
     updated: &str,
@@ -52,7 +52,7 @@ fn post(
         ),
         url: format!("https://news.example.com/posts/{slug}/"),
         title: title.into(),
-        author,
+        authors,
         categories,
         tags: vec!["local".into()],
         published,
@@ -73,7 +73,7 @@ pub fn posts() -> Vec<Post> {
         post(
             "fare-caps",
             "Fare caps & transfers <explained>",
-            named("Zoë Álvarez", "zoe-alvarez"),
+            vec![named("Zoë Álvarez", "zoe-alvarez")],
             vec![transit.clone()],
             "2020-01-06T09:15:00+09:00",
             "2020-01-07T10:00:00+09:00",
@@ -84,7 +84,7 @@ pub fn posts() -> Vec<Post> {
         post(
             "night-bus-pilot",
             "Council extends the “night bus” pilot",
-            named("Dana Whitfield", "dana-whitfield"),
+            vec![named("Dana Whitfield", "dana-whitfield")],
             vec![city_hall.clone(), transit],
             "2019-03-03T00:00:00-08:00",
             "2019-03-03T00:00:00-08:00",
@@ -95,7 +95,7 @@ pub fn posts() -> Vec<Post> {
         post(
             "budget-hearing",
             "Budget hearing moved",
-            named("Newsroom", "newsroom"),
+            vec![named("Newsroom", "newsroom")],
             vec![city_hall],
             "2019-02-14T18:30:00+00:00",
             "2019-02-14T18:30:00+00:00",
