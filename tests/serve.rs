@@ -858,6 +858,79 @@ async fn a_rename_within_posts_moves_the_item() {
     site.stop().await;
 }
 
+/// Sends `request` as raw bytes on a new connection and returns the status line.
+async fn raw_status(addr: SocketAddr, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // The server may answer and close before reading all of an oversized request.
+    let _ = stream.write_all(request).await;
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(2), stream.read_to_end(&mut response)).await;
+    String::from_utf8_lossy(&response)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_requests_on_the_wire_reach_no_file_and_the_server_keeps_serving() {
+    let site = Site::new(&[("night-bus.txt", &night_bus())]).await;
+    let long_header = format!(
+        "GET /rss.xml HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
+        "a".repeat(512 * 1024)
+    );
+    let long_path = format!(
+        "GET /{} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "a".repeat(64 * 1024)
+    );
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (
+            b"GET /../config.toml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(),
+            "HTTP/1.1 404 Not Found",
+        ),
+        (
+            b"GET /%2e%2e/config.toml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(),
+            "HTTP/1.1 404 Not Found",
+        ),
+        (
+            b"GET /posts/..%2f..%2fconfig.toml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                .to_vec(),
+            "HTTP/1.1 404 Not Found",
+        ),
+        (
+            b"GET /night-bus.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(),
+            "HTTP/1.1 404 Not Found",
+        ),
+        (
+            b"BREW /rss.xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(),
+            "HTTP/1.1 405 Method Not Allowed",
+        ),
+        (long_path.into_bytes(), "HTTP/1.1 414 URI Too Long"),
+        (
+            long_header.into_bytes(),
+            "HTTP/1.1 431 Request Header Fields Too Large",
+        ),
+        (
+            b"\x16\x03\x01\x02\x00garbage\r\n\r\n".to_vec(),
+            "HTTP/1.1 400 Bad Request",
+        ),
+    ];
+    for (request, expected) in cases {
+        let status = raw_status(site.addr, &request).await;
+        assert_eq!(
+            status,
+            expected,
+            "{}",
+            String::from_utf8_lossy(&request[..request.len().min(60)])
+        );
+    }
+    let got = site.get("/categories/transit/rss.xml").await;
+    assert_eq!(got.status, StatusCode::OK);
+    assert!(got.text().contains("/posts/night-bus/"));
+    site.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conditional_get_encodings_head_and_aliases() {
     let site = Site::new(&[
