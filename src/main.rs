@@ -84,8 +84,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("building into {}", out.display()))?;
             for problem in report.view.errors.iter() {
                 tracing::warn!(
-                    "{}: {}:{}: {}",
-                    "skipped",
+                    "skipped {}:{}: {}",
                     config.posts_dir.join(&problem.path).display(),
                     problem.line,
                     problem.message
