@@ -6,7 +6,8 @@
 //! decided in [`Catalog::view`], not when files change, so a future post appears when its
 //! time comes without any file event.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -69,9 +70,14 @@ impl Catalog {
         Catalog::default()
     }
 
-    /// Paths of every file in the catalog, for telling what a rescan no longer finds.
-    pub fn paths(&self) -> BTreeSet<String> {
-        self.entries.keys().cloned().collect()
+    /// Paths of the files in the catalog under the folder `prefix` (`"a/b/"`; `""` for
+    /// all), for telling what a rescan or a removed folder no longer holds. A range of
+    /// the ordered map: a change to one file does not walk every path.
+    pub fn paths_under<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.entries
+            .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+            .map(|(path, _)| path.as_str())
+            .take_while(move |path| path.starts_with(prefix))
     }
 
     /// Applies what a read of the file at `path` gave.
@@ -309,6 +315,18 @@ mod tests {
         assert_eq!(catalog.apply("a.md", Update::Removed), Applied::Removed);
         assert_eq!(catalog.apply("a.md", Update::Removed), Applied::Unchanged);
         assert!(catalog.view(at(20)).posts.is_empty());
+    }
+
+    #[test]
+    fn paths_under_a_folder_are_only_that_folders() {
+        let mut catalog = Catalog::new();
+        for path in ["a/x.md", "ab.md", "a/y.md", "b.md", "a/deep/z.md"] {
+            catalog.apply(path, Update::Parsed(post(path, path, 1)));
+        }
+        let under = |prefix| catalog.paths_under(prefix).collect::<Vec<_>>();
+        assert_eq!(under("a/"), vec!["a/deep/z.md", "a/x.md", "a/y.md"]);
+        assert_eq!(under("c/"), Vec::<&str>::new());
+        assert_eq!(under("").len(), 5);
     }
 
     #[test]

@@ -153,23 +153,18 @@ impl Publisher {
     fn affected(&self, changes: &ChangeSet) -> BTreeSet<String> {
         let dir = &self.config.posts_dir;
         if changes.rescan {
-            let mut paths = self.catalog.paths();
+            let mut paths: BTreeSet<String> =
+                self.catalog.paths_under("").map(str::to_string).collect();
             paths.extend(scan::list(dir));
             return paths;
         }
-        let known = self.catalog.paths();
         let mut paths = BTreeSet::new();
         for rel in &changes.paths {
             if post::is_post_path(std::path::Path::new(rel)) {
                 paths.insert(rel.clone());
             }
             let prefix = format!("{rel}/");
-            paths.extend(
-                known
-                    .range(prefix.clone()..)
-                    .take_while(|p| p.starts_with(&prefix))
-                    .cloned(),
-            );
+            paths.extend(self.catalog.paths_under(&prefix).map(str::to_string));
             let folder = dir.join(rel);
             if folder.is_dir() {
                 paths.extend(

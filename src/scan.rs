@@ -13,12 +13,34 @@ use crate::post;
 /// followed into folders, so a dangling one is reported when it is read.
 pub fn list(dir: &Path) -> Vec<String> {
     let mut found = Vec::new();
-    walk(dir, Path::new(""), &mut found);
+    walk(dir, Path::new(""), &mut |rel, entry| {
+        if !is_folder(entry) && post::is_post_path(rel) {
+            found.push(to_slash(rel));
+        }
+    });
     found.sort();
     found
 }
 
-fn walk(root: &Path, rel: &Path, found: &mut Vec<String>) {
+/// The newest modification time of `dir` and the folders under it (hidden ones left
+/// out): when a file in them was last created, renamed or deleted.
+pub fn newest_folder_change(dir: &Path) -> Option<DateTime<Utc>> {
+    let mut newest = std::fs::metadata(dir).and_then(|m| m.modified()).ok()?;
+    walk(dir, Path::new(""), &mut |_, entry| {
+        if !is_folder(entry) {
+            return;
+        }
+        if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {
+            newest = newest.max(modified);
+        }
+    });
+    Some(DateTime::<Utc>::from(newest))
+}
+
+/// Calls `visit` with the relative path of every entry under `root.join(rel)` that is
+/// not hidden, entering folders (not symlinks to them). The one place the walking rules
+/// live.
+fn walk(root: &Path, rel: &Path, visit: &mut impl FnMut(&Path, &std::fs::DirEntry)) {
     let Ok(entries) = std::fs::read_dir(root.join(rel)) else {
         return;
     };
@@ -28,36 +50,15 @@ fn walk(root: &Path, rel: &Path, found: &mut Vec<String>) {
             continue;
         }
         let child = rel.join(&name);
-        let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
-        if is_dir {
-            walk(root, &child, found);
-        } else if post::is_post_path(&child) {
-            found.push(to_slash(&child));
+        visit(&child, &entry);
+        if is_folder(&entry) {
+            walk(root, &child, visit);
         }
     }
 }
 
-/// The newest modification time of `dir` and the folders under it (hidden ones left
-/// out): when a file in them was last created, renamed or deleted.
-pub fn newest_folder_change(dir: &Path) -> Option<DateTime<Utc>> {
-    let mut newest = std::fs::metadata(dir).and_then(|m| m.modified()).ok()?;
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(folder) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&folder) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let hidden = entry.file_name().to_string_lossy().starts_with('.');
-            let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
-            if is_dir && !hidden {
-                if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {
-                    newest = newest.max(modified);
-                }
-                pending.push(entry.path());
-            }
-        }
-    }
-    Some(DateTime::<Utc>::from(newest))
+fn is_folder(entry: &std::fs::DirEntry) -> bool {
+    entry.file_type().map(|t| t.is_dir()).unwrap_or(false)
 }
 
 /// `a/b.md` whatever the platform's separator.

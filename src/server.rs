@@ -136,7 +136,7 @@ pub fn respond_at<B>(
 
 /// The route a request path names: percent-decoded, and refused when it holds what no
 /// route does (`..` or `.` segments, NUL, backslashes, bytes that are not UTF-8).
-fn route_of(raw: &str) -> Option<String> {
+fn route_of(raw: &str) -> Option<std::borrow::Cow<'_, str>> {
     let path = percent_encoding::percent_decode_str(raw)
         .decode_utf8()
         .ok()?;
@@ -149,7 +149,7 @@ fn route_of(raw: &str) -> Option<String> {
     {
         return None;
     }
-    Some(path.into_owned())
+    Some(path)
 }
 
 /// A route's response. Conditional GET compares against the route's own Last-Modified,

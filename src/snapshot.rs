@@ -246,7 +246,8 @@ impl Pass<'_> {
         let old = self.prev.routes.get(&route);
         if let Some(old) = old {
             if old.input == input {
-                self.next.routes.insert(route, old.clone());
+                let rendered = Arc::clone(&old.rendered);
+                self.next.routes.insert(route, Route { rendered, input });
                 return;
             }
         }
@@ -327,11 +328,7 @@ fn group(posts: &[Arc<Post>], config: &Config) -> Vec<(FeedInfo, Vec<Arc<Post>>)
                 FeedKey::Site => config.site.title.clone(),
                 _ => format!("{} — {}", config.site.title, name),
             };
-            let updated = posts
-                .iter()
-                .map(|p| p.updated.max(p.published))
-                .max()
-                .unwrap_or(DateTime::<Utc>::UNIX_EPOCH.fixed_offset());
+            let updated = FeedInfo::updated_of(posts.iter().map(|p| p.as_ref()));
             (
                 FeedInfo {
                     key,
@@ -349,13 +346,7 @@ fn group(posts: &[Arc<Post>], config: &Config) -> Vec<(FeedInfo, Vec<Arc<Post>>)
 fn newest_change(posts: &[Arc<Post>]) -> DateTime<Utc> {
     posts
         .iter()
-        .flat_map(|p| {
-            [
-                p.published.with_timezone(&Utc),
-                p.updated.with_timezone(&Utc),
-                p.file_modified,
-            ]
-        })
+        .map(|p| p.updated.with_timezone(&Utc).max(p.file_modified))
         .max()
         .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
 }

@@ -145,11 +145,13 @@ fn every_feed_of_the_bundled_posts_parses_with_the_expected_items() {
     );
     let redirects = std::str::from_utf8(&written["_redirects"]).expect("utf-8");
     let redirects: Vec<&str> = redirects.lines().collect();
-    // Site: /feed/, /feed/rss2/, /index.xml, /feed/atom/; 7 categories × 3; 4 authors.
-    assert_eq!(redirects.len(), 4 + 7 * 3 + 4);
+    // Site: /feed/, /feed, /feed/rss2/, /feed/rss/, /index.xml, /feed/atom/;
+    // 7 categories × 3; 4 authors.
+    assert_eq!(redirects.len(), 6 + 7 * 3 + 4);
     for line in [
         "/feed/ /rss.xml 301",
         "/feed/atom/ /atom.xml 301",
+        "/feed/rss/ /rss.xml 301",
         "/index.xml /rss.xml 301",
         "/category/bay-area/feed/ /categories/bay-area/rss.xml 301",
         "/categories/bay-area/index.xml /categories/bay-area/rss.xml 301",

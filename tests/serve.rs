@@ -142,7 +142,18 @@ impl Site {
 
     /// Polls `path` until `ok` holds, for at most [`VISIBLE`].
     async fn wait_for(&self, path: &str, what: &str, ok: impl Fn(&Got) -> bool) -> Got {
-        let deadline = Instant::now() + VISIBLE;
+        self.wait_within(VISIBLE, path, what, ok).await
+    }
+
+    /// Polls `path` until `ok` holds, for at most `within`.
+    async fn wait_within(
+        &self,
+        within: Duration,
+        path: &str,
+        what: &str,
+        ok: impl Fn(&Got) -> bool,
+    ) -> Got {
+        let deadline = Instant::now() + within;
         loop {
             let got = self.get(path).await;
             if ok(&got) {
@@ -150,7 +161,7 @@ impl Site {
             }
             assert!(
                 Instant::now() < deadline,
-                "{what}: {path} still answers {} {:?} after {VISIBLE:?}",
+                "{what}: {path} still answers {} {:?} after {within:?}",
                 got.status,
                 got.text()
             );
@@ -378,18 +389,13 @@ async fn the_periodic_rescan_catches_a_change_the_watcher_cannot_see() {
     drop(file);
 
     // The rescan runs every second; allow two of them.
-    let deadline = std::time::Instant::now() + Duration::from_millis(2500);
-    loop {
-        let got = site.get("/categories/weather/rss.xml").await;
-        if got.status == StatusCode::OK && got.text().contains("/posts/linked/") {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the rescan did not pick up the change"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    site.wait_within(
+        Duration::from_millis(2500),
+        "/categories/weather/rss.xml",
+        "the rescan",
+        |got| got.status == StatusCode::OK && got.text().contains("/posts/linked/"),
+    )
+    .await;
     site.vanishes("/categories/transit/rss.xml", "after the rescan")
         .await;
     site.stop().await;
@@ -752,20 +758,18 @@ async fn a_future_post_appears_when_its_time_comes() {
     assert!(!early.text().contains("/posts/soon/"), "published early");
     assert_eq!(site.get("/posts/soon/").await.status, StatusCode::NOT_FOUND);
 
-    let deadline = Instant::now() + (due - Utc::now()).to_std().unwrap_or_default() + VISIBLE;
-    loop {
-        let got = site.get(feed).await;
-        if got.text().contains("/posts/soon/") {
-            assert!(Utc::now() >= due, "published before its time");
-            assert_eq!(
-                guid_of(&got.text(), "soon"),
-                format!("tag:127.0.0.1,{}:soon", due.format("%Y-%m-%d"))
-            );
-            break;
-        }
-        assert!(Instant::now() < deadline, "the post never came due");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let within = (due - Utc::now()).to_std().unwrap_or_default() + VISIBLE;
+    let got = site
+        .wait_within(within, feed, "the post coming due", |got| {
+            let seen = got.text().contains("/posts/soon/");
+            assert!(!seen || Utc::now() >= due, "published before its time");
+            seen
+        })
+        .await;
+    assert_eq!(
+        guid_of(&got.text(), "soon"),
+        format!("tag:127.0.0.1,{}:soon", due.format("%Y-%m-%d"))
+    );
     site.lists("/rss.xml", "soon", "came due").await;
     site.shows("soon", "The new line opens.", "came due").await;
     site.stop().await;

@@ -55,9 +55,20 @@ pub struct FeedInfo {
     pub title: String,
     /// The category's or author's display name; the site title for the site feed.
     pub name: String,
-    /// The newest `updated` of its posts; the Unix epoch for an empty feed, so the output
-    /// never depends on the clock.
+    /// See [`FeedInfo::updated_of`].
     pub updated: DateTime<FixedOffset>,
+}
+
+impl FeedInfo {
+    /// A feed's date: the newest `updated` of its posts, or the Unix epoch for an empty
+    /// feed, so the output never depends on the clock.
+    pub fn updated_of<'a>(posts: impl IntoIterator<Item = &'a Post>) -> DateTime<FixedOffset> {
+        posts
+            .into_iter()
+            .map(|post| post.updated)
+            .max()
+            .unwrap_or(DateTime::<chrono::Utc>::UNIX_EPOCH.fixed_offset())
+    }
 }
 
 /// The feed formats a site can publish.
@@ -167,9 +178,9 @@ fn author_names<'a>(site: &'a Site, post: &'a Post) -> Vec<&'a str> {
     }
 }
 
-/// When a post last changed, never before it was published.
+/// When a post last changed, in whole seconds.
 fn modified(post: &Post) -> DateTime<FixedOffset> {
-    whole_seconds(post.updated.max(post.published))
+    whole_seconds(post.updated)
 }
 
 /// Feeds carry whole seconds: a file's modification time may have nanoseconds, and
@@ -213,41 +224,47 @@ fn escape_markup(text: &str, out: &mut String) {
     let _ = pulldown_cmark_escape::escape_html(out, text);
 }
 
-/// WordPress and Hugo paths that old subscriptions use, and the canonical route each one
-/// is redirected to. The one place these aliases live.
+/// WordPress and Hugo paths that old subscriptions use, each with the canonical route it
+/// is redirected to; `{slug}` stands for a category's or an author's slug. The one
+/// table both directions are read from, so the server and `build`'s `_redirects` agree.
+const ALIASES: &[(&str, &str)] = &[
+    ("/feed/", "/rss.xml"),
+    ("/feed", "/rss.xml"),
+    ("/feed/rss2/", "/rss.xml"),
+    ("/feed/rss/", "/rss.xml"),
+    ("/index.xml", "/rss.xml"),
+    ("/feed/atom/", "/atom.xml"),
+    ("/category/{slug}/feed/", "/categories/{slug}/rss.xml"),
+    ("/categories/{slug}/index.xml", "/categories/{slug}/rss.xml"),
+    ("/category/{slug}/feed/atom/", "/categories/{slug}/atom.xml"),
+    ("/author/{slug}/feed/", "/authors/{slug}/rss.xml"),
+];
+
+/// The slug `path` gives `template`'s `{slug}` (`Some("")` for a template without one),
+/// or `None` when the path does not fit the template.
+fn fit<'a>(template: &str, path: &'a str) -> Option<&'a str> {
+    match template.split_once("{slug}") {
+        None => (template == path).then_some(""),
+        Some((before, after)) => {
+            let slug = path.strip_prefix(before)?.strip_suffix(after)?;
+            (!slug.is_empty() && !slug.contains('/')).then_some(slug)
+        }
+    }
+}
+
+/// The canonical route an alias path is redirected to.
 pub fn alias_target(path: &str) -> Option<String> {
-    match path {
-        "/feed/" | "/feed" | "/feed/rss2/" | "/feed/rss/" | "/index.xml" => {
-            return Some("/rss.xml".into())
-        }
-        "/feed/atom/" => return Some("/atom.xml".into()),
-        _ => {}
-    }
-    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    match parts.as_slice() {
-        ["category", slug, "feed", ""] | ["categories", slug, "index.xml"] => {
-            Some(format!("/categories/{slug}/rss.xml"))
-        }
-        ["category", slug, "feed", "atom", ""] => Some(format!("/categories/{slug}/atom.xml")),
-        ["author", slug, "feed", ""] => Some(format!("/authors/{slug}/rss.xml")),
-        _ => None,
-    }
+    ALIASES
+        .iter()
+        .find_map(|(alias, target)| fit(alias, path).map(|slug| target.replace("{slug}", slug)))
 }
 
 /// The aliases that [`alias_target`] sends to `route`.
 pub fn aliases_of(route: &str) -> Vec<String> {
-    let parts: Vec<&str> = route.trim_start_matches('/').split('/').collect();
-    match parts.as_slice() {
-        ["rss.xml"] => vec!["/feed/".into(), "/feed/rss2/".into(), "/index.xml".into()],
-        ["atom.xml"] => vec!["/feed/atom/".into()],
-        ["categories", slug, "rss.xml"] => vec![
-            format!("/category/{slug}/feed/"),
-            format!("/categories/{slug}/index.xml"),
-        ],
-        ["categories", slug, "atom.xml"] => vec![format!("/category/{slug}/feed/atom/")],
-        ["authors", slug, "rss.xml"] => vec![format!("/author/{slug}/feed/")],
-        _ => Vec::new(),
-    }
+    ALIASES
+        .iter()
+        .filter_map(|(alias, target)| fit(target, route).map(|slug| alias.replace("{slug}", slug)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -255,6 +272,36 @@ mod tests {
     use chrono::DateTime;
 
     use super::rfc2822;
+
+    #[test]
+    fn every_alias_leads_back_to_its_route() {
+        use super::{alias_target, aliases_of};
+        assert_eq!(
+            alias_target("/category/bay-area/feed/").as_deref(),
+            Some("/categories/bay-area/rss.xml")
+        );
+        assert_eq!(alias_target("/feed").as_deref(), Some("/rss.xml"));
+        assert_eq!(alias_target("/category//feed/"), None);
+        assert_eq!(alias_target("/category/a/b/feed/"), None);
+        assert_eq!(alias_target("/categories/x/rss.xml"), None);
+        assert_eq!(
+            aliases_of("/categories/bay-area/rss.xml"),
+            vec!["/category/bay-area/feed/", "/categories/bay-area/index.xml"]
+        );
+        assert_eq!(aliases_of("/posts/a/"), Vec::<String>::new());
+        for route in [
+            "/rss.xml",
+            "/atom.xml",
+            "/categories/x/atom.xml",
+            "/authors/y/rss.xml",
+        ] {
+            let aliases = aliases_of(route);
+            assert!(!aliases.is_empty(), "{route}");
+            for alias in aliases {
+                assert_eq!(alias_target(&alias).as_deref(), Some(route), "{alias}");
+            }
+        }
+    }
 
     #[test]
     fn rfc2822_writes_odd_offsets_in_utc() {
@@ -348,11 +395,7 @@ mod fixtures {
             key: FeedKey::Site,
             title: "Example News".into(),
             name: "Example News".into(),
-            updated: posts
-                .iter()
-                .map(|p| p.updated.max(p.published))
-                .max()
-                .unwrap_or(DateTime::<Utc>::UNIX_EPOCH.fixed_offset()),
+            updated: FeedInfo::updated_of(posts.iter().copied()),
         }
     }
 }

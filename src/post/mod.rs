@@ -122,7 +122,7 @@ pub struct Post {
     pub categories: Vec<Named>,
     pub tags: Vec<String>,
     pub published: DateTime<FixedOffset>,
-    /// `updated`/`lastmod` from front matter, else `published`.
+    /// `updated`/`lastmod` from front matter, else `published`; never before `published`.
     pub updated: DateTime<FixedOffset>,
     pub file_modified: DateTime<Utc>,
     /// Plain text, at most 300 characters.
@@ -248,7 +248,9 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
             source.modified.with_timezone(&site.timezone).fixed_offset()
         }
     };
-    let updated = front.updated.unwrap_or(published);
+    // An `updated` before the publication date is a typo; no renderer should have to
+    // guard against it.
+    let updated = front.updated.unwrap_or(published).max(published);
 
     let first_paragraph = match &body {
         Body::Paragraphs(paragraphs) => paragraphs.first().cloned().unwrap_or_default(),
@@ -989,6 +991,15 @@ summary: \"<em>Short</em> &amp; sweet\"\ncategories: [\"R&amp;D\", \"<i>Bay</i> 
     fn draft_is_marked() {
         let p = post("d.md", "---\ndraft: true\ndate: 2019-03-03\n---\nx\n");
         assert!(p.draft);
+    }
+
+    #[test]
+    fn updated_before_published_is_the_publication_date() {
+        let p = post(
+            "u.md",
+            "---\ndate: 2020-05-02T10:00:00Z\nupdated: 2020-05-01T10:00:00Z\n---\nTypo.\n",
+        );
+        assert_eq!(p.updated.to_rfc3339(), "2020-05-02T10:00:00+00:00");
     }
 
     #[test]

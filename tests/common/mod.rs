@@ -111,11 +111,7 @@ pub fn site_feed(posts: &[&Post]) -> FeedInfo {
         key: FeedKey::Site,
         title: "Example News".into(),
         name: "Example News".into(),
-        updated: posts
-            .iter()
-            .map(|p| p.updated.max(p.published))
-            .max()
-            .unwrap_or(DateTime::<Utc>::UNIX_EPOCH.fixed_offset()),
+        updated: FeedInfo::updated_of(posts.iter().copied()),
     }
 }
 
