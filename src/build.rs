@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::catalog::{Catalog, View};
 use crate::config::Config;
-use crate::feed;
+use crate::routes;
 use crate::scan;
 use crate::snapshot::Snapshot;
 
@@ -37,16 +37,6 @@ pub fn load_catalog(config: &Config) -> Catalog {
     catalog
 }
 
-/// The file a route is written to: `/` → `index.html`, `/posts/a/` → `posts/a/index.html`.
-pub fn file_for(route: &str) -> PathBuf {
-    let rel = route.trim_start_matches('/');
-    if rel.is_empty() || rel.ends_with('/') {
-        PathBuf::from(format!("{rel}index.html"))
-    } else {
-        PathBuf::from(rel)
-    }
-}
-
 /// Builds every route of the posts as published at `now` and writes them under `out`.
 pub fn build(config: &Config, out: &Path, now: DateTime<Utc>) -> Result<Report, WriteError> {
     let catalog = load_catalog(config);
@@ -54,7 +44,7 @@ pub fn build(config: &Config, out: &Path, now: DateTime<Utc>) -> Result<Report, 
     let (snapshot, _) = Snapshot::default().next(&view, config, now);
     let mut files = 0;
     for (route, rendered) in snapshot.files() {
-        let path = out.join(file_for(route));
+        let path = out.join(routes::file_for(route));
         write(&path, &rendered.body)?;
         files += 1;
         for (ext, bytes) in [("gz", &rendered.gzip), ("br", &rendered.br)] {
@@ -71,7 +61,7 @@ pub fn build(config: &Config, out: &Path, now: DateTime<Utc>) -> Result<Report, 
     // the format Netlify and Cloudflare Pages read, tells it how.
     let mut redirects = String::new();
     for (route, _) in snapshot.files() {
-        for alias in feed::aliases_of(route) {
+        for alias in routes::aliases_of(route) {
             redirects.push_str(&format!("{alias} {route} 301\n"));
         }
     }

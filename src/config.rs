@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::feed::Format;
 use crate::post::Site;
+use crate::routes::Format;
 
 /// A config that cannot be used. The message names the file and the key.
 #[derive(Debug, thiserror::Error)]

@@ -6,6 +6,8 @@
 //!
 //! Imports point down this list, never up:
 //!
+//! - [`routes`]: every URL rule: post pages, feed routes, aliases, the files `build`
+//!   writes. Pure strings.
 //! - [`post`]: one file's bytes → a normalized [`post::Post`]. Pure: it reads nothing but
 //!   the bytes it is handed.
 //! - [`config`]: `config.toml`, its defaults and validation.
@@ -27,6 +29,7 @@ pub mod config;
 pub mod feed;
 pub mod post;
 pub mod publish;
+pub mod routes;
 pub mod scan;
 pub mod server;
 pub mod snapshot;

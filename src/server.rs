@@ -23,7 +23,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 
-use crate::feed;
+use crate::routes;
 use crate::snapshot::{Rendered, Snapshot};
 
 /// How long responses in flight may take to finish after a shutdown signal.
@@ -118,7 +118,7 @@ pub fn respond_at<B>(
     if let Some(rendered) = snapshot.get(&path) {
         return found(rendered, req, head, now);
     }
-    match feed::alias_target(&path) {
+    match routes::alias_target(&path) {
         Some(target) if snapshot.get(&target).is_some() => {
             let mut response = text(
                 StatusCode::MOVED_PERMANENTLY,

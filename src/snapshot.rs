@@ -18,8 +18,9 @@ use sha2::{Digest, Sha256};
 
 use crate::catalog::View;
 use crate::config::Config;
-use crate::feed::{self, FeedInfo, FeedKey};
+use crate::feed::{self, FeedInfo};
 use crate::post::{Named, Post};
+use crate::routes::{self, FeedKey};
 
 /// One route's response, ready to write.
 #[derive(Debug)]
@@ -178,13 +179,13 @@ impl Snapshot {
 
         let everything = newest_change(&view.posts);
         let input = Input::Listing(listing.clone());
-        pass.place("/".into(), input.clone(), everything, || {
+        pass.place(routes::INDEX.into(), input.clone(), everything, || {
             (
                 HTML,
                 feed::render_index(&config.site, &listing, &config.formats),
             )
         });
-        pass.place("/opml.xml".into(), input, everything, || {
+        pass.place(routes::OPML.into(), input, everything, || {
             (
                 OPML,
                 feed::render_opml(&config.site, &listing, &config.formats),
@@ -194,7 +195,7 @@ impl Snapshot {
         for post in &view.posts {
             let modified = newest_change(std::slice::from_ref(post));
             let input = Input::Page(Same(Arc::clone(post)));
-            pass.place(format!("/posts/{}/", post.slug), input, modified, || {
+            pass.place(routes::post_page(&post.slug), input, modified, || {
                 (
                     HTML,
                     feed::render_post_page(&config.site, post, &config.formats),
@@ -219,7 +220,7 @@ impl Snapshot {
             next.retired.remove(&route);
         }
         let health = health(&next, view, now);
-        next.routes.insert("/healthz".into(), health);
+        next.routes.insert(routes::HEALTH.into(), health);
         (next, stats)
     }
 }

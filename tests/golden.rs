@@ -6,7 +6,8 @@ mod common;
 
 use std::path::PathBuf;
 
-use dropfeed::feed::{render_feed, Format};
+use dropfeed::feed::render_feed;
+use dropfeed::routes::Format;
 
 fn check(format: Format, file: &str) {
     let posts = common::posts();

@@ -5,8 +5,9 @@
 mod common;
 
 use common::strict_xml;
-use dropfeed::feed::{render_feed, render_index, render_opml, FeedInfo, FeedKey, Format};
+use dropfeed::feed::{render_feed, render_index, render_opml, FeedInfo};
 use dropfeed::post::Post;
+use dropfeed::routes::{FeedKey, Format};
 
 const ALL: [Format; 3] = [Format::Rss, Format::Atom, Format::Json];
 

@@ -13,39 +13,13 @@ mod json;
 mod pages;
 mod rss;
 
-use chrono::{DateTime, FixedOffset, SecondsFormat, Timelike};
-use serde::Deserialize;
-
 use crate::post::{Post, Site};
+use crate::routes;
+use crate::routes::{FeedKey, Format};
+use chrono::{DateTime, FixedOffset, SecondsFormat, Timelike};
 
 /// Written into every feed's `generator`.
 pub const GENERATOR: &str = concat!("dropfeed ", env!("CARGO_PKG_VERSION"));
-
-/// Which posts a feed holds.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum FeedKey {
-    Site,
-    /// A category, by slug.
-    Category(String),
-    /// An author, by slug.
-    Author(String),
-}
-
-impl FeedKey {
-    /// The folder of this feed's files: `/`, `/categories/{slug}/`, `/authors/{slug}/`.
-    pub fn dir(&self) -> String {
-        match self {
-            FeedKey::Site => "/".to_string(),
-            FeedKey::Category(slug) => format!("/categories/{slug}/"),
-            FeedKey::Author(slug) => format!("/authors/{slug}/"),
-        }
-    }
-
-    /// The route of this feed in one format, e.g. `/categories/bay-area/atom.xml`.
-    pub fn route(&self, format: Format) -> String {
-        format!("{}{}", self.dir(), format.file_name())
-    }
-}
 
 /// A feed as every renderer sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,51 +42,6 @@ impl FeedInfo {
             .map(|post| post.updated)
             .max()
             .unwrap_or(DateTime::<chrono::Utc>::UNIX_EPOCH.fixed_offset())
-    }
-}
-
-/// The feed formats a site can publish.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    Rss,
-    Atom,
-    Json,
-}
-
-impl Format {
-    /// The file name of this format's feed under a feed's folder.
-    pub fn file_name(self) -> &'static str {
-        match self {
-            Format::Rss => "rss.xml",
-            Format::Atom => "atom.xml",
-            Format::Json => "feed.json",
-        }
-    }
-
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Format::Rss => "application/rss+xml; charset=utf-8",
-            Format::Atom => "application/atom+xml; charset=utf-8",
-            Format::Json => "application/feed+json; charset=utf-8",
-        }
-    }
-
-    /// The media type of autodiscovery links, without parameters.
-    pub fn media_type(self) -> &'static str {
-        match self {
-            Format::Rss => "application/rss+xml",
-            Format::Atom => "application/atom+xml",
-            Format::Json => "application/feed+json",
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Format::Rss => "RSS",
-            Format::Atom => "Atom",
-            Format::Json => "JSON Feed",
-        }
     }
 }
 
@@ -142,12 +71,12 @@ pub fn render_opml(site: &Site, feeds: &[FeedInfo], formats: &[Format]) -> Strin
 
 /// The absolute URL of a feed in one format: its `id` in Atom and `rel="self"` everywhere.
 fn self_url(site: &Site, feed: &FeedInfo, format: Format) -> String {
-    format!("{}{}", site.base_url, feed.key.route(format))
+    routes::absolute(&site.base_url, &feed.key.route(format))
 }
 
 /// The site's home page: every feed's alternate (HTML) link.
 fn home_url(site: &Site) -> String {
-    format!("{}/", site.base_url)
+    routes::absolute(&site.base_url, routes::INDEX)
 }
 
 /// What a feed holds, in a sentence: RSS requires a non-empty channel description.
@@ -224,84 +153,11 @@ fn escape_markup(text: &str, out: &mut String) {
     let _ = pulldown_cmark_escape::escape_html(out, text);
 }
 
-/// WordPress and Hugo paths that old subscriptions use, each with the canonical route it
-/// is redirected to; `{slug}` stands for a category's or an author's slug. The one
-/// table both directions are read from, so the server and `build`'s `_redirects` agree.
-const ALIASES: &[(&str, &str)] = &[
-    ("/feed/", "/rss.xml"),
-    ("/feed", "/rss.xml"),
-    ("/feed/rss2/", "/rss.xml"),
-    ("/feed/rss/", "/rss.xml"),
-    ("/index.xml", "/rss.xml"),
-    ("/feed/atom/", "/atom.xml"),
-    ("/category/{slug}/feed/", "/categories/{slug}/rss.xml"),
-    ("/categories/{slug}/index.xml", "/categories/{slug}/rss.xml"),
-    ("/category/{slug}/feed/atom/", "/categories/{slug}/atom.xml"),
-    ("/author/{slug}/feed/", "/authors/{slug}/rss.xml"),
-];
-
-/// The slug `path` gives `template`'s `{slug}` (`Some("")` for a template without one),
-/// or `None` when the path does not fit the template.
-fn fit<'a>(template: &str, path: &'a str) -> Option<&'a str> {
-    match template.split_once("{slug}") {
-        None => (template == path).then_some(""),
-        Some((before, after)) => {
-            let slug = path.strip_prefix(before)?.strip_suffix(after)?;
-            (!slug.is_empty() && !slug.contains('/')).then_some(slug)
-        }
-    }
-}
-
-/// The canonical route an alias path is redirected to.
-pub fn alias_target(path: &str) -> Option<String> {
-    ALIASES
-        .iter()
-        .find_map(|(alias, target)| fit(alias, path).map(|slug| target.replace("{slug}", slug)))
-}
-
-/// The aliases that [`alias_target`] sends to `route`.
-pub fn aliases_of(route: &str) -> Vec<String> {
-    ALIASES
-        .iter()
-        .filter_map(|(alias, target)| fit(target, route).map(|slug| alias.replace("{slug}", slug)))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use chrono::DateTime;
 
     use super::rfc2822;
-
-    #[test]
-    fn every_alias_leads_back_to_its_route() {
-        use super::{alias_target, aliases_of};
-        assert_eq!(
-            alias_target("/category/bay-area/feed/").as_deref(),
-            Some("/categories/bay-area/rss.xml")
-        );
-        assert_eq!(alias_target("/feed").as_deref(), Some("/rss.xml"));
-        assert_eq!(alias_target("/category//feed/"), None);
-        assert_eq!(alias_target("/category/a/b/feed/"), None);
-        assert_eq!(alias_target("/categories/x/rss.xml"), None);
-        assert_eq!(
-            aliases_of("/categories/bay-area/rss.xml"),
-            vec!["/category/bay-area/feed/", "/categories/bay-area/index.xml"]
-        );
-        assert_eq!(aliases_of("/posts/a/"), Vec::<String>::new());
-        for route in [
-            "/rss.xml",
-            "/atom.xml",
-            "/categories/x/atom.xml",
-            "/authors/y/rss.xml",
-        ] {
-            let aliases = aliases_of(route);
-            assert!(!aliases.is_empty(), "{route}");
-            for alias in aliases {
-                assert_eq!(alias_target(&alias).as_deref(), Some(route), "{alias}");
-            }
-        }
-    }
 
     #[test]
     fn rfc2822_writes_odd_offsets_in_utc() {

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::{home_url, rfc2822, rfc3339, whole_seconds, FeedInfo, FeedKey, Format};
 use crate::post::{Post, Site};
+use crate::routes;
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
@@ -84,7 +85,7 @@ fn links(site: &Site, key: &FeedKey, formats: &[Format]) -> Vec<FeedLink> {
         .map(|&format| FeedLink {
             label: format.label(),
             media_type: format.media_type(),
-            url: format!("{}{}", site.base_url, key.route(format)),
+            url: routes::absolute(&site.base_url, &key.route(format)),
         })
         .collect()
 }
@@ -103,7 +104,7 @@ fn site_ctx(site: &Site) -> Value {
         description => &site.description,
         language => &site.language,
         home => home_url(site),
-        opml => format!("{}/opml.xml", site.base_url),
+        opml => routes::absolute(&site.base_url, routes::OPML),
     }
 }
 
@@ -151,7 +152,7 @@ struct NamedLink<'a> {
 
 pub fn post(site: &Site, post: &Post, formats: &[Format]) -> String {
     let first = formats.first().copied();
-    let feed_url = |key: FeedKey| first.map(|f| format!("{}{}", site.base_url, key.route(f)));
+    let feed_url = |key: FeedKey| first.map(|f| routes::absolute(&site.base_url, &key.route(f)));
     let site_feed = FeedView {
         title: &site.title,
         name: &site.title,
@@ -196,7 +197,7 @@ pub fn opml(site: &Site, feeds: &[FeedInfo], formats: &[Format]) -> String {
         .flat_map(|feed| {
             formats.iter().map(move |&format| Outline {
                 text: format!("{} ({})", feed.title, format.label()),
-                xml_url: format!("{}{}", site.base_url, feed.key.route(format)),
+                xml_url: routes::absolute(&site.base_url, &feed.key.route(format)),
             })
         })
         .collect();
@@ -222,7 +223,8 @@ pub fn opml(site: &Site, feeds: &[FeedInfo], formats: &[Format]) -> String {
 mod tests {
     use super::{index, opml, post as post_page};
     use crate::feed::fixtures::{at, named, post, site, site_feed};
-    use crate::feed::{FeedInfo, FeedKey, Format};
+    use crate::feed::FeedInfo;
+    use crate::routes::{FeedKey, Format};
 
     const ALL: [Format; 3] = [Format::Rss, Format::Atom, Format::Json];
 

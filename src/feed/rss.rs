@@ -93,7 +93,8 @@ fn non_empty(text: &str) -> Option<String> {
 mod tests {
     use super::render;
     use crate::feed::fixtures::{at, named, post, site, site_feed};
-    use crate::feed::{FeedInfo, FeedKey};
+    use crate::feed::FeedInfo;
+    use crate::routes::FeedKey;
 
     #[test]
     fn item_carries_guid_not_permalink_creator_content_and_categories() {

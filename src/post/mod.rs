@@ -63,6 +63,8 @@ use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 
 use front::Front;
 
+use crate::routes;
+
 /// What a post needs to know of the site: read from `config.toml` by the caller.
 #[derive(Debug, Clone)]
 pub struct Site {
@@ -298,7 +300,7 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
     }
     let tags = text::dedup_names(front.tags);
 
-    let url = format!("{}/posts/{}/", site.base_url, slug);
+    let url = routes::absolute(&site.base_url, &routes::post_page(&slug));
     let id = front
         .id
         .as_deref()

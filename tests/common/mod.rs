@@ -5,8 +5,9 @@
 #![allow(dead_code)]
 
 use chrono::{DateTime, FixedOffset, Utc};
-use dropfeed::feed::{FeedInfo, FeedKey};
+use dropfeed::feed::FeedInfo;
 use dropfeed::post::{Named, Post, Site};
+use dropfeed::routes::FeedKey;
 
 pub fn site() -> Site {
     Site {
