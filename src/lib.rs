@@ -33,4 +33,5 @@ pub mod routes;
 pub mod scan;
 pub mod server;
 pub mod snapshot;
+pub mod state;
 pub mod watch;

@@ -1,0 +1,474 @@
+//! The identity ledger in memory: which post each file is, the id minted for it, the slug
+//! and page route it holds, and every route it held before.
+//!
+//! Decisions depend only on the sequence of change sets the ledger is handed (and the
+//! clock only for how long a removed post is remembered), never on reading order or
+//! timing within a change set, so replicas that saw the same history agree.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::routes::FeedKey;
+
+/// What one post file that parsed asks of the ledger in a change set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claim {
+    /// Path under the posts folder, `/`-separated.
+    pub path: String,
+    /// A hash of the file's bytes: a file that appears as another disappears with the
+    /// same content is that post, renamed or moved.
+    pub fingerprint: String,
+    /// The slug the rules give (from the path or the front matter).
+    pub slug: String,
+    /// True when the writer chose the slug (`slug` in the front matter): a taken one is
+    /// then an error, not a reason for a variant.
+    pub slug_explicit: bool,
+    /// Readable slugs to try, in order, when `slug` belongs to another post
+    /// (e.g. the Jekyll date kept: `en/2017-05-03-survey`).
+    pub variants: Vec<String>,
+    /// The page route the writer chose (`permalink`, `url` or `path`), if any.
+    pub route: Option<String>,
+    /// Former URLs the writer lists (`aliases`, `redirect_from`), as routes.
+    pub aliases: Vec<String>,
+    /// The id the front matter gives, if any (already checked to be a URI).
+    pub id: Option<String>,
+    /// The post's date, or its file's modification time when it has none: which of two
+    /// new posts claiming one slug is older.
+    pub date: DateTime<Utc>,
+    /// The file's modification time: the first-seen time of a post first seen now.
+    pub modified: DateTime<Utc>,
+}
+
+/// How the site makes ids and routes from a claim and the slug it was given.
+pub trait Rules {
+    /// The id of a post first seen with `slug`: `tag:{host},{date}:{slug}`.
+    fn mint(&self, claim: &Claim, slug: &str) -> String;
+    /// The page route for `slug` when the claim names none (the permalink pattern).
+    fn route(&self, claim: &Claim, slug: &str) -> String;
+}
+
+/// Where the ledger placed one post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub id: String,
+    pub slug: String,
+    /// The post's page route, e.g. `/posts/night-bus-pilot/`.
+    pub route: String,
+    /// When the post was first seen: the date of a post that carries none.
+    pub first_seen: DateTime<Utc>,
+    /// What the writer should know: a slug variant given, an alias ignored.
+    pub notes: Vec<String>,
+}
+
+/// One post the ledger knows, present or removed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub id: String,
+    /// The file it was last seen at.
+    pub path: String,
+    /// The slug the rules gave last time: when it changes (a rename), the post moves.
+    pub natural_slug: String,
+    /// The slug it holds, which may be a variant of `natural_slug`.
+    pub slug: String,
+    pub route: String,
+    pub first_seen: DateTime<Utc>,
+    pub fingerprint: String,
+    /// When its file went away; `None` while it is present.
+    pub removed_at: Option<DateTime<Utc>>,
+}
+
+/// Every post the ledger knows, with indexes for the questions a change set asks.
+#[derive(Debug, Default, Clone)]
+pub struct Ledger {
+    /// By key: the row number in the database. Never shrinks, so keys stay valid.
+    pub(super) entries: BTreeMap<i64, Entry>,
+    /// Present posts by path.
+    by_path: HashMap<String, i64>,
+    /// Slugs held by present posts.
+    by_slug: HashMap<String, i64>,
+    /// Page routes held by present posts.
+    by_route: HashMap<String, i64>,
+    /// Every id ever minted: an id is never given to two posts.
+    by_id: HashMap<String, i64>,
+    /// Posts removed within the remembered time: the only ones a new file's content or
+    /// path is compared with, so a change set never walks the whole ledger.
+    recently_removed: BTreeSet<i64>,
+    /// Former routes and aliases, each answering 301 to its post's page.
+    pub(super) redirects: BTreeMap<String, i64>,
+    /// Every feed ever published, with its display name: a feed never vanishes.
+    pub(super) feeds: BTreeMap<FeedKey, String>,
+    /// How long a removed post waits for its file to come back under another name.
+    pub(super) remember: Duration,
+    /// What changed since the last save, for writing only that.
+    pub(super) dirty: Dirty,
+}
+
+/// Rows changed since the last save.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Dirty {
+    pub entries: BTreeSet<i64>,
+    pub redirects: BTreeSet<String>,
+    pub feeds: BTreeSet<FeedKey>,
+}
+
+/// How long a removed post is remembered when nothing says otherwise.
+pub const REMEMBER_DAYS: i64 = 7;
+
+impl Ledger {
+    /// An empty ledger: a first run, or one without a database.
+    pub fn new(remember: Duration) -> Ledger {
+        Ledger {
+            remember,
+            ..Ledger::default()
+        }
+    }
+
+    /// A ledger holding what a database had.
+    pub(super) fn restore(
+        remember: Duration,
+        entries: BTreeMap<i64, Entry>,
+        redirects: BTreeMap<String, i64>,
+        feeds: BTreeMap<FeedKey, String>,
+    ) -> Ledger {
+        let mut ledger = Ledger {
+            entries,
+            redirects,
+            feeds,
+            remember,
+            ..Ledger::default()
+        };
+        for (&key, entry) in &ledger.entries {
+            ledger.by_id.insert(entry.id.clone(), key);
+            if entry.removed_at.is_some() {
+                ledger.recently_removed.insert(key);
+            } else {
+                ledger.by_path.insert(entry.path.clone(), key);
+                ledger.by_slug.insert(entry.slug.clone(), key);
+                ledger.by_route.insert(entry.route.clone(), key);
+            }
+        }
+        ledger
+    }
+
+    /// How many posts the ledger knows, present and removed.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The entry of the present post at `path`.
+    pub fn at_path(&self, path: &str) -> Option<&Entry> {
+        self.by_path.get(path).and_then(|key| self.entries.get(key))
+    }
+
+    /// Where a former route or an alias leads: the page route of a present post.
+    pub fn redirect(&self, route: &str) -> Option<&str> {
+        let key = self.redirects.get(route)?;
+        let entry = self.entries.get(key)?;
+        (entry.removed_at.is_none() && entry.route != route).then_some(entry.route.as_str())
+    }
+
+    /// Every redirect of a present post: `(from, to)` routes, sorted.
+    pub fn redirects(&self) -> Vec<(String, String)> {
+        self.redirects
+            .keys()
+            .filter_map(|from| Some((from.clone(), self.redirect(from)?.to_string())))
+            .collect()
+    }
+
+    /// Every feed ever published, with its name.
+    pub fn feeds(&self) -> &BTreeMap<FeedKey, String> {
+        &self.feeds
+    }
+
+    /// Remembers that `key` was published under `name`, so it keeps answering.
+    pub fn note_feed(&mut self, key: &FeedKey, name: &str) {
+        if self.feeds.get(key).map(String::as_str) != Some(name) {
+            self.feeds.insert(key.clone(), name.to_string());
+            self.dirty.feeds.insert(key.clone());
+        }
+    }
+
+    /// Applies one change set: the files gone from `removed` paths, and the `claims` of
+    /// the files that parsed. Gives each claim its placement, or the reason it cannot be
+    /// published (a slug or route the writer chose that another post holds).
+    pub fn settle(
+        &mut self,
+        removed: &[String],
+        claims: &[Claim],
+        rules: &dyn Rules,
+        now: DateTime<Utc>,
+    ) -> Vec<Result<Placement, String>> {
+        self.forget_old_removals(now);
+        for path in removed {
+            self.remove(path, now);
+        }
+        // A file that moved from a path in this change set to another: release what
+        // it held at its old path first, so posts can swap names in one change set.
+        let keys: Vec<Option<i64>> = claims
+            .iter()
+            .map(|c| self.by_path.get(&c.path).copied())
+            .collect();
+        let mut order: Vec<usize> = (0..claims.len()).collect();
+        // Posts already placed keep what they hold; new ones are placed explicit claims
+        // first, then oldest first, ties by path, so the post that came first keeps a
+        // shared slug whatever order the files were read in.
+        order.sort_by(|&a, &b| {
+            let (ca, cb) = (&claims[a], &claims[b]);
+            keys[b]
+                .is_some()
+                .cmp(&keys[a].is_some())
+                .then(cb.slug_explicit.cmp(&ca.slug_explicit))
+                .then(ca.date.cmp(&cb.date))
+                .then(ca.path.cmp(&cb.path))
+        });
+        let mut placed: Vec<Option<Result<Placement, String>>> = vec![None; claims.len()];
+        let mut taken_in_batch: BTreeSet<i64> = BTreeSet::new();
+        for at in order {
+            let claim = &claims[at];
+            let key = keys[at].or_else(|| self.returning(claim, rules, &taken_in_batch, now));
+            if let Some(key) = key {
+                taken_in_batch.insert(key);
+            }
+            placed[at] = Some(self.place(claim, key, rules, now));
+        }
+        placed
+            .into_iter()
+            .map(|p| p.unwrap_or_else(|| Err("not placed".into())))
+            .collect()
+    }
+
+    /// Marks the post at `path` removed: its slug and route are free again, and it waits
+    /// [`Ledger::remember`] for its content to come back under another name.
+    fn remove(&mut self, path: &str, now: DateTime<Utc>) {
+        let Some(key) = self.by_path.remove(path) else {
+            return;
+        };
+        let Some(entry) = self.entries.get_mut(&key) else {
+            return;
+        };
+        entry.removed_at = Some(now);
+        self.recently_removed.insert(key);
+        if self.by_slug.get(&entry.slug) == Some(&key) {
+            self.by_slug.remove(&entry.slug);
+        }
+        if self.by_route.get(&entry.route) == Some(&key) {
+            self.by_route.remove(&entry.route);
+        }
+        self.dirty.entries.insert(key);
+    }
+
+    /// A removed post that `claim` brings back: the same content (a rename or a move),
+    /// else the same path (a restore, maybe edited), both within the remembered time;
+    /// else the same id by the rules (a post restored long after).
+    fn returning(
+        &self,
+        claim: &Claim,
+        rules: &dyn Rules,
+        taken: &BTreeSet<i64>,
+        now: DateTime<Utc>,
+    ) -> Option<i64> {
+        let removed = |key: &i64, entry: &Entry| entry.removed_at.is_some() && !taken.contains(key);
+        let recent = |entry: &Entry| entry.removed_at.is_some_and(|at| now - at <= self.remember);
+        // Newest removal first, then the lowest key: the same answer on every replica.
+        let best = |matches: &dyn Fn(&Entry) -> bool| {
+            self.recently_removed
+                .iter()
+                .filter_map(|key| Some((key, self.entries.get(key)?)))
+                .filter(|(key, entry)| removed(key, entry) && recent(entry) && matches(entry))
+                .max_by(|(ka, a), (kb, b)| a.removed_at.cmp(&b.removed_at).then(kb.cmp(ka)))
+                .map(|(key, _)| *key)
+        };
+        best(&|e| e.fingerprint == claim.fingerprint)
+            .or_else(|| best(&|e| e.path == claim.path))
+            .or_else(|| {
+                let id = claim
+                    .id
+                    .clone()
+                    .unwrap_or_else(|| rules.mint(claim, &claim.slug));
+                let key = *self.by_id.get(&id)?;
+                let entry = self.entries.get(&key)?;
+                removed(&key, entry).then_some(key)
+            })
+    }
+
+    /// Stops comparing new files with posts removed longer ago than remembered.
+    fn forget_old_removals(&mut self, now: DateTime<Utc>) {
+        let entries = &self.entries;
+        let remember = self.remember;
+        self.recently_removed.retain(|key| {
+            entries
+                .get(key)
+                .and_then(|e| e.removed_at)
+                .is_some_and(|at| now - at <= remember)
+        });
+    }
+
+    /// Places `claim` as the post `key` (or a new post), holding a slug and a route.
+    fn place(
+        &mut self,
+        claim: &Claim,
+        key: Option<i64>,
+        rules: &dyn Rules,
+        now: DateTime<Utc>,
+    ) -> Result<Placement, String> {
+        let mut notes = Vec::new();
+        let existing = key.and_then(|k| self.entries.get(&k).cloned());
+        let keeps_slug = existing
+            .as_ref()
+            .is_some_and(|e| e.natural_slug == claim.slug && self.slug_free(&e.slug, key));
+        let slug = if let (true, Some(entry)) = (keeps_slug, &existing) {
+            entry.slug.clone()
+        } else {
+            self.free_slug(claim, key, &mut notes)?
+        };
+        let route = match &claim.route {
+            Some(route) => {
+                if let Some(holder) = self.route_holder(route, key) {
+                    return Err(format!(
+                        "the page route `{route}` is already taken by {holder}; choose another `permalink`"
+                    ));
+                }
+                route.clone()
+            }
+            None => rules.route(claim, &slug),
+        };
+        let key = key.unwrap_or_else(|| self.entries.keys().next_back().map_or(1, |k| k + 1));
+        let (id, first_seen) = match &existing {
+            Some(entry) => (entry.id.clone(), entry.first_seen),
+            None => (self.mint(claim, &slug, rules, key), claim.modified.min(now)),
+        };
+        if let Some(old) = &existing {
+            if old.route != route {
+                self.redirects.insert(old.route.clone(), key);
+                self.dirty.redirects.insert(old.route.clone());
+            }
+            if self.by_slug.get(&old.slug) == Some(&key) {
+                self.by_slug.remove(&old.slug);
+            }
+            if self.by_route.get(&old.route) == Some(&key) {
+                self.by_route.remove(&old.route);
+            }
+            if self.by_path.get(&old.path) == Some(&key) {
+                self.by_path.remove(&old.path);
+            }
+        }
+        // A route a post holds now is never a redirect.
+        if self.redirects.remove(&route).is_some() {
+            self.dirty.redirects.insert(route.clone());
+        }
+        for alias in &claim.aliases {
+            if alias == &route {
+                continue;
+            }
+            match self.by_route.get(alias) {
+                Some(&holder) if holder != key => notes.push(format!(
+                    "alias `{alias}` is the page of another post; it is not redirected"
+                )),
+                _ => {
+                    if self.redirects.insert(alias.clone(), key) != Some(key) {
+                        self.dirty.redirects.insert(alias.clone());
+                    }
+                }
+            }
+        }
+        let entry = Entry {
+            id: id.clone(),
+            path: claim.path.clone(),
+            natural_slug: claim.slug.clone(),
+            slug: slug.clone(),
+            route: route.clone(),
+            first_seen,
+            fingerprint: claim.fingerprint.clone(),
+            removed_at: None,
+        };
+        self.recently_removed.remove(&key);
+        if self.entries.get(&key) != Some(&entry) {
+            self.entries.insert(key, entry);
+            self.dirty.entries.insert(key);
+        }
+        self.by_path.insert(claim.path.clone(), key);
+        self.by_slug.insert(slug.clone(), key);
+        self.by_route.insert(route.clone(), key);
+        self.by_id.insert(id.clone(), key);
+        Ok(Placement {
+            id,
+            slug,
+            route,
+            first_seen,
+            notes,
+        })
+    }
+
+    /// True when no present post but `key` holds `slug`.
+    fn slug_free(&self, slug: &str, key: Option<i64>) -> bool {
+        match self.by_slug.get(slug) {
+            None => true,
+            Some(holder) => Some(*holder) == key,
+        }
+    }
+
+    /// The path of the present post other than `key` that holds `route`.
+    fn route_holder(&self, route: &str, key: Option<i64>) -> Option<String> {
+        let holder = self.by_route.get(route).filter(|h| Some(**h) != key)?;
+        self.entries.get(holder).map(|e| e.path.clone())
+    }
+
+    /// The claim's slug when free, else its first free variant; a chosen slug that is
+    /// taken is an error.
+    fn free_slug(
+        &self,
+        claim: &Claim,
+        key: Option<i64>,
+        notes: &mut Vec<String>,
+    ) -> Result<String, String> {
+        if self.slug_free(&claim.slug, key) {
+            return Ok(claim.slug.clone());
+        }
+        let holder = self
+            .by_slug
+            .get(&claim.slug)
+            .and_then(|h| self.entries.get(h))
+            .map_or_else(String::new, |e| e.path.clone());
+        if claim.slug_explicit {
+            return Err(format!(
+                "slug `{}` is already taken by {holder}; set a different `slug` in the front matter",
+                claim.slug
+            ));
+        }
+        let numbered = (2..).map(|n| format!("{}-{n}", claim.slug));
+        let slug = claim
+            .variants
+            .iter()
+            .cloned()
+            .chain(numbered)
+            .find(|slug| self.slug_free(slug, key))
+            .unwrap_or_default();
+        notes.push(format!(
+            "slug `{}` is already taken by {holder}; published as `{slug}` (set a `slug` in the front matter to choose another)",
+            claim.slug
+        ));
+        Ok(slug)
+    }
+
+    /// A new post's id: the front matter's when no other post has it, else the rules';
+    /// never one another post ever had.
+    fn mint(&self, claim: &Claim, slug: &str, rules: &dyn Rules, key: i64) -> String {
+        let unused = |id: &String| self.by_id.get(id).is_none_or(|k| *k == key);
+        if let Some(id) = claim.id.as_ref().filter(|id| unused(id)) {
+            return id.clone();
+        }
+        let id = rules.mint(claim, slug);
+        if unused(&id) {
+            return id;
+        }
+        (2..)
+            .map(|n| format!("{id}-{n}"))
+            .find(|id| unused(id))
+            .unwrap_or(id)
+    }
+}
