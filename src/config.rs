@@ -30,6 +30,23 @@ struct RawConfig {
     posts: RawPosts,
     feeds: RawFeeds,
     server: RawServer,
+    state: RawState,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawState {
+    db: PathBuf,
+    remember_removed_days: u64,
+}
+
+impl Default for RawState {
+    fn default() -> Self {
+        RawState {
+            db: PathBuf::from("dropfeed.db"),
+            remember_removed_days: 7,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -126,6 +143,11 @@ pub struct Config {
     pub formats: Vec<Format>,
     pub cache_max_age: u64,
     pub listen: SocketAddr,
+    /// The state database (the identity ledger), resolved against the config's folder.
+    pub state_db: PathBuf,
+    /// How long a removed post waits for its content to come back under another name
+    /// and keep its id.
+    pub remember_removed_days: u64,
 }
 
 impl Config {
@@ -139,7 +161,8 @@ impl Config {
         Config::parse(&text, path)
     }
 
-    /// Parses config text; `path` names the file in messages and anchors `posts.dir`.
+    /// Parses config text; `path` names the file in messages and anchors `posts.dir` and
+    /// `state.db`.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let invalid = |message: String| ConfigError::Invalid {
             path: path.to_path_buf(),
@@ -153,90 +176,26 @@ impl Config {
             }
             invalid(message)
         })?;
-
-        let parsed = url::Url::parse(raw.site.base_url.trim()).map_err(|err| {
-            invalid(format!(
-                "key `site.base_url`: {err}; expected an absolute URL such as \"https://example.com\""
-            ))
-        })?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(invalid(format!(
-                "key `site.base_url`: scheme `{}` is not served by feed readers; use http or https",
-                parsed.scheme()
-            )));
-        }
-        let host = parsed
-            .host_str()
-            .ok_or_else(|| invalid("key `site.base_url`: the URL has no host".into()))?
-            .to_string();
-        if parsed.query().is_some() || parsed.fragment().is_some() {
-            return Err(invalid(
-                "key `site.base_url`: a query (`?`) or fragment (`#`) cannot prefix links; remove it".into(),
-            ));
-        }
-        // Normalized once, as `url` writes it (scheme and host lowercased, default port
-        // dropped), so links and tag ids agree however the config spells the host.
-        let base_url = parsed.as_str().trim_end_matches('/').to_string();
-        let timezone: chrono_tz::Tz = raw.site.timezone.parse().map_err(|_| {
-            invalid(format!(
-                "key `site.timezone`: `{}` is not an IANA time zone; use a name such as \"America/Los_Angeles\" or \"UTC\"",
-                raw.site.timezone
-            ))
-        })?;
-        if raw.site.author.trim().is_empty() {
-            return Err(invalid(
-                "key `site.author`: must not be empty; it names the author of posts that name none"
-                    .into(),
-            ));
-        }
-        if raw.feeds.items == 0 {
-            return Err(invalid(
-                "key `feeds.items`: must be at least 1 (the number of posts in each feed)".into(),
-            ));
-        }
-        if raw.posts.max_bytes == 0 {
-            return Err(invalid(
-                "key `posts.max_bytes`: must be at least 1 (the largest post file, in bytes)"
-                    .into(),
-            ));
-        }
-        let mut formats = Vec::new();
-        for format in raw.feeds.formats {
-            if !formats.contains(&format) {
-                formats.push(format);
-            }
-        }
-        if formats.is_empty() {
-            return Err(invalid(
-                "key `feeds.formats`: list at least one of \"rss\", \"atom\", \"json\"".into(),
-            ));
-        }
+        let site = site(raw.site).map_err(invalid)?;
+        check_limits(&raw.posts, &raw.feeds).map_err(invalid)?;
+        let formats = formats(raw.feeds.formats).map_err(invalid)?;
         let listen: SocketAddr = raw.server.listen.parse().map_err(|_| {
             invalid(format!(
                 "key `server.listen`: `{}` is not an address; expected IP:PORT such as \"127.0.0.1:8080\"",
                 raw.server.listen
             ))
         })?;
-
+        if raw.state.db.as_os_str().is_empty() {
+            return Err(invalid(
+                "key `state.db`: must name a file, such as \"dropfeed.db\"".into(),
+            ));
+        }
+        // Relative paths are relative to the config file's folder, not the working one.
         let folder = path.parent().unwrap_or(Path::new(""));
-        let posts_dir = if raw.posts.dir.is_absolute() {
-            raw.posts.dir
-        } else {
-            folder.join(raw.posts.dir)
-        };
-
         Ok(Config {
             path: path.to_path_buf(),
-            site: Site {
-                title: raw.site.title,
-                description: raw.site.description,
-                base_url,
-                host,
-                author: raw.site.author.trim().to_string(),
-                language: raw.site.language,
-                timezone,
-            },
-            posts_dir,
+            site,
+            posts_dir: folder.join(raw.posts.dir),
             max_bytes: raw.posts.max_bytes,
             debounce_ms: raw.posts.debounce_ms,
             rescan_secs: raw.posts.rescan_secs,
@@ -244,8 +203,87 @@ impl Config {
             formats,
             cache_max_age: raw.feeds.cache_max_age,
             listen,
+            state_db: folder.join(raw.state.db),
+            remember_removed_days: raw.state.remember_removed_days,
         })
     }
+}
+
+/// `[site]` validated: `base_url` normalized, the time zone known, an author named.
+fn site(raw: RawSite) -> Result<Site, String> {
+    let parsed = url::Url::parse(raw.base_url.trim()).map_err(|err| {
+        format!(
+            "key `site.base_url`: {err}; expected an absolute URL such as \"https://example.com\""
+        )
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!(
+            "key `site.base_url`: scheme `{}` is not served by feed readers; use http or https",
+            parsed.scheme()
+        ));
+    }
+    let host = parsed
+        .host_str()
+        .ok_or("key `site.base_url`: the URL has no host")?
+        .to_string();
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(
+            "key `site.base_url`: a query (`?`) or fragment (`#`) cannot prefix links; remove it"
+                .into(),
+        );
+    }
+    // Normalized once, as `url` writes it (scheme and host lowercased, default port
+    // dropped), so links and tag ids agree however the config spells the host.
+    let base_url = parsed.as_str().trim_end_matches('/').to_string();
+    let timezone: chrono_tz::Tz = raw.timezone.parse().map_err(|_| {
+        format!(
+            "key `site.timezone`: `{}` is not an IANA time zone; use a name such as \"America/Los_Angeles\" or \"UTC\"",
+            raw.timezone
+        )
+    })?;
+    if raw.author.trim().is_empty() {
+        return Err(
+            "key `site.author`: must not be empty; it names the author of posts that name none"
+                .into(),
+        );
+    }
+    Ok(Site {
+        title: raw.title,
+        description: raw.description,
+        base_url,
+        host,
+        author: raw.author.trim().to_string(),
+        language: raw.language,
+        timezone,
+    })
+}
+
+fn check_limits(posts: &RawPosts, feeds: &RawFeeds) -> Result<(), String> {
+    if feeds.items == 0 {
+        return Err(
+            "key `feeds.items`: must be at least 1 (the number of posts in each feed)".into(),
+        );
+    }
+    if posts.max_bytes == 0 {
+        return Err(
+            "key `posts.max_bytes`: must be at least 1 (the largest post file, in bytes)".into(),
+        );
+    }
+    Ok(())
+}
+
+/// The formats in the order listed, without duplicates; at least one.
+fn formats(listed: Vec<Format>) -> Result<Vec<Format>, String> {
+    let mut formats = Vec::new();
+    for format in listed {
+        if !formats.contains(&format) {
+            formats.push(format);
+        }
+    }
+    if formats.is_empty() {
+        return Err("key `feeds.formats`: list at least one of \"rss\", \"atom\", \"json\"".into());
+    }
+    Ok(formats)
 }
 
 #[cfg(test)]
@@ -272,6 +310,18 @@ mod tests {
         );
         assert_eq!(config.cache_max_age, 300);
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.state_db, PathBuf::from("site/dropfeed.db"));
+        assert_eq!(config.remember_removed_days, 7);
+    }
+
+    #[test]
+    fn state_db_is_relative_to_the_config_file() {
+        let config =
+            parse("[state]\ndb = \"var/ledger.db\"\nremember_removed_days = 30\n").unwrap();
+        assert_eq!(config.state_db, PathBuf::from("site/var/ledger.db"));
+        assert_eq!(config.remember_removed_days, 30);
+        let config = parse("[state]\ndb = \"/var/lib/dropfeed/state.db\"\n").unwrap();
+        assert_eq!(config.state_db, PathBuf::from("/var/lib/dropfeed/state.db"));
     }
 
     #[test]

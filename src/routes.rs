@@ -93,6 +93,103 @@ pub fn post_page(slug: &str) -> String {
     format!("/posts/{slug}/")
 }
 
+/// The default `site.permalink`: every post's page under `/posts/`.
+pub const DEFAULT_PERMALINK: &str = "/posts/:slug/";
+
+/// What a permalink pattern's tokens stand for, for one post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PermalinkParts<'a> {
+    /// `:year`, `:month`, `:day`: the publication date, zero-padded.
+    pub year: i32,
+    pub month: u32,
+    pub day: u32,
+    /// `:slug` (or Jekyll's `:title`).
+    pub slug: &'a str,
+    /// `:category`: the slug of the post's first category, empty when it has none.
+    pub category: &'a str,
+}
+
+const TOKENS: &[&str] = &[":year", ":month", ":day", ":slug", ":title", ":category"];
+
+/// Checks a permalink pattern (`site.permalink` or a post's `permalink`): a path from
+/// the site's root, ending in `/` or `.html`, holding only known tokens. `needs_slug`
+/// for the site-wide pattern: without `:slug` every post would have one page.
+pub fn check_permalink(pattern: &str, needs_slug: bool) -> Result<(), String> {
+    if !pattern.starts_with('/') {
+        return Err(format!(
+            "`{pattern}` must start with `/` (a path from the site's root)"
+        ));
+    }
+    if !(pattern.ends_with('/') || pattern.ends_with(".html") || pattern.ends_with(".htm")) {
+        return Err(format!("`{pattern}` must end with `/` or `.html`"));
+    }
+    if pattern.contains(['?', '#', '\\']) || pattern.split('/').any(|s| s == "..") {
+        return Err(format!(
+            "`{pattern}` must be a plain path, without `?`, `#`, `\\` or `..`"
+        ));
+    }
+    let mut rest = pattern;
+    while let Some(at) = rest.find(':') {
+        rest = &rest[at..];
+        let Some(token) = TOKENS.iter().find(|t| rest.starts_with(**t)) else {
+            let end = rest.find(['/', '.', '-']).unwrap_or(rest.len());
+            return Err(format!(
+                "`{pattern}`: unknown token `{}`; use :year, :month, :day, :slug or :category",
+                &rest[..end]
+            ));
+        };
+        rest = &rest[token.len()..];
+    }
+    if needs_slug && !pattern.contains(":slug") && !pattern.contains(":title") {
+        return Err(format!(
+            "`{pattern}` must contain `:slug`, or every post would share one page"
+        ));
+    }
+    Ok(())
+}
+
+/// The page route a permalink pattern gives a post: `/:year/:month/:day/:slug.html` →
+/// `/2019/03/10/rainfall-totals.html`. Empty segments (no category) are dropped.
+pub fn permalink(pattern: &str, parts: &PermalinkParts) -> String {
+    let route = pattern
+        .replace(":year", &format!("{:04}", parts.year))
+        .replace(":month", &format!("{:02}", parts.month))
+        .replace(":day", &format!("{:02}", parts.day))
+        .replace(":category", parts.category)
+        .replace(":slug", parts.slug)
+        .replace(":title", parts.slug);
+    let mut out = String::with_capacity(route.len());
+    for segment in route.split('/').filter(|s| !s.is_empty()) {
+        out.push('/');
+        out.push_str(segment);
+    }
+    if route.ends_with('/') || out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+/// A route a post lists as a former URL (`aliases`, `redirect_from`) or as its own
+/// (`permalink`, `url`, `path`): an absolute URL on this site or a path, made a path
+/// from the root. `None` for another site's URL or something that is not a path.
+pub fn route_of_link(link: &str, base_url: &str) -> Option<String> {
+    let link = link.trim();
+    let path = match link.strip_prefix(base_url) {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
+        _ if link.contains("://") => return None,
+        _ => link,
+    };
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    if path.is_empty() || path.chars().any(char::is_whitespace) || path.contains("/../") {
+        return None;
+    }
+    Some(if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{path}")
+    })
+}
+
 /// `route` as a full URL under the site's `base_url` (which has no trailing slash).
 pub fn absolute(base_url: &str, route: &str) -> String {
     format!("{base_url}{route}")
@@ -204,10 +301,75 @@ mod tests {
             "https://example.com/posts/a/"
         );
         assert_eq!(file_for(INDEX), PathBuf::from("index.html"));
+        assert_eq!(
+            file_for("/2019/03/10/rainfall.html"),
+            PathBuf::from("2019/03/10/rainfall.html")
+        );
         assert_eq!(file_for("/posts/a/"), PathBuf::from("posts/a/index.html"));
         assert_eq!(
             file_for("/categories/x/rss.xml"),
             PathBuf::from("categories/x/rss.xml")
         );
+    }
+
+    #[test]
+    fn permalink_patterns_fill_their_tokens() {
+        let parts = PermalinkParts {
+            year: 2019,
+            month: 3,
+            day: 10,
+            slug: "rainfall-totals",
+            category: "weather",
+        };
+        assert_eq!(
+            permalink(DEFAULT_PERMALINK, &parts),
+            "/posts/rainfall-totals/"
+        );
+        assert_eq!(
+            permalink("/:year/:month/:day/:slug.html", &parts),
+            "/2019/03/10/rainfall-totals.html"
+        );
+        assert_eq!(
+            permalink("/:category/:title/", &parts),
+            "/weather/rainfall-totals/"
+        );
+        let none = PermalinkParts {
+            category: "",
+            ..parts
+        };
+        assert_eq!(permalink("/:category/:slug/", &none), "/rainfall-totals/");
+        assert_eq!(
+            check_permalink("/:year/:month/:day/:slug.html", true),
+            Ok(())
+        );
+        assert_eq!(
+            check_permalink("/:year/:name/", true),
+            Err("`/:year/:name/`: unknown token `:name`; use :year, :month, :day, :slug or :category".into())
+        );
+        assert_eq!(
+            check_permalink("/:year/", true),
+            Err("`/:year/` must contain `:slug`, or every post would share one page".into())
+        );
+        assert_eq!(check_permalink("/2019/03/10/rainfall.html", false), Ok(()));
+        assert_eq!(
+            check_permalink("posts/:slug", true),
+            Err("`posts/:slug` must start with `/` (a path from the site's root)".into())
+        );
+    }
+
+    #[test]
+    fn links_to_this_site_become_routes() {
+        let base = "https://example.com";
+        assert_eq!(
+            route_of_link("/old/a.html", base).as_deref(),
+            Some("/old/a.html")
+        );
+        assert_eq!(route_of_link("old/a/", base).as_deref(), Some("/old/a/"));
+        assert_eq!(
+            route_of_link("https://example.com/2019/a.html?x=1", base).as_deref(),
+            Some("/2019/a.html")
+        );
+        assert_eq!(route_of_link("https://elsewhere.org/a/", base), None);
+        assert_eq!(route_of_link("/a b/", base), None);
     }
 }
