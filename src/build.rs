@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use crate::catalog::{Catalog, View};
+use crate::catalog::View;
 use crate::config::Config;
+use crate::post::Problem;
 use crate::routes;
 use crate::scan;
 use crate::snapshot::Snapshot;
@@ -24,23 +25,16 @@ pub struct WriteError {
 #[derive(Debug)]
 pub struct Report {
     pub view: View,
+    /// Folders that could not be read (see [`scan::Listing::problems`]): their posts are
+    /// missing from the files written.
+    pub unreadable: Vec<Problem>,
     pub files: usize,
-}
-
-/// Reads and parses every post file under the posts folder.
-pub fn load_catalog(config: &Config) -> Catalog {
-    let mut catalog = Catalog::new();
-    for rel in scan::list(&config.posts_dir) {
-        let update = scan::load(config, &rel);
-        catalog.apply(&rel, update);
-    }
-    catalog
 }
 
 /// Builds every route of the posts as published at `now` and writes them under `out`.
 pub fn build(config: &Config, out: &Path, now: DateTime<Utc>) -> Result<Report, WriteError> {
-    let catalog = load_catalog(config);
-    let view = catalog.view(now);
+    let scanned = scan::load_catalog(config);
+    let view = scanned.catalog.view(now);
     let (snapshot, _) = Snapshot::default().next(&view, config, now);
     let mut files = 0;
     for (route, rendered) in snapshot.files() {
@@ -67,7 +61,11 @@ pub fn build(config: &Config, out: &Path, now: DateTime<Utc>) -> Result<Report, 
     }
     write(&out.join("_redirects"), redirects.as_bytes())?;
     files += 1;
-    Ok(Report { view, files })
+    Ok(Report {
+        view,
+        unreadable: scanned.unreadable,
+        files,
+    })
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
-use crate::build::load_catalog;
 use crate::config::Config;
 use crate::post::Problem;
+use crate::scan;
 
 /// Every problem of the posts as published at `now`: errors (a post not published, or
 /// not as written) and warnings (published, but with a guess the writer should confirm).
@@ -36,10 +36,17 @@ impl Findings {
     }
 }
 
+/// Every problem of the posts under the posts folder as published at `now`. A folder
+/// that cannot be read is an error: the posts in it would be missing from every feed.
 pub fn check(config: &Config, now: DateTime<Utc>) -> Findings {
-    let view = load_catalog(config).view(now);
+    let scanned = scan::load_catalog(config);
+    let view = scanned.catalog.view(now);
+    let mut errors = scanned.unreadable;
+    errors.extend(view.errors);
+    // By path, the order the catalog lists its own in.
+    errors.sort_by(|a, b| a.path.cmp(&b.path));
     Findings {
-        errors: view.errors,
+        errors,
         warnings: view.warnings,
     }
 }

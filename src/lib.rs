@@ -12,9 +12,12 @@
 //!   the bytes it is handed.
 //! - [`config`]: `config.toml`, its defaults and validation.
 //! - [`catalog`]: every post by path, with what each change touched.
+//! - [`state`]: the identity ledger (each post's id, slug, page route and former
+//!   routes; the feeds ever published) and the SQLite database it is kept in.
 //! - [`feed`]: renderers for RSS, Atom, JSON Feed and the HTML/OPML pages. Pure.
 //! - [`snapshot`]: every route rendered and compressed, with ETag and Last-Modified.
-//! - [`scan`]: listing the post files of a folder and reading one into a catalog update.
+//! - [`scan`]: listing the post files of a folder, reading one into a catalog update and
+//!   all of them into a catalog.
 //! - [`build`] and [`check`]: the one-shot commands over a scanned folder.
 //! - [`watch`]: file system events → change sets. Knows nothing of HTTP.
 //! - [`server`]: HTTP over a snapshot. Knows nothing of files.

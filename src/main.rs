@@ -1,6 +1,6 @@
 //! The `dropfeed` command: parses the CLI, sets up logging and calls into the library.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -82,7 +82,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = Config::load(&config)?;
             let report = dropfeed::build::build(&config, &out, chrono::Utc::now())
                 .with_context(|| format!("building into {}", out.display()))?;
-            for problem in report.view.errors.iter() {
+            for problem in report.unreadable.iter().chain(&report.view.errors) {
                 tracing::warn!(
                     "skipped {}:{}: {}",
                     config.posts_dir.join(&problem.path).display(),
@@ -101,15 +101,31 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check { config } => {
             let config = Config::load(&config)?;
             let findings = dropfeed::check::check(&config, chrono::Utc::now());
-            for line in findings.lines(&config) {
-                println!("{line}");
-            }
+            print_lines(&findings.lines(&config)).context("writing the report")?;
             Ok(if findings.errors.is_empty() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
             })
         }
+    }
+}
+
+/// Writes `lines` to stdout. A reader that stops reading (`dropfeed check | head -1`)
+/// closes the pipe: that ends the output quietly, as it does for any Unix tool, instead
+/// of failing the command.
+fn print_lines(lines: &[String]) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    for line in lines {
+        match writeln!(stdout, "{line}") {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            Err(err) => return Err(err),
+        }
+    }
+    match stdout.flush() {
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
     }
 }
 

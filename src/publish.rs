@@ -155,7 +155,7 @@ impl Publisher {
         if changes.rescan {
             let mut paths: BTreeSet<String> =
                 self.catalog.paths_under("").map(str::to_string).collect();
-            paths.extend(scan::list(dir));
+            paths.extend(scan::list(dir).into_files_logging_problems(dir));
             return paths;
         }
         let mut paths = BTreeSet::new();
@@ -169,6 +169,7 @@ impl Publisher {
             if folder.is_dir() {
                 paths.extend(
                     scan::list(&folder)
+                        .into_files_logging_problems(&folder)
                         .into_iter()
                         .map(|p| format!("{prefix}{p}")),
                 );

@@ -4,61 +4,126 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use crate::catalog::Update;
+use crate::catalog::{Catalog, Update};
 use crate::config::Config;
 use crate::post;
 
-/// Every post file under `dir`, as `/`-separated paths relative to it, sorted. Hidden
-/// folders are not entered; a missing folder has no posts. Symlinks are listed, not
-/// followed into folders, so a dangling one is reported when it is read.
-pub fn list(dir: &Path) -> Vec<String> {
-    let mut found = Vec::new();
-    walk(dir, Path::new(""), &mut |rel, entry| {
-        if !is_folder(entry) && post::is_post_path(rel) {
-            found.push(to_slash(rel));
+/// The post files under a folder, and the folders under it that could not be read.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// `/`-separated paths relative to the folder, sorted.
+    pub files: Vec<String>,
+    /// One per folder that could not be read, its path relative to the folder listed: the
+    /// posts in it are missing from `files`, and the writer should hear why.
+    pub problems: Vec<post::Problem>,
+}
+
+impl Listing {
+    /// The files, after logging each problem with `warn!` (`dir` is the folder listed):
+    /// for callers that have no report to put the problems in.
+    pub fn into_files_logging_problems(self, dir: &Path) -> Vec<String> {
+        for problem in &self.problems {
+            tracing::warn!(
+                "{}:{}: {}",
+                dir.join(&problem.path).display(),
+                problem.line,
+                problem.message
+            );
         }
-    });
-    found.sort();
-    found
+        self.files
+    }
+}
+
+/// Every post file under `dir`. Hidden folders are not entered; a missing folder has no
+/// posts, and neither has one that vanishes while it is listed. Symlinks are listed, not
+/// followed into folders, so a dangling one is reported when it is read.
+pub fn list(dir: &Path) -> Listing {
+    let mut listing = Listing::default();
+    for entry in walk(dir) {
+        match entry {
+            Ok(entry) => {
+                let rel = relative(dir, entry.path());
+                if !entry.file_type().is_dir() && post::is_post_path(rel) {
+                    listing.files.push(to_slash(rel));
+                }
+            }
+            Err(err) => listing.problems.extend(unreadable(dir, &err)),
+        }
+    }
+    listing.files.sort();
+    listing
+}
+
+/// The problem to report for a walk error, if any: a folder that is gone is no problem
+/// (its posts went with it), any other failure to read one is.
+fn unreadable(dir: &Path, err: &walkdir::Error) -> Option<post::Problem> {
+    let io = err.io_error()?;
+    if io.kind() == std::io::ErrorKind::NotFound {
+        return None;
+    }
+    let path = err.path().map(|p| to_slash(relative(dir, p)));
+    Some(post::Problem {
+        path: path.unwrap_or_default(),
+        line: 1,
+        message: format!(
+            "cannot read this folder, so its posts are left out: {io}; check its permissions"
+        ),
+    })
+}
+
+/// Every post under the posts folder, read and parsed, and the folders that could not be
+/// read.
+pub struct Scanned {
+    pub catalog: Catalog,
+    /// Problems of the listing (see [`Listing::problems`]), paths relative to the posts
+    /// folder.
+    pub unreadable: Vec<post::Problem>,
+}
+
+/// Reads and parses every post file under the posts folder.
+pub fn load_catalog(config: &Config) -> Scanned {
+    let listing = list(&config.posts_dir);
+    let mut catalog = Catalog::new();
+    for rel in listing.files {
+        let update = load(config, &rel);
+        catalog.apply(&rel, update);
+    }
+    Scanned {
+        catalog,
+        unreadable: listing.problems,
+    }
 }
 
 /// The newest modification time of `dir` and the folders under it (hidden ones left
 /// out): when a file in them was last created, renamed or deleted.
 pub fn newest_folder_change(dir: &Path) -> Option<DateTime<Utc>> {
     let mut newest = std::fs::metadata(dir).and_then(|m| m.modified()).ok()?;
-    walk(dir, Path::new(""), &mut |_, entry| {
-        if !is_folder(entry) {
-            return;
+    for entry in walk(dir).flatten() {
+        if !entry.file_type().is_dir() {
+            continue;
         }
-        if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {
+        if let Some(modified) = entry.metadata().ok().and_then(|m| m.modified().ok()) {
             newest = newest.max(modified);
         }
-    });
+    }
     Some(DateTime::<Utc>::from(newest))
 }
 
-/// Calls `visit` with the relative path of every entry under `root.join(rel)` that is
-/// not hidden, entering folders (not symlinks to them). The one place the walking rules
-/// live.
-fn walk(root: &Path, rel: &Path, visit: &mut impl FnMut(&Path, &std::fs::DirEntry)) {
-    let Ok(entries) = std::fs::read_dir(root.join(rel)) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        if name.to_string_lossy().starts_with('.') {
-            continue;
-        }
-        let child = rel.join(&name);
-        visit(&child, &entry);
-        if is_folder(&entry) {
-            walk(root, &child, visit);
-        }
-    }
+/// Every entry under `dir` that is not hidden, entering folders but not symlinks to them
+/// (`dir` itself is followed if it is one). The one place the walking rules live.
+fn walk(dir: &Path) -> impl Iterator<Item = Result<walkdir::DirEntry, walkdir::Error>> {
+    walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .follow_links(false)
+        .into_iter()
+        .filter_entry(|entry| {
+            entry.depth() == 0 || !entry.file_name().to_string_lossy().starts_with('.')
+        })
 }
 
-fn is_folder(entry: &std::fs::DirEntry) -> bool {
-    entry.file_type().map(|t| t.is_dir()).unwrap_or(false)
+/// `path` relative to `dir`, which the walk started from.
+fn relative<'a>(dir: &Path, path: &'a Path) -> &'a Path {
+    path.strip_prefix(dir).unwrap_or(path)
 }
 
 /// `a/b.md` whatever the platform's separator.

@@ -16,6 +16,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use headers::{ETag, HeaderMapExt, IfModifiedSince, IfNoneMatch};
 use http_body_util::Full;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -87,7 +88,7 @@ pub fn respond<B>(snapshot: &Snapshot, req: &Request<B>) -> Response<Full<Bytes>
 }
 
 /// The response to `req` from `snapshot` at `now`, which only caps the Last-Modified
-/// header (see [`found`]).
+/// header (see [`rendered_response`]).
 pub fn respond_at<B>(
     snapshot: &Snapshot,
     req: &Request<B>,
@@ -116,7 +117,7 @@ pub fn respond_at<B>(
         return not_found(head);
     };
     if let Some(rendered) = snapshot.get(&path) {
-        return found(rendered, req, head, now);
+        return rendered_response(rendered, req, head, now);
     }
     match routes::alias_target(&path) {
         Some(target) if snapshot.get(&target).is_some() => {
@@ -152,25 +153,19 @@ fn route_of(raw: &str) -> Option<std::borrow::Cow<'_, str>> {
     Some(path)
 }
 
-/// A route's response. Conditional GET compares against the route's own Last-Modified,
-/// which a second change within one second sets a second ahead (HTTP dates carry whole
+/// A route's response: its caching headers, then 304 or the body in the best coding the
+/// client accepts. Conditional GET compares against the route's own Last-Modified, which
+/// a second change within one second sets a second ahead (HTTP dates carry whole
 /// seconds); the header never says more than `now` (RFC 9110 §8.8.2.1), so a reader
 /// holding a copy from within that second sends back an earlier date and gets the body.
-fn found<B>(
+fn rendered_response<B>(
     rendered: &Rendered,
     req: &Request<B>,
     head: bool,
     now: DateTime<Utc>,
 ) -> Response<Full<Bytes>> {
     let headers = req.headers();
-    let not_modified = match headers.get(header::IF_NONE_MATCH) {
-        Some(value) => etag_matches(value.to_str().unwrap_or(""), &rendered.etag),
-        None => headers
-            .get(header::IF_MODIFIED_SINCE)
-            .and_then(|value| value.to_str().ok())
-            .and_then(parse_http_date)
-            .is_some_and(|since| rendered.last_modified <= since),
-    };
+    let not_modified = not_modified(req.method(), headers, rendered);
     let mut response = Response::new(Full::new(Bytes::new()));
     let h = response.headers_mut();
     if let Ok(etag) = HeaderValue::from_str(&rendered.etag) {
@@ -248,34 +243,39 @@ fn not_found(head: bool) -> Response<Full<Bytes>> {
     response
 }
 
-/// `If-None-Match` against our ETag, with the weak comparison RFC 9110 §13.1.2 asks for.
-fn etag_matches(if_none_match: &str, etag: &str) -> bool {
-    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_string();
-    let ours = opaque(etag);
-    if_none_match
-        .split(',')
-        .map(str::trim)
-        .any(|tag| tag == "*" || opaque(tag) == ours)
+/// Whether a request's preconditions make the answer 304 Not Modified, evaluated as
+/// RFC 9110 §13.2.2 orders them (`If-Match` and `If-Unmodified-Since` do not apply to a
+/// read-only server):
+///
+/// 1. `If-None-Match`, when present, decides alone, with the weak comparison of
+///    §13.1.2: `*` or any listed tag equal to our ETag, `W/` or not, is a match. A value
+///    that does not parse matches nothing, and still silences `If-Modified-Since`.
+/// 2. Otherwise `If-Modified-Since`, for GET and HEAD only: not modified when our
+///    Last-Modified is not after it. An invalid date is ignored (§13.1.3).
+fn not_modified(method: &Method, headers: &header::HeaderMap, rendered: &Rendered) -> bool {
+    if headers.contains_key(header::IF_NONE_MATCH) {
+        let Some(if_none_match) = headers.typed_get::<IfNoneMatch>() else {
+            return false;
+        };
+        return rendered
+            .etag
+            .parse::<ETag>()
+            .is_ok_and(|etag| !if_none_match.precondition_passes(&etag));
+    }
+    if method != Method::GET && method != Method::HEAD {
+        return false;
+    }
+    // Compared as dates rather than with `IfModifiedSince::is_modified`, which would
+    // panic on a Last-Modified before 1970.
+    headers
+        .typed_get::<IfModifiedSince>()
+        .map(|since| DateTime::<Utc>::from(std::time::SystemTime::from(since)))
+        .is_some_and(|since| rendered.last_modified <= since)
 }
 
 /// IMF-fixdate, the only form HTTP/1.1 senders generate.
 pub fn http_date(t: DateTime<Utc>) -> String {
     t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
-}
-
-/// IMF-fixdate and the obsolete RFC 850 and asctime forms RFC 9110 asks recipients to
-/// accept.
-fn parse_http_date(value: &str) -> Option<DateTime<Utc>> {
-    let value = value.trim();
-    if let Ok(t) = DateTime::parse_from_rfc2822(value) {
-        return Some(t.with_timezone(&Utc));
-    }
-    for format in ["%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"] {
-        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(value, format) {
-            return Some(t.and_utc());
-        }
-    }
-    None
 }
 
 /// A content coding we can send.
@@ -605,6 +605,18 @@ mod tests {
             "/rss.xml",
             &[
                 ("if-none-match", "\"stale\""),
+                ("if-modified-since", "Thu, 01 May 2025 00:00:00 GMT"),
+            ],
+        );
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn an_unparsable_if_none_match_matches_nothing_and_still_overrides_if_modified_since() {
+        let response = get(
+            "/rss.xml",
+            &[
+                ("if-none-match", "not-quoted"),
                 ("if-modified-since", "Thu, 01 May 2025 00:00:00 GMT"),
             ],
         );

@@ -162,3 +162,84 @@ fn bad_config_key_stops_with_exit_2_and_names_the_key() {
         "{stderr}"
     );
 }
+
+/// Regression: `dropfeed check | head -1` panicked ("failed printing to stdout: Broken
+/// pipe") once the reader closed the pipe. Enough problems to overflow the pipe's buffer
+/// make sure the command is still writing when the pipe closes.
+#[test]
+fn check_into_a_reader_that_stops_early_exits_quietly() {
+    use std::io::BufRead;
+    let site = tempfile::tempdir().expect("temp dir");
+    write(site.path(), "config.toml", b"");
+    for i in 0..3000 {
+        write(site.path(), &format!("posts/empty-{i:04}.txt"), b"");
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dropfeed"))
+        .arg("check")
+        .current_dir(site.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run dropfeed");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut first = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut first)
+        .expect("read a line");
+    assert_eq!(
+        first,
+        "posts/empty-0000.txt:1: empty file; write the post or delete the file\n"
+    );
+    // The reader is dropped here: the pipe is closed with most of the report unwritten.
+    let output = child.wait_with_output().expect("wait for dropfeed");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr, "", "a closed pipe must end the output quietly");
+    assert_eq!(output.status.code(), Some(1));
+}
+
+/// A folder whose path is longer than the system allows (PATH_MAX) cannot be read even by
+/// root, unlike one without read permission, so it stands in for any unreadable folder:
+/// the failure reaches `check` and `build` as a problem instead of the folder's posts
+/// vanishing without a word.
+#[test]
+fn an_unreadable_folder_is_reported_and_check_exits_1() {
+    let site = tempfile::tempdir().expect("temp dir");
+    write(site.path(), "config.toml", b"");
+    write(
+        site.path(),
+        "posts/good.md",
+        b"---\ntitle: Good\ndate: 2024-01-02\n---\nFine.\n",
+    );
+    let name = "d".repeat(250);
+    // Made one level at a time with relative paths, so no path given to mkdir is too long;
+    // bash, not sh: dash's `cd` fails once the whole path is.
+    let script = format!(
+        "mkdir -p posts/deep && cd posts/deep && for i in $(seq 20); do mkdir {name} && cd {name}; done && echo hi > lost.txt"
+    );
+    let made = Command::new("bash")
+        .args(["-c", &script])
+        .current_dir(site.path())
+        .status()
+        .expect("run bash");
+    assert!(made.success());
+
+    let output = dropfeed(site.path(), &["check"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "stdout:\n{stdout}");
+    let (folder, problem) = lines[0].split_once(":1: ").expect("path:line: problem");
+    assert!(folder.starts_with("posts/deep/dddd"), "{folder}");
+    assert_eq!(
+        problem,
+        "cannot read this folder, so its posts are left out: File name too long (os error 36); check its permissions"
+    );
+
+    let output = dropfeed(site.path(), &["build", "--out", "out"]);
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("{folder}:1: cannot read this folder")),
+        "{stderr}"
+    );
+}
