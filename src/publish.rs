@@ -74,11 +74,46 @@ impl Counts {
     }
 }
 
+/// Where the publisher reads the time. The system clock, except in tests that move time
+/// on by hand: a post dated in the future comes due by the clock, and Last-Modified is
+/// dated by it, so such a test needs no waiting.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);
+
+impl Clock {
+    pub fn system() -> Clock {
+        Clock(Arc::new(Utc::now))
+    }
+
+    /// A clock that reads the time from `now`.
+    pub fn new(now: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Clock {
+        Clock(Arc::new(now))
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.0)()
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Clock {
+        Clock::system()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
 /// The catalog and the snapshot it was last published as.
 pub struct Publisher {
     config: Arc<Config>,
     catalog: Catalog,
     snapshots: Arc<ArcSwap<Snapshot>>,
+    /// What "now" is for every publish: which posts are due, and the date of what changed.
+    clock: Clock,
 }
 
 /// What [`Publisher::publish`] did.
@@ -90,19 +125,20 @@ pub struct Published {
 }
 
 impl Publisher {
-    /// Reads every post and builds the first snapshot.
-    pub fn new(config: Arc<Config>, now: DateTime<Utc>) -> (Publisher, Published) {
+    /// Reads every post and builds the first snapshot, at the time `clock` gives.
+    pub fn new(config: Arc<Config>, clock: Clock) -> (Publisher, Published) {
         let floor = scan::newest_folder_change(&config.posts_dir);
         let mut publisher = Publisher {
             config,
             catalog: Catalog::new(),
             snapshots: Arc::new(ArcSwap::from_pointee(Snapshot::starting_after(floor))),
+            clock,
         };
         let rescan = ChangeSet {
             paths: BTreeSet::new(),
             rescan: true,
         };
-        let published = publisher.publish(&rescan, now, true);
+        let published = publisher.publish(&rescan, true);
         (publisher, published.unwrap_or_else(Published::nothing))
     }
 
@@ -116,14 +152,9 @@ impl Publisher {
         self.catalog.next_due(now)
     }
 
-    /// Re-reads the paths of `changes` and publishes the result at `now`. Without `force`,
-    /// a change that changed no post publishes nothing and gives `None`.
-    pub fn publish(
-        &mut self,
-        changes: &ChangeSet,
-        now: DateTime<Utc>,
-        force: bool,
-    ) -> Option<Published> {
+    /// Re-reads the paths of `changes` and publishes the result at the clock's time.
+    /// Without `force`, a change that changed no post publishes nothing and gives `None`.
+    pub fn publish(&mut self, changes: &ChangeSet, force: bool) -> Option<Published> {
         let start = Instant::now();
         let mut counts = Counts::default();
         for rel in self.affected(changes) {
@@ -138,6 +169,7 @@ impl Publisher {
         if counts.is_empty() && !force {
             return None;
         }
+        let now = self.clock.now();
         let view = self.catalog.view(now);
         let (next, routes) = self.snapshots.load().next(&view, &self.config, now);
         self.snapshots.store(Arc::new(next));
@@ -214,7 +246,16 @@ pub struct Daemon {
 impl Daemon {
     /// Watches, scans, builds every route and binds `listen` (port 0 picks a free port).
     /// The watch starts before the scan, so nothing written during the scan is missed.
-    pub async fn start(mut config: Config, listen: SocketAddr) -> Result<Daemon, ServeError> {
+    pub async fn start(config: Config, listen: SocketAddr) -> Result<Daemon, ServeError> {
+        Daemon::start_with_clock(config, listen, Clock::system()).await
+    }
+
+    /// [`Daemon::start`], with the time read from `clock` instead of the system clock.
+    pub async fn start_with_clock(
+        mut config: Config,
+        listen: SocketAddr,
+        clock: Clock,
+    ) -> Result<Daemon, ServeError> {
         config.posts_dir =
             std::path::absolute(&config.posts_dir).map_err(|err| ServeError::PostsDir {
                 path: config.posts_dir.clone(),
@@ -224,7 +265,7 @@ impl Daemon {
         let watch = watch::start(config.posts_dir.clone(), debounce)?;
         let config = Arc::new(config);
         let (publisher, published) =
-            tokio::task::spawn_blocking(move || Publisher::new(config, Utc::now()))
+            tokio::task::spawn_blocking(move || Publisher::new(config, clock))
                 .await
                 .map_err(ServeError::Publish)?;
         published.log("at start");
@@ -273,8 +314,9 @@ impl Daemon {
         let mut watching = true;
         let result = loop {
             // A date from a file may be absurdly far off; such a post never wakes us.
-            let due = publisher.next_due(Utc::now()).and_then(|when| {
-                let wait = (when - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+            let now = publisher.clock.now();
+            let due = publisher.next_due(now).and_then(|when| {
+                let wait = (when - now).to_std().unwrap_or(Duration::ZERO);
                 tokio::time::Instant::now().checked_add(wait)
             });
             let (changes, force, why) = tokio::select! {
@@ -290,15 +332,17 @@ impl Daemon {
                 () = sleep_until(due) => (ChangeSet::default(), true, "a post came due"),
                 () = tick(&mut rescan) => (ChangeSet { paths: BTreeSet::new(), rescan: true }, false, "rescan"),
             };
-            let now = Utc::now();
             let job = tokio::task::spawn_blocking(move || {
                 // A panic here is a bug; the server keeps the last good snapshot and the
                 // loop goes on, rather than the daemon stopping.
                 let published = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    publisher.publish(&changes, now, force)
+                    publisher.publish(&changes, force)
                 }))
-                .unwrap_or_else(|_| {
-                    tracing::error!("a publish failed (a bug: please report it); still serving the last good snapshot");
+                .unwrap_or_else(|panic| {
+                    tracing::error!(
+                        error = panic_message(&*panic),
+                        "a publish failed (a bug: please report it); still serving the last good snapshot"
+                    );
                     None
                 });
                 (publisher, published)
@@ -318,6 +362,15 @@ impl Daemon {
         tracing::info!("stopped");
         result
     }
+}
+
+/// What a panic said, for the log: `panic!` carries a `&str` or a `String`.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic without a message")
 }
 
 async fn sleep_until(when: Option<tokio::time::Instant>) {
@@ -355,7 +408,7 @@ mod tests {
         std::fs::write(dir.path().join("posts/a.txt"), "ant").unwrap();
         std::fs::write(dir.path().join("posts/batch/b.txt"), "bee").unwrap();
         let config = Config::parse("", &dir.path().join("config.toml")).unwrap();
-        let (publisher, published) = Publisher::new(Arc::new(config), Utc::now());
+        let (publisher, published) = Publisher::new(Arc::new(config), Clock::system());
         assert_eq!(published.counts.added, 2);
         (dir, publisher)
     }
@@ -376,7 +429,7 @@ mod tests {
         let (_dir, mut publisher) = site();
         let before = publisher.snapshots().load_full();
         assert!(publisher
-            .publish(&changes(&["a.txt", "4913"]), Utc::now(), false)
+            .publish(&changes(&["a.txt", "4913"]), false)
             .is_none());
         assert!(Arc::ptr_eq(&before, &publisher.snapshots().load_full()));
     }
@@ -385,9 +438,7 @@ mod tests {
     fn a_folder_path_reads_every_post_in_it_and_drops_those_gone() {
         let (dir, mut publisher) = site();
         std::fs::write(dir.path().join("posts/batch/c.txt"), "cat").unwrap();
-        let published = publisher
-            .publish(&changes(&["batch"]), Utc::now(), false)
-            .unwrap();
+        let published = publisher.publish(&changes(&["batch"]), false).unwrap();
         assert_eq!(
             published.counts,
             Counts {
@@ -398,9 +449,7 @@ mod tests {
         assert!(has(&publisher, "/posts/batch/c/"));
 
         std::fs::remove_dir_all(dir.path().join("posts/batch")).unwrap();
-        let published = publisher
-            .publish(&changes(&["batch"]), Utc::now(), false)
-            .unwrap();
+        let published = publisher.publish(&changes(&["batch"]), false).unwrap();
         assert_eq!(
             published.counts,
             Counts {
@@ -421,7 +470,7 @@ mod tests {
             paths: BTreeSet::new(),
             rescan: true,
         };
-        let published = publisher.publish(&rescan, Utc::now(), false).unwrap();
+        let published = publisher.publish(&rescan, false).unwrap();
         assert_eq!(
             published.counts,
             Counts {
@@ -432,5 +481,88 @@ mod tests {
         );
         assert!(has(&publisher, "/posts/new/"));
         assert!(!has(&publisher, "/posts/a/"));
+    }
+
+    /// A clock that starts at `start` and moves with tokio's clock, so a paused test
+    /// runtime moves it on as fast as timers allow.
+    fn following_tokio_time(start: DateTime<Utc>) -> Clock {
+        let origin = tokio::time::Instant::now();
+        Clock::new(move || start + chrono::Duration::from_std(origin.elapsed()).unwrap())
+    }
+
+    fn date(rfc3339: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(rfc3339).unwrap().to_utc()
+    }
+
+    /// A post dated an hour after the clock's start, a date long after the file's own.
+    fn site_with_a_post_due_at_one() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("posts")).unwrap();
+        std::fs::write(
+            dir.path().join("posts/later.md"),
+            "---\ntitle: Later\ndate: 2030-01-01T01:00:00Z\n---\n\nNot yet.\n",
+        )
+        .unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_future_post_is_published_once_the_clock_passes_its_date() {
+        let dir = site_with_a_post_due_at_one();
+        let config = Config::parse("", &dir.path().join("config.toml")).unwrap();
+        let now = Arc::new(std::sync::Mutex::new(date("2030-01-01T00:00:00Z")));
+        let clock = {
+            let now = Arc::clone(&now);
+            Clock::new(move || *now.lock().unwrap())
+        };
+        let (mut publisher, _) = Publisher::new(Arc::new(config), clock);
+        assert!(!has(&publisher, "/posts/later/"));
+        assert_eq!(
+            publisher.next_due(date("2030-01-01T00:00:00Z")),
+            Some(date("2030-01-01T01:00:00Z"))
+        );
+
+        *now.lock().unwrap() = date("2030-01-01T01:00:00.250Z");
+        let published = publisher.publish(&ChangeSet::default(), true).unwrap();
+        assert_eq!(published.counts, Counts::default());
+        let snapshot = publisher.snapshots().load_full();
+        let page = snapshot.get("/posts/later/").unwrap();
+        // Dated by the post, in whole seconds, not by the file written just now.
+        assert_eq!(page.last_modified, date("2030-01-01T01:00:00Z"));
+        assert_eq!(
+            snapshot.published_at,
+            Some(date("2030-01-01T01:00:00.250Z"))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_serve_loop_publishes_a_future_post_when_its_time_comes() {
+        let dir = site_with_a_post_due_at_one();
+        let config = Config::parse(
+            "[posts]\nrescan_secs = 0\n",
+            &dir.path().join("config.toml"),
+        )
+        .unwrap();
+        let clock = following_tokio_time(date("2030-01-01T00:00:00Z"));
+        let daemon = Daemon::start_with_clock(config, "127.0.0.1:0".parse().unwrap(), clock)
+            .await
+            .unwrap();
+        let snapshots = daemon.snapshots();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(daemon.run(async move {
+            let _ = stopped.await;
+        }));
+        let start = tokio::time::Instant::now();
+
+        tokio::time::sleep_until(start + Duration::from_secs(3599)).await;
+        assert!(snapshots.load().get("/posts/later/").is_none());
+
+        tokio::time::sleep_until(start + Duration::from_secs(3601)).await;
+        let snapshot = snapshots.load_full();
+        let page = snapshot.get("/posts/later/").unwrap();
+        assert_eq!(page.last_modified, date("2030-01-01T01:00:00Z"));
+
+        stop.send(()).unwrap();
+        serving.await.unwrap().unwrap();
     }
 }

@@ -41,10 +41,10 @@ pub struct Rendered {
 /// An `Arc<Post>` compared by identity: the catalog keeps the same `Arc` for a post
 /// until its file changes, so equal pointers mean equal input.
 #[derive(Debug, Clone)]
-struct Same(Arc<Post>);
+struct ByIdentity(Arc<Post>);
 
-impl PartialEq for Same {
-    fn eq(&self, other: &Same) -> bool {
+impl PartialEq for ByIdentity {
+    fn eq(&self, other: &ByIdentity) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
 }
@@ -52,10 +52,10 @@ impl PartialEq for Same {
 /// What a route was rendered from.
 #[derive(Debug, Clone, PartialEq)]
 enum Input {
-    Feed(FeedInfo, Vec<Same>),
+    Feed(FeedInfo, Vec<ByIdentity>),
     /// The index and OPML list: every feed.
     Listing(Vec<FeedInfo>),
-    Page(Same),
+    Page(ByIdentity),
     /// Rendered at every publish.
     Health,
 }
@@ -114,7 +114,7 @@ impl Snapshot {
     /// there, as the folder's modification time).
     pub fn starting_after(floor: Option<DateTime<Utc>>) -> Snapshot {
         Snapshot {
-            floor: floor.map(whole_seconds),
+            floor: floor.map(truncate_to_second),
             ..Snapshot::default()
         }
     }
@@ -165,7 +165,10 @@ impl Snapshot {
         for (info, posts) in feeds {
             let modified = newest_change(&posts);
             let refs: Vec<&Post> = posts.iter().map(|p| p.as_ref()).collect();
-            let input = Input::Feed(info.clone(), posts.iter().cloned().map(Same).collect());
+            let input = Input::Feed(
+                info.clone(),
+                posts.iter().cloned().map(ByIdentity).collect(),
+            );
             for &format in &config.formats {
                 pass.place(info.key.route(format), input.clone(), modified, || {
                     (
@@ -194,7 +197,7 @@ impl Snapshot {
 
         for post in &view.posts {
             let modified = newest_change(std::slice::from_ref(post));
-            let input = Input::Page(Same(Arc::clone(post)));
+            let input = Input::Page(ByIdentity(Arc::clone(post)));
             pass.place(routes::post_page(&post.slug), input, modified, || {
                 (
                     HTML,
@@ -267,7 +270,7 @@ impl Pass<'_> {
             // of the copy before must still move a second on: a reader holding that copy
             // sends back that very second.
             (_, Some(before)) => {
-                let at = whole_seconds(modified.max(self.now));
+                let at = truncate_to_second(modified.max(self.now));
                 if at > before {
                     at
                 } else {
@@ -283,7 +286,7 @@ impl Pass<'_> {
             content_type,
             body,
             etag,
-            whole_seconds(last_modified),
+            truncate_to_second(last_modified),
             self.cache_control.clone(),
         );
         self.next.routes.insert(
@@ -352,7 +355,9 @@ fn newest_change(posts: &[Arc<Post>]) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
 }
 
-fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
+/// HTTP dates carry whole seconds: a Last-Modified must compare equal to the date a
+/// reader sends back.
+fn truncate_to_second(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
 }
 
@@ -432,7 +437,7 @@ fn health<'a>(next: &Snapshot, view: &'a View, now: DateTime<Utc>) -> Route {
             gzip: None,
             br: None,
             etag,
-            last_modified: whole_seconds(now),
+            last_modified: truncate_to_second(now),
             cache_control: "no-store".into(),
         }),
         input: Input::Health,

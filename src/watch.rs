@@ -189,8 +189,8 @@ pub fn start(posts_dir: PathBuf, debounce: Duration) -> Result<Watch, WatchError
             })?;
     } else {
         tracing::warn!(
-            "{}: the posts folder does not exist yet; it is watched for from its parent",
-            posts_dir.display()
+            path = %posts_dir.display(),
+            "the posts folder does not exist yet; it is watched for from its parent"
         );
     }
     let (tx, changes) = mpsc::channel(16);
@@ -206,6 +206,110 @@ pub const MAX_WAIT: Duration = Duration::from_secs(1);
 /// file open for good must not hold every other change back.
 pub const WRITE_WAIT: Duration = Duration::from_secs(2);
 
+/// The events gathered since the last change set went out, and when they are due.
+/// Every method is told the time, so the rules are tested with literal instants.
+#[derive(Debug)]
+struct Debounce {
+    /// The `posts.debounce_ms` setting: how long the folder must stay quiet before the
+    /// pending change set goes out.
+    debounce: Duration,
+    /// What has changed since the last change set went out.
+    pending: ChangeSet,
+    /// Post files written to and not yet closed: reading one now could see half a save,
+    /// so while any is open the set waits for [`Deadlines::write_wait_until`] instead.
+    open: BTreeSet<String>,
+    /// `None` while nothing is pending: then only an event can wake the loop.
+    due: Option<Deadlines>,
+}
+
+/// When a pending change set goes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Deadlines {
+    /// `debounce` after the last event: the folder has been quiet long enough.
+    quiet_until: Instant,
+    /// [`MAX_WAIT`] after the first event: a steady stream of events must not hold the
+    /// set back for ever.
+    give_up_at: Instant,
+    /// [`WRITE_WAIT`] after the first event: the set goes out then even with files still
+    /// open for writing.
+    write_wait_until: Instant,
+}
+
+impl Debounce {
+    fn new(debounce: Duration) -> Debounce {
+        Debounce {
+            debounce,
+            pending: ChangeSet::default(),
+            open: BTreeSet::new(),
+            due: None,
+        }
+    }
+
+    /// Takes in one event seen at `now`: what it may have changed, and which post files
+    /// it opens or ends a write of (see [`classify`] and [`writing`]).
+    fn on_event(&mut self, now: Instant, change: Change, writes: Option<(Writing, Vec<String>)>) {
+        match writes {
+            Some((Writing::Open, paths)) => self.open.extend(paths),
+            Some((Writing::Done, paths)) => {
+                for path in paths {
+                    self.open.remove(&path);
+                }
+            }
+            None => {}
+        }
+        match change {
+            Change::Ignore => {}
+            Change::Paths(paths) => self.pending.paths.extend(paths),
+            Change::Rescan | Change::Rearm => self.pending.rescan = true,
+        }
+        if self.pending.is_empty() {
+            return;
+        }
+        // Any event, even an ignored one, moves the quiet deadline while a set is
+        // pending; the caps count from the set's first event.
+        let (give_up_at, write_wait_until) =
+            self.due.map_or((now + MAX_WAIT, now + WRITE_WAIT), |due| {
+                (due.give_up_at, due.write_wait_until)
+            });
+        self.due = Some(Deadlines {
+            quiet_until: now + self.debounce,
+            give_up_at,
+            write_wait_until,
+        });
+    }
+
+    /// When the pending set goes out if no event comes first; `None` when nothing is
+    /// pending.
+    fn next_deadline(&self) -> Option<Instant> {
+        let due = self.due?;
+        Some(if self.open.is_empty() {
+            due.quiet_until.min(due.give_up_at)
+        } else {
+            due.write_wait_until
+        })
+    }
+
+    /// The pending change set, if it is due at `now`. Files still open for writing are
+    /// forgotten: their writers had [`WRITE_WAIT`].
+    fn on_deadline(&mut self, now: Instant) -> Option<ChangeSet> {
+        if self.next_deadline()? > now {
+            return None;
+        }
+        self.due = None;
+        if !self.open.is_empty() {
+            tracing::debug!(
+                open = ?self.open,
+                waited_secs = WRITE_WAIT.as_secs(),
+                "publishing files still open for writing"
+            );
+            self.open.clear();
+        }
+        Some(std::mem::take(&mut self.pending))
+    }
+}
+
+/// The watch task: feeds [`Debounce`] the watcher's events and sends each change set it
+/// gives, until either channel closes.
 async fn debounce_loop(
     mut watcher: notify::RecommendedWatcher,
     posts_dir: PathBuf,
@@ -213,83 +317,59 @@ async fn debounce_loop(
     mut raw: mpsc::UnboundedReceiver<notify::Result<notify::Event>>,
     tx: mpsc::Sender<ChangeSet>,
 ) {
-    let mut pending = ChangeSet::default();
-    // Post files written to and not yet closed.
-    let mut open: BTreeSet<String> = BTreeSet::new();
-    // When the pending set is due: `debounce` after its last event, capped by MAX_WAIT
-    // after its first; and when it is due however many files are still open.
-    let mut due: Option<(Instant, Instant, Instant)> = None;
+    let mut state = Debounce::new(debounce);
     loop {
-        let event = match due {
-            None => raw.recv().await,
-            Some((quiet, cap, open_cap)) => {
-                let at = if open.is_empty() {
-                    quiet.min(cap)
-                } else {
-                    open_cap
-                };
-                match tokio::time::timeout_at(at, raw.recv()).await {
-                    Ok(event) => event,
-                    Err(_) => {
-                        due = None;
-                        if !open.is_empty() {
-                            tracing::debug!(
-                                "publishing files still open for writing after {} s: {:?}",
-                                WRITE_WAIT.as_secs(),
-                                open
-                            );
-                            open.clear();
-                        }
-                        if tx.send(std::mem::take(&mut pending)).await.is_err() {
-                            return;
-                        }
-                        continue;
+        let deadline = state.next_deadline();
+        tokio::select! {
+            // An event already queued when the deadline passes still belongs to the
+            // pending set: it may open a write that must hold the set back.
+            biased;
+            event = raw.recv() => {
+                let Some(event) = event else { return };
+                let change = classify(&event, &posts_dir);
+                match change {
+                    Change::Rescan => {
+                        tracing::warn!("the file watcher lost events; scanning the posts folder again");
+                    }
+                    Change::Rearm => rearm(&mut watcher, &posts_dir),
+                    Change::Paths(_) | Change::Ignore => {}
+                }
+                let writes = event.as_ref().ok().and_then(|event| writing(event, &posts_dir));
+                state.on_event(Instant::now(), change, writes);
+            }
+            // Unconstrained, as `timeout_at`'s timer is: a flood of events that uses up
+            // the task's coop budget must not keep a due set from going out.
+            () = tokio::task::unconstrained(sleep_until(deadline)) => {
+                if let Some(changes) = state.on_deadline(Instant::now()) {
+                    if tx.send(changes).await.is_err() {
+                        return;
                     }
                 }
             }
-        };
-        let Some(event) = event else { return };
-        if let Ok(event) = &event {
-            match writing(event, &posts_dir) {
-                Some((Writing::Open, paths)) => open.extend(paths),
-                Some((Writing::Done, paths)) => {
-                    for path in paths {
-                        open.remove(&path);
-                    }
-                }
-                None => {}
-            }
         }
-        match classify(&event, &posts_dir) {
-            Change::Ignore => {}
-            Change::Paths(paths) => pending.paths.extend(paths),
-            Change::Rescan => {
-                tracing::warn!("the file watcher lost events; scanning the posts folder again");
-                pending.rescan = true;
-            }
-            Change::Rearm => {
-                // Before the scan lists the folder, so nothing written after the listing
-                // goes unseen.
-                let _ = watcher.unwatch(&posts_dir);
-                if posts_dir.is_dir() {
-                    if let Err(err) = watcher.watch(&posts_dir, RecursiveMode::Recursive) {
-                        tracing::warn!(
-                            "{}: cannot watch the posts folder again: {err}; the periodic rescan (posts.rescan_secs) still sees changes",
-                            posts_dir.display()
-                        );
-                    }
-                }
-                pending.rescan = true;
-            }
+    }
+}
+
+/// Arms the posts folder's watch again, after the folder itself came or went. Runs before
+/// the change set's scan lists the folder, so nothing written after the listing goes
+/// unseen.
+fn rearm(watcher: &mut notify::RecommendedWatcher, posts_dir: &Path) {
+    let _ = watcher.unwatch(posts_dir);
+    if posts_dir.is_dir() {
+        if let Err(error) = watcher.watch(posts_dir, RecursiveMode::Recursive) {
+            tracing::warn!(
+                %error,
+                path = %posts_dir.display(),
+                "cannot watch the posts folder again; the periodic rescan (posts.rescan_secs) still sees changes"
+            );
         }
-        if pending.is_empty() {
-            continue;
-        }
-        let now = Instant::now();
-        let (cap, open_cap) = due
-            .map(|(_, cap, open_cap)| (cap, open_cap))
-            .unwrap_or((now + MAX_WAIT, now + WRITE_WAIT));
-        due = Some((now + debounce, cap, open_cap));
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -494,5 +574,231 @@ mod tests {
             ),
             None
         );
+    }
+
+    fn t(ms: u64) -> Duration {
+        Duration::from_millis(ms)
+    }
+
+    const DEBOUNCE: Duration = Duration::from_millis(50);
+
+    fn post(path: &str) -> Vec<String> {
+        vec![path.to_string()]
+    }
+
+    fn set(list: &[&str]) -> ChangeSet {
+        ChangeSet {
+            paths: list.iter().map(|s| s.to_string()).collect(),
+            rescan: false,
+        }
+    }
+
+    /// A debounce fed at literal offsets from `start`.
+    struct Fed {
+        state: Debounce,
+        start: Instant,
+    }
+
+    impl Fed {
+        fn new() -> Fed {
+            Fed {
+                state: Debounce::new(DEBOUNCE),
+                start: Instant::now(),
+            }
+        }
+
+        /// A save of `path` that ended (the file was closed after writing) at `ms`.
+        fn saved(&mut self, ms: u64, path: &str) {
+            let writes = Some((Writing::Done, post(path)));
+            let at = self.start + t(ms);
+            self.state.on_event(at, Change::Paths(post(path)), writes);
+        }
+
+        /// A write to `path` at `ms`, with the file left open.
+        fn written(&mut self, ms: u64, path: &str) {
+            let writes = Some((Writing::Open, post(path)));
+            let at = self.start + t(ms);
+            self.state.on_event(at, Change::Paths(post(path)), writes);
+        }
+
+        fn event(&mut self, ms: u64, change: Change) {
+            self.state.on_event(self.start + t(ms), change, None);
+        }
+
+        /// The next deadline, as an offset from `start`.
+        fn deadline(&self) -> Option<Duration> {
+            self.state.next_deadline().map(|at| at - self.start)
+        }
+
+        fn at(&mut self, ms: u64) -> Option<ChangeSet> {
+            self.state.on_deadline(self.start + t(ms))
+        }
+    }
+
+    #[test]
+    fn nothing_pending_has_no_deadline() {
+        let mut fed = Fed::new();
+        assert_eq!(fed.deadline(), None);
+        fed.event(0, Change::Ignore);
+        assert_eq!(fed.deadline(), None);
+        assert_eq!(fed.at(10_000), None);
+    }
+
+    #[test]
+    fn events_closer_than_the_debounce_are_one_set_due_a_debounce_after_the_last() {
+        let mut fed = Fed::new();
+        fed.saved(0, "a.md");
+        assert_eq!(fed.deadline(), Some(t(50)));
+        fed.saved(30, "b.md");
+        assert_eq!(fed.deadline(), Some(t(80)));
+        assert_eq!(fed.at(79), None);
+        assert_eq!(fed.at(80), Some(set(&["a.md", "b.md"])));
+        assert_eq!(fed.deadline(), None);
+        assert_eq!(fed.at(200), None);
+    }
+
+    #[test]
+    fn a_steady_stream_of_events_is_due_at_max_wait_after_the_first() {
+        let mut fed = Fed::new();
+        for ms in (0..1000).step_by(30) {
+            fed.saved(ms, &format!("{ms}.md"));
+        }
+        assert_eq!(fed.deadline(), Some(MAX_WAIT));
+        assert_eq!(fed.at(1000).map(|set| set.paths.len()), Some(34));
+        // The next set counts its caps from its own first event.
+        fed.saved(1010, "late.md");
+        assert_eq!(fed.deadline(), Some(t(1060)));
+    }
+
+    #[test]
+    fn an_ignored_event_still_moves_the_quiet_deadline_of_a_pending_set() {
+        let mut fed = Fed::new();
+        fed.saved(0, "a.md");
+        fed.event(40, Change::Ignore);
+        assert_eq!(fed.deadline(), Some(t(90)));
+    }
+
+    #[test]
+    fn a_file_open_for_writing_holds_the_set_until_it_is_closed() {
+        let mut fed = Fed::new();
+        fed.written(0, "a.md");
+        assert_eq!(fed.deadline(), Some(WRITE_WAIT));
+        assert_eq!(fed.at(50), None);
+        // Closed after the debounce and after MAX_WAIT: the set is due at once.
+        fed.saved(1500, "a.md");
+        assert_eq!(fed.deadline(), Some(MAX_WAIT));
+        assert_eq!(fed.at(1500), Some(set(&["a.md"])));
+    }
+
+    #[test]
+    fn a_file_left_open_goes_out_at_write_wait_and_is_forgotten() {
+        let mut fed = Fed::new();
+        fed.written(0, "a.md");
+        fed.saved(10, "b.md");
+        assert_eq!(fed.at(1999), None);
+        assert_eq!(fed.at(2000), Some(set(&["a.md", "b.md"])));
+        // The open file no longer holds the next set back.
+        fed.saved(2100, "c.md");
+        assert_eq!(fed.deadline(), Some(t(2150)));
+    }
+
+    #[test]
+    fn lost_events_and_a_rearmed_watch_ask_for_a_rescan() {
+        for change in [Change::Rescan, Change::Rearm] {
+            let mut fed = Fed::new();
+            fed.event(0, change);
+            assert_eq!(
+                fed.at(50),
+                Some(ChangeSet {
+                    paths: BTreeSet::new(),
+                    rescan: true
+                })
+            );
+        }
+    }
+
+    /// The watch task over a real watcher that watches nothing; the test hands it events.
+    fn debounced() -> (
+        mpsc::UnboundedSender<notify::Result<notify::Event>>,
+        mpsc::Receiver<ChangeSet>,
+    ) {
+        let watcher = notify::recommended_watcher(|_: notify::Result<notify::Event>| {}).unwrap();
+        let (raw_tx, raw_rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(16);
+        tokio::spawn(debounce_loop(
+            watcher,
+            PathBuf::from(DIR),
+            DEBOUNCE,
+            raw_rx,
+            tx,
+        ));
+        (raw_tx, rx)
+    }
+
+    fn saved(rel: &str) -> notify::Result<notify::Event> {
+        event(
+            EventKind::Access(AccessKind::Close(AccessMode::Write)),
+            &[&format!("{DIR}/{rel}")],
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn events_closer_than_the_debounce_arrive_as_one_change_set() {
+        let (events, mut changes) = debounced();
+        let start = Instant::now();
+        events.send(saved("a.md")).unwrap();
+        tokio::time::sleep(t(30)).await;
+        events.send(saved("b.md")).unwrap();
+        assert_eq!(changes.recv().await, Some(set(&["a.md", "b.md"])));
+        assert_eq!(start.elapsed(), t(80));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_change_set_goes_out_once_the_folder_is_quiet() {
+        let (events, mut changes) = debounced();
+        let start = Instant::now();
+        events.send(saved("a.md")).unwrap();
+        assert_eq!(changes.recv().await, Some(set(&["a.md"])));
+        assert_eq!(start.elapsed(), DEBOUNCE);
+
+        tokio::time::sleep(t(500)).await;
+        events.send(saved("b.md")).unwrap();
+        assert_eq!(changes.recv().await, Some(set(&["b.md"])));
+        assert_eq!(start.elapsed(), t(600));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn max_wait_flushes_a_steady_stream_of_events() {
+        let (events, mut changes) = debounced();
+        let start = Instant::now();
+        tokio::spawn(async move {
+            // One save every 30 ms, each closer than the debounce to the one before.
+            for ms in (0..3000).step_by(30) {
+                tokio::time::sleep_until(start + t(ms)).await;
+                if events.send(saved(&format!("{ms}.md"))).is_err() {
+                    return;
+                }
+            }
+        });
+        let first = changes.recv().await.unwrap();
+        assert_eq!(start.elapsed(), MAX_WAIT);
+        assert_eq!(first.paths.len(), 34);
+        assert!(first.paths.contains("990.md"));
+        let second = changes.recv().await.unwrap();
+        assert_eq!(start.elapsed(), t(2020));
+        assert_eq!(second.paths.first().map(String::as_str), Some("1020.md"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_file_left_open_is_published_after_write_wait() {
+        let (events, mut changes) = debounced();
+        let start = Instant::now();
+        let write = event(
+            EventKind::Modify(ModifyKind::Data(DataChange::Any)),
+            &[&format!("{DIR}/a.md")],
+        );
+        events.send(write).unwrap();
+        assert_eq!(changes.recv().await, Some(set(&["a.md"])));
+        assert_eq!(start.elapsed(), WRITE_WAIT);
     }
 }
