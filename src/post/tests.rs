@@ -536,57 +536,229 @@ fn absurdly_deep_markup_is_refused_instead_of_stalling_the_sanitizer() {
         .starts_with("<blockquote>\n<blockquote>"));
 }
 
-#[test]
-fn odd_bytes_never_panic() {
+/// What `parse` makes of a file, in one line: the title, date and number of warnings of
+/// the post, or the line and message of the problem.
+fn outcome(path: &str, bytes: &[u8]) -> String {
+    match parse(&source(path, bytes), &site()) {
+        Ok(p) => ok(
+            &p.title,
+            &p.published.date_naive().to_string(),
+            p.warnings.len(),
+        ),
+        Err(problem) => err(problem.line, &problem.message),
+    }
+}
+
+fn ok(title: &str, date: &str, warnings: usize) -> String {
+    format!("ok: {title:?} on {date}, {warnings} warnings")
+}
+
+fn err(line: usize, message: &str) -> String {
+    format!("error at line {line}: {message}")
+}
+
+/// The inputs of `odd_bytes_give_a_post_or_the_reason`, with what `0042.txt` and
+/// `0042.md` holding them become. `2020-05-06` is the file's modification time: the date
+/// of a post without one, which also earns a warning.
+fn odd_inputs() -> Vec<(Vec<u8>, String, String)> {
+    let empty = err(1, "empty file; write the post or delete the file");
+    let untitled = ok("0042", "2020-05-06", 1);
+    let bad_date = |line: usize, date: &str| {
+        err(
+            line,
+            &format!("key `date`: `{date}` is not a date; {}", date::ACCEPTED),
+        )
+    };
+    let too_deep = err(
+        1,
+        "markup nested over 1000 levels deep; flatten the lists, quotes or HTML",
+    );
+    let cut = |word: &str, repeat: usize| format!("{}…", word.repeat(repeat));
     let huge = "x".repeat(1_000_000);
-    let inputs: Vec<Vec<u8>> = vec![
-        b"".to_vec(),
-        b"---".to_vec(),
-        b"---\n".to_vec(),
-        b"---\n---".to_vec(),
-        b"---\n---\n".to_vec(),
-        b"+++\n+++\n".to_vec(),
-        b"\xEF\xBB\xBF".to_vec(),
-        b"\xFF\xFE".to_vec(),
-        b"\xFE\xFF\x00".to_vec(),
-        b"\xFF\xFEa".to_vec(),
-        b"\x00".to_vec(),
-        b"\xFF\xFE\x00\xD8".to_vec(),
-        b"\xC3".to_vec(),
-        b"\r".to_vec(),
-        b"\r\r\rPosted on\r".to_vec(),
-        b"Posted by on\n\nx".to_vec(),
-        b"Posted by  on  \n\nx".to_vec(),
-        b"Title:\n\n".to_vec(),
-        b"Categories: ,,,\n\nx".to_vec(),
-        b"#\n".to_vec(),
-        b"# \xC3\xA9\n".to_vec(),
-        "---\ndate: 2019-03-03\u{e9}\n---\n".as_bytes().to_vec(),
-        "---\ntitle: é\ndate: é\n---\n".as_bytes().to_vec(),
-        b"---\n: :\n---\n".to_vec(),
-        b"---\n*a\n---\n".to_vec(),
-        b"+++\n[taxonomies]\ncategories = 3\n+++\n".to_vec(),
-        b"\x01\x02\x03".to_vec(),
-        huge.clone().into_bytes(),
-        format!("Posted on 2019-03-03\n\n{huge}").into_bytes(),
-        format!("{}\n\nx", "é".repeat(500)).into_bytes(),
-        format!("Posted on 2019-03-03\n\n{}", ".".repeat(200_000)).into_bytes(),
-        format!("Posted on 2019-03-03\n\n{}", "a. ".repeat(100_000)).into_bytes(),
-        format!("Posted on 2019-03-03\n\n{}", " ".repeat(200_000)).into_bytes(),
-        format!("---\ndate: 2019-03-03\n---\n{}x\n", "> ".repeat(50_000)).into_bytes(),
-        format!("---\ndate: 2019-03-03\n---\n{}x\n", "<div>".repeat(50_000)).into_bytes(),
-        format!("---\ndate: 2019-03-03\n---\n{}x\n", "- ".repeat(50_000)).into_bytes(),
-        format!("---\nt: {}\n---\n", "[".repeat(50_000)).into_bytes(),
-        format!("+++\nt = {}\n+++\n", "[".repeat(50_000)).into_bytes(),
+    let same = |bytes: Vec<u8>, outcome: String| (bytes, outcome.clone(), outcome);
+    vec![
+        same(b"".to_vec(), empty.clone()),
+        (
+            b"---".to_vec(),
+            ok("---", "2020-05-06", 1),
+            untitled.clone(),
+        ),
+        same(
+            b"---\n".to_vec(),
+            err(
+                1,
+                "front matter opened with `---` on line 1 is never closed; add a closing `---` line",
+            ),
+        ),
+        same(b"---\n---".to_vec(), untitled.clone()),
+        same(b"---\n---\n".to_vec(), untitled.clone()),
+        same(b"+++\n+++\n".to_vec(), untitled.clone()),
+        same(b"\xEF\xBB\xBF".to_vec(), empty.clone()),
+        same(b"\xFF\xFE".to_vec(), empty.clone()),
+        same(b"\xFE\xFF\x00".to_vec(), empty.clone()),
+        same(b"\xFF\xFEa".to_vec(), empty.clone()),
+        same(
+            b"\x00".to_vec(),
+            err(1, "binary file (NUL bytes), not a post"),
+        ),
+        same(b"\xFF\xFE\x00\xD8".to_vec(), empty.clone()),
+        // Not UTF-8: read as Windows-1252, with a second warning.
+        same(b"\xC3".to_vec(), ok("Ã", "2020-05-06", 2)),
+        same(b"\r".to_vec(), empty.clone()),
+        same(
+            b"\r\r\rPosted on\r".to_vec(),
+            ok("Posted on", "2020-05-06", 1),
+        ),
+        same(
+            b"Posted by on\n\nx".to_vec(),
+            ok("Posted by on", "2020-05-06", 1),
+        ),
+        same(
+            b"Posted by  on  \n\nx".to_vec(),
+            ok("Posted by on", "2020-05-06", 1),
+        ),
+        same(b"Title:\n\n".to_vec(), untitled.clone()),
+        same(
+            b"Categories: ,,,\n\nx".to_vec(),
+            ok("x", "2020-05-06", 1),
+        ),
+        (
+            b"#\n".to_vec(),
+            ok("#", "2020-05-06", 1),
+            untitled.clone(),
+        ),
+        (
+            b"# \xC3\xA9\n".to_vec(),
+            ok("# é", "2020-05-06", 1),
+            ok("é", "2020-05-06", 1),
+        ),
+        same(
+            "---\ndate: 2019-03-03\u{e9}\n---\n".as_bytes().to_vec(),
+            bad_date(2, "2019-03-03é"),
+        ),
+        same(
+            "---\ntitle: é\ndate: é\n---\n".as_bytes().to_vec(),
+            bad_date(3, "é"),
+        ),
+        same(
+            b"---\n: :\n---\n".to_vec(),
+            err(
+                2,
+                "front matter is not valid YAML: did not find expected key, while parsing a block mapping",
+            ),
+        ),
+        same(
+            b"---\n*a\n---\n".to_vec(),
+            err(2, "front matter is not valid YAML: unknown anchor"),
+        ),
+        same(
+            b"+++\n[taxonomies]\ncategories = 3\n+++\n".to_vec(),
+            untitled.clone(),
+        ),
+        same(b"\x01\x02\x03".to_vec(), empty.clone()),
+        same(
+            huge.clone().into_bytes(),
+            ok(&cut("x", 99), "2020-05-06", 1),
+        ),
+        same(
+            format!("Posted on 2019-03-03\n\n{huge}").into_bytes(),
+            ok(&cut("x", 99), "2019-03-03", 0),
+        ),
+        same(
+            format!("{}\n\nx", "é".repeat(500)).into_bytes(),
+            ok(&cut("é", 99), "2020-05-06", 1),
+        ),
+        same(
+            format!("Posted on 2019-03-03\n\n{}", ".".repeat(200_000)).into_bytes(),
+            ok(&cut(".", 99), "2019-03-03", 0),
+        ),
+        same(
+            format!("Posted on 2019-03-03\n\n{}", "a. ".repeat(100_000)).into_bytes(),
+            ok(&format!("{}…", "a. ".repeat(33).trim_end()), "2019-03-03", 0),
+        ),
+        same(
+            format!("Posted on 2019-03-03\n\n{}", " ".repeat(200_000)).into_bytes(),
+            ok("0042", "2019-03-03", 0),
+        ),
+        same(
+            format!("---\ndate: 2019-03-03\n---\n{}x\n", "> ".repeat(50_000)).into_bytes(),
+            too_deep.clone(),
+        ),
+        same(
+            format!("---\ndate: 2019-03-03\n---\n{}x\n", "<div>".repeat(50_000)).into_bytes(),
+            too_deep.clone(),
+        ),
+        same(
+            format!("---\ndate: 2019-03-03\n---\n{}x\n", "- ".repeat(50_000)).into_bytes(),
+            too_deep,
+        ),
+        same(
+            format!("---\nt: {}\n---\n", "[".repeat(50_000)).into_bytes(),
+            err(2, "front matter is nested over 128 levels deep; flatten it"),
+        ),
+        same(
+            format!("+++\nt = {}\n+++\n", "[".repeat(50_000)).into_bytes(),
+            err(2, "front matter is not valid TOML: recursion limit exceeded"),
+        ),
+    ]
+}
+
+#[test]
+fn odd_bytes_give_a_post_or_the_reason() {
+    for (bytes, txt, md) in odd_inputs() {
+        let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(40)]).into_owned();
+        assert_eq!(outcome("0042.txt", &bytes), txt, "0042.txt: {shown:?}");
+        assert_eq!(outcome("0042.md", &bytes), md, "0042.md: {shown:?}");
+    }
+}
+
+#[test]
+fn odd_paths_change_only_the_title_and_slug() {
+    // Each odd path against the plain name of the same format: the outcome is the same
+    // but for what the name gives.
+    let twins = [
+        ("", "0042.txt"),
+        ("/", "0042.txt"),
+        ("..", "0042.txt"),
+        ("index.md", "0042.md"),
+        (".md", "0042.md"),
     ];
-    for bytes in inputs {
-        let paths: &[&str] = if bytes.len() > 10_000 {
-            &["x.txt", "x.md"]
-        } else {
-            &["x.txt", "x.md", "", "/", "index.md", "..", ".md"]
-        };
-        for path in paths {
-            let _ = parse(&source(path, &bytes), &site());
+    for (bytes, _, _) in odd_inputs()
+        .into_iter()
+        .filter(|(b, _, _)| b.len() <= 10_000)
+    {
+        for (path, twin) in twins {
+            let odd = parse(&source(path, &bytes), &site());
+            let plain = parse(&source(twin, &bytes), &site());
+            let shown = String::from_utf8_lossy(&bytes);
+            match (odd, plain) {
+                (Ok(odd), Ok(plain)) => {
+                    assert_eq!(odd.published, plain.published, "{path:?}: {shown:?}");
+                    assert_eq!(odd.summary, plain.summary, "{path:?}: {shown:?}");
+                    assert_eq!(odd.content_html, plain.content_html, "{path:?}: {shown:?}");
+                    let messages = |p: &Post| -> Vec<String> {
+                        p.warnings.iter().map(|w| w.message.clone()).collect()
+                    };
+                    assert_eq!(messages(&odd), messages(&plain), "{path:?}: {shown:?}");
+                }
+                (Err(odd), Err(plain)) => {
+                    assert_eq!(
+                        (odd.line, odd.message),
+                        (plain.line, plain.message),
+                        "{path:?}: {shown:?}"
+                    );
+                }
+                (odd, plain) => panic!("{path:?}: {shown:?}: {odd:?} but {twin}: {plain:?}"),
+            }
         }
     }
+    let named = |path: &str| {
+        let p = post(path, "Night owls\n\nBody.\n");
+        (p.title, p.slug)
+    };
+    assert_eq!(named(""), ("Night owls".into(), "post-cbf29ce4".into()));
+    assert_eq!(named("/"), ("Night owls".into(), "post-cbf29ce4".into()));
+    assert_eq!(named(".."), ("Night owls".into(), "post-cbf29ce4".into()));
+    assert_eq!(named("index.md"), ("Index".into(), "index".into()));
+    assert_eq!(named(".md"), (".md".into(), "md".into()));
 }
