@@ -537,175 +537,176 @@ fn absurdly_deep_markup_is_refused_instead_of_stalling_the_sanitizer() {
 }
 
 /// What `parse` makes of a file, in one line: the title, date and number of warnings of
-/// the post, or the line and message of the problem.
+/// the post, or the line and message of the problem. `2020-05-06` is the file's
+/// modification time: the date of a post without one, which also earns a warning.
 fn outcome(path: &str, bytes: &[u8]) -> String {
     match parse(&source(path, bytes), &site()) {
-        Ok(p) => ok(
-            &p.title,
-            &p.published.date_naive().to_string(),
-            p.warnings.len(),
+        Ok(p) => format!(
+            "ok: {:?} on {}, {} warnings",
+            p.title,
+            p.published.date_naive(),
+            p.warnings.len()
         ),
-        Err(problem) => err(problem.line, &problem.message),
+        Err(problem) => format!("error at line {}: {}", problem.line, problem.message),
     }
 }
 
-fn ok(title: &str, date: &str, warnings: usize) -> String {
-    format!("ok: {title:?} on {date}, {warnings} warnings")
-}
+const EMPTY: &str = "error at line 1: empty file; write the post or delete the file";
+const UNTITLED: &str = "ok: \"0042\" on 2020-05-06, 1 warnings";
+const TOO_DEEP: &str =
+    "error at line 1: markup nested over 1000 levels deep; flatten the lists, quotes or HTML";
 
-fn err(line: usize, message: &str) -> String {
-    format!("error at line {line}: {message}")
-}
+/// Odd files, with what `0042.txt` and `0042.md` holding them become.
+const ODD_FILES: &[(&[u8], &str, &str)] = &[
+    (b"", EMPTY, EMPTY),
+    (b"---", "ok: \"---\" on 2020-05-06, 1 warnings", UNTITLED),
+    (
+        b"---\n",
+        "error at line 1: front matter opened with `---` on line 1 is never closed; add a closing `---` line",
+        "error at line 1: front matter opened with `---` on line 1 is never closed; add a closing `---` line",
+    ),
+    (b"---\n---", UNTITLED, UNTITLED),
+    (b"---\n---\n", UNTITLED, UNTITLED),
+    (b"+++\n+++\n", UNTITLED, UNTITLED),
+    (b"\xEF\xBB\xBF", EMPTY, EMPTY),
+    (b"\xFF\xFE", EMPTY, EMPTY),
+    (b"\xFE\xFF\x00", EMPTY, EMPTY),
+    (b"\xFF\xFEa", EMPTY, EMPTY),
+    (
+        b"\x00",
+        "error at line 1: binary file (NUL bytes), not a post",
+        "error at line 1: binary file (NUL bytes), not a post",
+    ),
+    (b"\xFF\xFE\x00\xD8", EMPTY, EMPTY),
+    // Not UTF-8: read as Windows-1252, with a second warning.
+    (
+        b"\xC3",
+        "ok: \"\u{c3}\" on 2020-05-06, 2 warnings",
+        "ok: \"\u{c3}\" on 2020-05-06, 2 warnings",
+    ),
+    (b"\r", EMPTY, EMPTY),
+    (
+        b"\r\r\rPosted on\r",
+        "ok: \"Posted on\" on 2020-05-06, 1 warnings",
+        "ok: \"Posted on\" on 2020-05-06, 1 warnings",
+    ),
+    (
+        b"Posted by on\n\nx",
+        "ok: \"Posted by on\" on 2020-05-06, 1 warnings",
+        "ok: \"Posted by on\" on 2020-05-06, 1 warnings",
+    ),
+    (
+        b"Posted by  on  \n\nx",
+        "ok: \"Posted by on\" on 2020-05-06, 1 warnings",
+        "ok: \"Posted by on\" on 2020-05-06, 1 warnings",
+    ),
+    (b"Title:\n\n", UNTITLED, UNTITLED),
+    (
+        b"Categories: ,,,\n\nx",
+        "ok: \"x\" on 2020-05-06, 1 warnings",
+        "ok: \"x\" on 2020-05-06, 1 warnings",
+    ),
+    (b"#\n", "ok: \"#\" on 2020-05-06, 1 warnings", UNTITLED),
+    (
+        b"# \xC3\xA9\n",
+        "ok: \"# \u{e9}\" on 2020-05-06, 1 warnings",
+        "ok: \"\u{e9}\" on 2020-05-06, 1 warnings",
+    ),
+    (
+        b"---\ndate: 2019-03-03\xC3\xA9\n---\n",
+        "error at line 2: key `date`: `2019-03-03\u{e9}` is not a date; use 2019-03-03, 2019-03-03 09:05, 2019-03-03T09:05:00-08:00, March 3, 2019 or 3 March 2019",
+        "error at line 2: key `date`: `2019-03-03\u{e9}` is not a date; use 2019-03-03, 2019-03-03 09:05, 2019-03-03T09:05:00-08:00, March 3, 2019 or 3 March 2019",
+    ),
+    (
+        b"---\ntitle: \xC3\xA9\ndate: \xC3\xA9\n---\n",
+        "error at line 3: key `date`: `\u{e9}` is not a date; use 2019-03-03, 2019-03-03 09:05, 2019-03-03T09:05:00-08:00, March 3, 2019 or 3 March 2019",
+        "error at line 3: key `date`: `\u{e9}` is not a date; use 2019-03-03, 2019-03-03 09:05, 2019-03-03T09:05:00-08:00, March 3, 2019 or 3 March 2019",
+    ),
+    (
+        b"---\n: :\n---\n",
+        "error at line 2: front matter is not valid YAML: did not find expected key, while parsing a block mapping",
+        "error at line 2: front matter is not valid YAML: did not find expected key, while parsing a block mapping",
+    ),
+    (
+        b"---\n*a\n---\n",
+        "error at line 2: front matter is not valid YAML: unknown anchor",
+        "error at line 2: front matter is not valid YAML: unknown anchor",
+    ),
+    (
+        b"+++\n[taxonomies]\ncategories = 3\n+++\n",
+        UNTITLED,
+        UNTITLED,
+    ),
+    (b"\x01\x02\x03", EMPTY, EMPTY),
+];
 
-/// The inputs of `odd_bytes_give_a_post_or_the_reason`, with what `0042.txt` and
-/// `0042.md` holding them become. `2020-05-06` is the file's modification time: the date
-/// of a post without one, which also earns a warning.
-fn odd_inputs() -> Vec<(Vec<u8>, String, String)> {
-    let empty = err(1, "empty file; write the post or delete the file");
-    let untitled = ok("0042", "2020-05-06", 1);
-    let bad_date = |line: usize, date: &str| {
-        err(
-            line,
-            &format!("key `date`: `{date}` is not a date; {}", date::ACCEPTED),
-        )
-    };
-    let too_deep = err(
-        1,
-        "markup nested over 1000 levels deep; flatten the lists, quotes or HTML",
-    );
-    let cut = |word: &str, repeat: usize| format!("{}…", word.repeat(repeat));
+/// Files too long to write out, with what either `0042.txt` or `0042.md` holding them
+/// becomes. A title made from a first sentence is cut to 100 characters.
+fn long_odd_files() -> Vec<(String, String)> {
     let huge = "x".repeat(1_000_000);
-    let same = |bytes: Vec<u8>, outcome: String| (bytes, outcome.clone(), outcome);
+    let titled = |title: String, date: &str, warnings: usize| {
+        format!("ok: {title:?} on {date}, {warnings} warnings")
+    };
+    let cut = |head: String| format!("{}…", head.trim_end());
     vec![
-        same(b"".to_vec(), empty.clone()),
+        (huge.clone(), titled(cut("x".repeat(99)), "2020-05-06", 1)),
         (
-            b"---".to_vec(),
-            ok("---", "2020-05-06", 1),
-            untitled.clone(),
-        ),
-        same(
-            b"---\n".to_vec(),
-            err(
-                1,
-                "front matter opened with `---` on line 1 is never closed; add a closing `---` line",
-            ),
-        ),
-        same(b"---\n---".to_vec(), untitled.clone()),
-        same(b"---\n---\n".to_vec(), untitled.clone()),
-        same(b"+++\n+++\n".to_vec(), untitled.clone()),
-        same(b"\xEF\xBB\xBF".to_vec(), empty.clone()),
-        same(b"\xFF\xFE".to_vec(), empty.clone()),
-        same(b"\xFE\xFF\x00".to_vec(), empty.clone()),
-        same(b"\xFF\xFEa".to_vec(), empty.clone()),
-        same(
-            b"\x00".to_vec(),
-            err(1, "binary file (NUL bytes), not a post"),
-        ),
-        same(b"\xFF\xFE\x00\xD8".to_vec(), empty.clone()),
-        // Not UTF-8: read as Windows-1252, with a second warning.
-        same(b"\xC3".to_vec(), ok("Ã", "2020-05-06", 2)),
-        same(b"\r".to_vec(), empty.clone()),
-        same(
-            b"\r\r\rPosted on\r".to_vec(),
-            ok("Posted on", "2020-05-06", 1),
-        ),
-        same(
-            b"Posted by on\n\nx".to_vec(),
-            ok("Posted by on", "2020-05-06", 1),
-        ),
-        same(
-            b"Posted by  on  \n\nx".to_vec(),
-            ok("Posted by on", "2020-05-06", 1),
-        ),
-        same(b"Title:\n\n".to_vec(), untitled.clone()),
-        same(
-            b"Categories: ,,,\n\nx".to_vec(),
-            ok("x", "2020-05-06", 1),
+            format!("Posted on 2019-03-03\n\n{huge}"),
+            titled(cut("x".repeat(99)), "2019-03-03", 0),
         ),
         (
-            b"#\n".to_vec(),
-            ok("#", "2020-05-06", 1),
-            untitled.clone(),
+            format!("{}\n\nx", "é".repeat(500)),
+            titled(cut("é".repeat(99)), "2020-05-06", 1),
         ),
         (
-            b"# \xC3\xA9\n".to_vec(),
-            ok("# é", "2020-05-06", 1),
-            ok("é", "2020-05-06", 1),
+            format!("Posted on 2019-03-03\n\n{}", ".".repeat(200_000)),
+            titled(cut(".".repeat(99)), "2019-03-03", 0),
         ),
-        same(
-            "---\ndate: 2019-03-03\u{e9}\n---\n".as_bytes().to_vec(),
-            bad_date(2, "2019-03-03é"),
+        (
+            format!("Posted on 2019-03-03\n\n{}", "a. ".repeat(100_000)),
+            titled(cut("a. ".repeat(33)), "2019-03-03", 0),
         ),
-        same(
-            "---\ntitle: é\ndate: é\n---\n".as_bytes().to_vec(),
-            bad_date(3, "é"),
+        (
+            format!("Posted on 2019-03-03\n\n{}", " ".repeat(200_000)),
+            "ok: \"0042\" on 2019-03-03, 0 warnings".into(),
         ),
-        same(
-            b"---\n: :\n---\n".to_vec(),
-            err(
-                2,
-                "front matter is not valid YAML: did not find expected key, while parsing a block mapping",
-            ),
+        (
+            format!("---\ndate: 2019-03-03\n---\n{}x\n", "> ".repeat(50_000)),
+            TOO_DEEP.into(),
         ),
-        same(
-            b"---\n*a\n---\n".to_vec(),
-            err(2, "front matter is not valid YAML: unknown anchor"),
+        (
+            format!("---\ndate: 2019-03-03\n---\n{}x\n", "<div>".repeat(50_000)),
+            TOO_DEEP.into(),
         ),
-        same(
-            b"+++\n[taxonomies]\ncategories = 3\n+++\n".to_vec(),
-            untitled.clone(),
+        (
+            format!("---\ndate: 2019-03-03\n---\n{}x\n", "- ".repeat(50_000)),
+            TOO_DEEP.into(),
         ),
-        same(b"\x01\x02\x03".to_vec(), empty.clone()),
-        same(
-            huge.clone().into_bytes(),
-            ok(&cut("x", 99), "2020-05-06", 1),
+        (
+            format!("---\nt: {}\n---\n", "[".repeat(50_000)),
+            "error at line 2: front matter is nested over 128 levels deep; flatten it".into(),
         ),
-        same(
-            format!("Posted on 2019-03-03\n\n{huge}").into_bytes(),
-            ok(&cut("x", 99), "2019-03-03", 0),
-        ),
-        same(
-            format!("{}\n\nx", "é".repeat(500)).into_bytes(),
-            ok(&cut("é", 99), "2020-05-06", 1),
-        ),
-        same(
-            format!("Posted on 2019-03-03\n\n{}", ".".repeat(200_000)).into_bytes(),
-            ok(&cut(".", 99), "2019-03-03", 0),
-        ),
-        same(
-            format!("Posted on 2019-03-03\n\n{}", "a. ".repeat(100_000)).into_bytes(),
-            ok(&format!("{}…", "a. ".repeat(33).trim_end()), "2019-03-03", 0),
-        ),
-        same(
-            format!("Posted on 2019-03-03\n\n{}", " ".repeat(200_000)).into_bytes(),
-            ok("0042", "2019-03-03", 0),
-        ),
-        same(
-            format!("---\ndate: 2019-03-03\n---\n{}x\n", "> ".repeat(50_000)).into_bytes(),
-            too_deep.clone(),
-        ),
-        same(
-            format!("---\ndate: 2019-03-03\n---\n{}x\n", "<div>".repeat(50_000)).into_bytes(),
-            too_deep.clone(),
-        ),
-        same(
-            format!("---\ndate: 2019-03-03\n---\n{}x\n", "- ".repeat(50_000)).into_bytes(),
-            too_deep,
-        ),
-        same(
-            format!("---\nt: {}\n---\n", "[".repeat(50_000)).into_bytes(),
-            err(2, "front matter is nested over 128 levels deep; flatten it"),
-        ),
-        same(
-            format!("+++\nt = {}\n+++\n", "[".repeat(50_000)).into_bytes(),
-            err(2, "front matter is not valid TOML: recursion limit exceeded"),
+        (
+            format!("+++\nt = {}\n+++\n", "[".repeat(50_000)),
+            "error at line 2: front matter is not valid TOML: recursion limit exceeded".into(),
         ),
     ]
 }
 
+/// Every odd file with its outcome as `0042.txt` and as `0042.md`.
+fn odd_files() -> Vec<(Vec<u8>, String, String)> {
+    let written = ODD_FILES
+        .iter()
+        .map(|(bytes, txt, md)| (bytes.to_vec(), txt.to_string(), md.to_string()));
+    let long = long_odd_files()
+        .into_iter()
+        .map(|(text, outcome)| (text.into_bytes(), outcome.clone(), outcome));
+    written.chain(long).collect()
+}
+
 #[test]
 fn odd_bytes_give_a_post_or_the_reason() {
-    for (bytes, txt, md) in odd_inputs() {
+    for (bytes, txt, md) in odd_files() {
         let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(40)]).into_owned();
         assert_eq!(outcome("0042.txt", &bytes), txt, "0042.txt: {shown:?}");
         assert_eq!(outcome("0042.md", &bytes), md, "0042.md: {shown:?}");
@@ -714,8 +715,8 @@ fn odd_bytes_give_a_post_or_the_reason() {
 
 #[test]
 fn odd_paths_change_only_the_title_and_slug() {
-    // Each odd path against the plain name of the same format: the outcome is the same
-    // but for what the name gives.
+    // Each odd path against a plain name of the same format: the outcome is the same but
+    // for what the name gives.
     let twins = [
         ("", "0042.txt"),
         ("/", "0042.txt"),
@@ -723,31 +724,40 @@ fn odd_paths_change_only_the_title_and_slug() {
         ("index.md", "0042.md"),
         (".md", "0042.md"),
     ];
-    for (bytes, _, _) in odd_inputs()
+    let small = odd_files()
         .into_iter()
-        .filter(|(b, _, _)| b.len() <= 10_000)
-    {
+        .filter(|(b, _, _)| b.len() <= 10_000);
+    for (bytes, _, _) in small {
+        let shown = String::from_utf8_lossy(&bytes).into_owned();
         for (path, twin) in twins {
             let odd = parse(&source(path, &bytes), &site());
             let plain = parse(&source(twin, &bytes), &site());
-            let shown = String::from_utf8_lossy(&bytes);
             match (odd, plain) {
                 (Ok(odd), Ok(plain)) => {
-                    assert_eq!(odd.published, plain.published, "{path:?}: {shown:?}");
-                    assert_eq!(odd.summary, plain.summary, "{path:?}: {shown:?}");
-                    assert_eq!(odd.content_html, plain.content_html, "{path:?}: {shown:?}");
                     let messages = |p: &Post| -> Vec<String> {
                         p.warnings.iter().map(|w| w.message.clone()).collect()
                     };
-                    assert_eq!(messages(&odd), messages(&plain), "{path:?}: {shown:?}");
-                }
-                (Err(odd), Err(plain)) => {
                     assert_eq!(
-                        (odd.line, odd.message),
-                        (plain.line, plain.message),
+                        (
+                            odd.published,
+                            &odd.summary,
+                            &odd.content_html,
+                            messages(&odd)
+                        ),
+                        (
+                            plain.published,
+                            &plain.summary,
+                            &plain.content_html,
+                            messages(&plain)
+                        ),
                         "{path:?}: {shown:?}"
                     );
                 }
+                (Err(odd), Err(plain)) => assert_eq!(
+                    (odd.line, odd.message),
+                    (plain.line, plain.message),
+                    "{path:?}: {shown:?}"
+                ),
                 (odd, plain) => panic!("{path:?}: {shown:?}: {odd:?} but {twin}: {plain:?}"),
             }
         }
