@@ -1,9 +1,7 @@
 //! One post file → one normalized [`Post`].
 //!
-//! This module owns everything the README says under "Post formats" (and What every post
-//! gets):
-//! decoding bytes, detecting the format from the content, parsing it, and normalizing the
-//! result. It reads nothing but the one file it is handed, knows nothing of feeds, the
+//! This module owns everything the README says under "Post formats": decoding bytes,
+//! detecting the format from the content, parsing it, and normalizing the result. It reads nothing but the one file it is handed, knows nothing of feeds, the
 //! catalog or HTTP, and so carries its tests in-module.
 //!
 //! # Layout
