@@ -145,7 +145,7 @@ pub fn load(config: &Config, rel: &str) -> Update {
     if std::fs::symlink_metadata(&path).is_err() {
         return Update::Removed;
     }
-    match post::read(&path, rel, config.max_bytes).and_then(|source| parse(&source, config)) {
+    match read(&path, rel, config.max_bytes).and_then(|source| parse(&source, config)) {
         Ok(post) => Update::Parsed(post),
         Err(problem) => Update::Failed(problem),
     }
@@ -160,5 +160,53 @@ fn parse(source: &post::Source, config: &Config) -> Result<post::Post, post::Pro
             line: 1,
             message: "dropfeed failed on this file (a bug: please report it with the file)".into(),
         })
+    })
+}
+
+/// Reads one post file, refusing anything over `max_bytes` before reading it whole.
+/// `path` is the full path; `rel` the `/`-separated path under the posts folder.
+pub fn read(path: &Path, rel: &str, max_bytes: u64) -> Result<post::Source, post::Problem> {
+    let problem = |message: String| post::Problem {
+        path: rel.to_string(),
+        line: 1,
+        message,
+    };
+    let meta = std::fs::metadata(path).map_err(|err| {
+        let link = std::fs::symlink_metadata(path).map(|m| m.file_type().is_symlink());
+        if matches!(link, Ok(true)) && err.kind() == std::io::ErrorKind::NotFound {
+            problem("dangling symlink: its target does not exist; fix or delete the link".into())
+        } else {
+            problem(format!("cannot read the file: {err}"))
+        }
+    })?;
+    if !meta.is_file() {
+        return Err(problem(
+            "not a regular file; post files must be plain files ending in .txt, .md or .markdown"
+                .into(),
+        ));
+    }
+    if meta.len() > max_bytes {
+        return Err(problem(format!(
+            "file is {} bytes, over posts.max_bytes ({max_bytes}); split it or raise posts.max_bytes",
+            meta.len()
+        )));
+    }
+    let bytes =
+        std::fs::read(path).map_err(|err| problem(format!("cannot read the file: {err}")))?;
+    // Checked again: the file may have grown between the stat and the read.
+    if bytes.len() as u64 > max_bytes {
+        return Err(problem(format!(
+            "file is {} bytes, over posts.max_bytes ({max_bytes}); split it or raise posts.max_bytes",
+            bytes.len()
+        )));
+    }
+    let modified = meta
+        .modified()
+        .map(DateTime::<Utc>::from)
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    Ok(post::Source {
+        path: rel.to_string(),
+        bytes,
+        modified,
     })
 }

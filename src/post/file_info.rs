@@ -1,0 +1,115 @@
+//! What a post's path says: whether it holds a post at all, its format, the name that
+//! titles it, its Jekyll date, and the slug that becomes its URL.
+
+use std::path::Path;
+
+use chrono::NaiveDate;
+
+use super::text;
+
+/// True for a path that may hold a post: a `.txt`, `.md` or `.markdown` file that is not
+/// hidden and not an editor's leftover. The one place these rules live.
+pub fn is_post_path(path: &Path) -> bool {
+    if path.components().any(|c| {
+        let s = c.as_os_str().to_string_lossy();
+        s.starts_with('.') && s != "." && s != ".."
+    }) {
+        return false;
+    }
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    if name.starts_with('#') || name.ends_with('~') || name == "4913" {
+        return false;
+    }
+    let lower = name.to_ascii_lowercase();
+    if lower.ends_with(".swp") || lower.ends_with(".swx") || lower.ends_with(".tmp") {
+        return false;
+    }
+    lower.ends_with(".txt") || lower.ends_with(".md") || lower.ends_with(".markdown")
+}
+
+/// True for a `.md` or `.markdown` path: Markdown without front matter is still Markdown.
+pub fn is_markdown(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    lower.ends_with(".md") || lower.ends_with(".markdown")
+}
+
+/// Turns a display name into a URL slug: lowercase ASCII letters and digits joined by
+/// `-`, accents folded (“São Paulo” → `sao-paulo`).
+pub fn slugify(name: &str) -> String {
+    text::slugify(name)
+}
+
+/// What the file's path says: the name that titles it, the folders that prefix its slug,
+/// and a Jekyll date.
+pub struct FileName {
+    folders: Vec<String>,
+    /// The file's stem without a Jekyll date, or the folder's name for `index.md`.
+    pub name: String,
+    pub date: Option<NaiveDate>,
+}
+
+impl FileName {
+    pub fn of(path: &str) -> FileName {
+        let mut parts: Vec<&str> = path
+            .split('/')
+            .filter(|part| !part.is_empty() && *part != "." && *part != "..")
+            .collect();
+        let file = parts.pop().unwrap_or_default();
+        let mut stem = match file.rsplit_once('.') {
+            Some((stem, _)) if !stem.is_empty() => stem,
+            _ => file,
+        };
+        if stem.eq_ignore_ascii_case("index") {
+            if let Some(folder) = parts.pop() {
+                stem = folder;
+            }
+        }
+        let (date, name) = match text::jekyll(stem) {
+            Some((date, rest)) => (Some(date), rest),
+            None => (None, stem),
+        };
+        FileName {
+            folders: parts.into_iter().map(str::to_string).collect(),
+            name: name.to_string(),
+            date,
+        }
+    }
+
+    /// `en/2013-02-06-ruby-2-0.md` → `en/ruby-2-0`: every segment slugified.
+    pub fn slug(&self) -> String {
+        let mut segments: Vec<String> = self
+            .folders
+            .iter()
+            .map(|folder| slugify(folder))
+            .filter(|segment| !segment.is_empty())
+            .collect();
+        segments.push(slug_or_hash(&self.name, "post"));
+        segments.join("/")
+    }
+}
+
+/// A front matter slug made safe as a URL path and a file path: `../../etc/passwd` →
+/// `etc/passwd`. Empty when nothing is left.
+pub fn slug_from_front(slug: &str) -> String {
+    slug.split('/')
+        .map(slugify)
+        .filter(|segment| !segment.is_empty())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The slug of `name`, or `{prefix}-{hash}` when it has no ASCII letter or digit
+/// (`東京`): stable across runs, so ids and URLs do not move.
+pub fn slug_or_hash(name: &str, prefix: &str) -> String {
+    let slug = slugify(name);
+    if !slug.is_empty() {
+        return slug;
+    }
+    // FNV-1a: tiny, and fixed forever, unlike std's hasher.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{prefix}-{:08x}", hash >> 32)
+}

@@ -1,0 +1,146 @@
+//! One step per field of a [`Post`](super::Post): from the fields as written, the path
+//! and the site to the field every renderer can rely on, with the fallbacks the README
+//! gives under "Post formats" (What every post gets).
+
+use chrono::{DateTime, FixedOffset, Utc};
+use chrono_tz::Tz;
+
+use super::document::Body;
+use super::file_info::{slug_from_front, slug_or_hash, FileName};
+use super::front::Front;
+use super::{date, decode, html, text, Named, Site};
+
+/// The front matter's `slug` made safe, else the one the path gives.
+pub fn slug(front: &Front, file: &FileName) -> String {
+    front
+        .slug
+        .as_deref()
+        .map(slug_from_front)
+        .filter(|slug| !slug.is_empty())
+        .unwrap_or_else(|| file.slug())
+}
+
+/// The date written in the post, else the Jekyll date of its file name, else (with a
+/// warning) the file's modification time.
+pub fn published(
+    front: &Front,
+    file: &FileName,
+    modified: DateTime<Utc>,
+    tz: Tz,
+    warn: &mut impl FnMut(usize, String),
+) -> DateTime<FixedOffset> {
+    match (front.date, file.date) {
+        (Some(date), _) => date,
+        (None, Some(day)) => date::midnight(day, tz),
+        (None, None) => {
+            warn(
+                1,
+                "no date in the header, front matter or file name; dated by the file's modification time: add a date".into(),
+            );
+            modified.with_timezone(&tz).fixed_offset()
+        }
+    }
+}
+
+/// The title given, else the file name when it is words, else the first sentence, else
+/// the file name as it is.
+pub fn title(front: &Front, file: &FileName, first_paragraph: &str) -> String {
+    front
+        .title
+        .as_deref()
+        .map(text::collapse)
+        .filter(|title| !title.is_empty())
+        .or_else(|| text::title_from_name(&file.name))
+        .or_else(|| {
+            let sentence = text::first_sentence(first_paragraph);
+            (!sentence.is_empty()).then(|| text::truncate(&sentence, 100))
+        })
+        .unwrap_or_else(|| file.name.clone())
+}
+
+/// The summary given, else the first paragraph; at most 300 characters.
+pub fn summary(front: &Front, first_paragraph: String) -> String {
+    let summary = front
+        .summary
+        .as_deref()
+        .map(text::collapse)
+        .filter(|summary| !summary.is_empty())
+        .unwrap_or(first_paragraph);
+    text::truncate(&summary, 300)
+}
+
+/// The authors named, or the site's author when there are none.
+pub fn author_names(written: Vec<String>, site: &Site) -> Vec<String> {
+    let names = text::dedup_names(written);
+    if names.is_empty() {
+        // The site's author comes from the config: it is cleaned here.
+        return vec![decode::clean(&site.author)];
+    }
+    names
+}
+
+/// Each name with its slug (`{prefix}-{hash}` when it has nothing sluggable), in order;
+/// a name whose slug an earlier one has is dropped (“Bay Area”, “bay-area”).
+pub fn named(names: Vec<String>, prefix: &str) -> Vec<Named> {
+    let mut named: Vec<Named> = Vec::new();
+    for name in names {
+        let slug = slug_or_hash(&name, prefix);
+        if !named.iter().any(|n| n.slug == slug) {
+            named.push(Named { name, slug });
+        }
+    }
+    named
+}
+
+/// The front matter's `id` when it is a URI (another is warned about), else the tag URI
+/// `tag:{host},{day}:{slug}`.
+pub fn id(
+    front: &Front,
+    slug: &str,
+    published: DateTime<FixedOffset>,
+    site: &Site,
+    warn: &mut impl FnMut(usize, String),
+) -> String {
+    let given = front
+        .id
+        .as_deref()
+        .map(str::trim)
+        .filter(|id| !id.is_empty());
+    if let Some(id) = given {
+        if is_uri(id) {
+            return id.to_string();
+        }
+        warn(
+            front.id_line.unwrap_or(1),
+            format!("key `id`: `{id}` is not a URI; use a tag: or https: URI, or remove it to use the default"),
+        );
+    }
+    let day = published.with_timezone(&site.timezone).format("%Y-%m-%d");
+    format!("tag:{},{}:{}", site.host, day, slug)
+}
+
+/// True for an absolute URI, as Atom's `<id>` must be: a scheme
+/// (`[A-Za-z][A-Za-z0-9+.-]*:`), something after it, and no whitespace.
+pub fn is_uri(id: &str) -> bool {
+    let Some((scheme, rest)) = id.split_once(':') else {
+        return false;
+    };
+    let mut chars = scheme.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'))
+        && !rest.is_empty()
+        && !id.chars().any(char::is_whitespace)
+}
+
+/// The body as sanitized HTML with URLs made absolute against the post's `url`. Markup
+/// nested too deep is refused: sanitizing it would take quadratic time.
+pub fn content(body: &Body, url: &str) -> Result<String, String> {
+    let html = body.html();
+    if html::depth(&html) > html::MAX_DEPTH {
+        return Err(format!(
+            "markup nested over {} levels deep; flatten the lists, quotes or HTML",
+            html::MAX_DEPTH
+        ));
+    }
+    Ok(html::sanitize(&html, url))
+}
