@@ -10,6 +10,8 @@
 //!   writes. Pure strings.
 //! - [`post`]: one file's bytes → a normalized [`post::Post`]. Pure: it reads nothing but
 //!   the bytes it is handed.
+//! - `testing`: fixtures for tests only (the example site, a `Post` builder), shared by
+//!   unit and integration tests. Imports only `post` and `routes`; hidden from the docs.
 //! - [`config`]: `config.toml`, its defaults and validation.
 //! - [`catalog`]: every post by path, with what each change touched.
 //! - [`feed`]: renderers for RSS, Atom, JSON Feed and the HTML/OPML pages. Pure.
@@ -33,4 +35,5 @@ pub mod routes;
 pub mod scan;
 pub mod server;
 pub mod snapshot;
+pub mod testing;
 pub mod watch;
