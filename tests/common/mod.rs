@@ -1,7 +1,7 @@
-//! Hand-built posts shared by the renderer integration tests (the site is
-//! `dropfeed::testing::site`): fixed dates in
-//! three offsets, two categories, an accented author, and content with `&`, `<b>` and
-//! a link, so every escaping path is exercised.
+//! What the integration tests share: hand-built posts for the renderer tests (the site is
+//! `dropfeed::testing::site`), with fixed dates in three offsets, two categories, an
+//! accented author, and content with `&`, `<b>` and a link, so every escaping path is
+//! exercised; a strict XML check; and [`wait_until`], the one way a test waits.
 
 #![allow(dead_code)]
 
@@ -75,6 +75,29 @@ pub fn strict_xml(name: &str, text: &str) {
                 "{name} is not well-formed XML at {}: {err}",
                 reader.buffer_position()
             ),
+        }
+    }
+}
+
+/// How long a test waits for something that must happen. Generous, so a busy machine
+/// is slow rather than failing; how fast things happen is for `bench/` to measure.
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs `check` every 20 ms until it gives `Ok`, for at most `within`, and returns what
+/// it gave. Past `within`, panics with `what` and the last `Err`: what was seen instead.
+pub async fn wait_until<T, F, Fut>(within: std::time::Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match check().await {
+            Ok(done) => return done,
+            Err(seen) if tokio::time::Instant::now() >= deadline => {
+                panic!("{what}: not so after {within:?}; last seen: {seen}")
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
         }
     }
 }
