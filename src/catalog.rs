@@ -183,35 +183,15 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::post::Named;
+    use crate::testing::PostBuilder;
     use chrono::TimeZone;
 
     fn post(path: &str, slug: &str, day: u32) -> Post {
-        let published = Utc
-            .with_ymd_and_hms(2024, 5, day, 12, 0, 0)
-            .single()
-            .unwrap()
-            .fixed_offset();
-        Post {
-            path: path.into(),
-            slug: slug.into(),
-            id: format!("tag:example.com,2024-05-{day:02}:{slug}"),
-            url: format!("https://example.com/posts/{slug}/"),
-            title: slug.into(),
-            authors: vec![Named {
-                name: "Ann".into(),
-                slug: "ann".into(),
-            }],
-            categories: vec![],
-            tags: vec![],
-            published,
-            updated: published,
-            file_modified: published.with_timezone(&Utc),
-            summary: String::new(),
-            content_html: String::new(),
-            draft: false,
-            warnings: vec![],
-        }
+        PostBuilder::new(slug)
+            .path(path)
+            .author("Ann")
+            .published(&format!("2024-05-{day:02}T12:00:00+00:00"))
+            .build()
     }
 
     fn at(day: u32) -> DateTime<Utc> {
@@ -257,8 +237,10 @@ mod tests {
     #[test]
     fn draft_is_never_published() {
         let mut catalog = Catalog::new();
-        let mut draft = post("d.md", "d", 1);
-        draft.draft = true;
+        let draft = PostBuilder::new("d")
+            .published("2024-05-01T12:00:00+00:00")
+            .draft()
+            .build();
         catalog.apply("d.md", Update::Parsed(draft));
         assert_eq!(catalog.view(at(20)).posts.len(), 0);
         assert_eq!(catalog.next_due(at(20)), None);

@@ -10,6 +10,8 @@
 //!   writes. Pure strings.
 //! - [`post`]: one file's bytes → a normalized [`post::Post`]. Pure: it reads nothing but
 //!   the bytes it is handed.
+//! - [`testing`]: fixtures for tests only (the example site, a `Post` builder), shared by
+//!   unit and integration tests. Imports only `post` and `routes`; hidden from the docs.
 //! - [`config`]: `config.toml`, its defaults and validation.
 //! - [`catalog`]: every post by path, with what each change touched.
 //! - [`state`]: the identity ledger (each post's id, slug, page route and former
@@ -37,4 +39,6 @@ pub mod scan;
 pub mod server;
 pub mod snapshot;
 pub mod state;
+#[doc(hidden)]
+pub mod testing;
 pub mod watch;

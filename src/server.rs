@@ -368,7 +368,7 @@ mod tests {
     use super::*;
     use crate::catalog::{Catalog, Update};
     use crate::config::Config;
-    use crate::post::{Named, Post};
+    use crate::testing::PostBuilder;
     use chrono::TimeZone;
     use std::path::Path;
 
@@ -383,30 +383,15 @@ mod tests {
             Path::new("config.toml"),
         )
         .unwrap();
-        let published = day(1).fixed_offset();
-        let post = Post {
-            path: "hello.md".into(),
-            slug: "hello".into(),
-            id: "tag:example.com,2024-05-01:hello".into(),
-            url: "https://example.com/posts/hello/".into(),
-            title: "Hello".into(),
-            authors: vec![Named {
-                name: "Ann".into(),
-                slug: "ann".into(),
-            }],
-            categories: vec![Named {
-                name: "Bay Area".into(),
-                slug: "bay-area".into(),
-            }],
-            tags: vec![],
-            published,
-            updated: published,
-            file_modified: day(1),
-            summary: "Hello there.".into(),
-            content_html: "<p>Hello there, a body long enough to be worth compressing.</p>".into(),
-            draft: false,
-            warnings: vec![],
-        };
+        let post = PostBuilder::new("hello")
+            .site(&config.site)
+            .title("Hello")
+            .author("Ann")
+            .category("Bay Area")
+            .published("2024-05-01T12:00:00+00:00")
+            .summary("Hello there.")
+            .content_html("<p>Hello there, a body long enough to be worth compressing.</p>")
+            .build();
         let mut catalog = Catalog::new();
         catalog.apply("hello.md", Update::Parsed(post));
         Snapshot::default()

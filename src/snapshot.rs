@@ -448,6 +448,7 @@ fn health<'a>(next: &Snapshot, view: &'a View, now: DateTime<Utc>) -> Route {
 mod tests {
     use super::*;
     use crate::catalog::{Catalog, Update};
+    use crate::testing::PostBuilder;
     use chrono::TimeZone;
     use std::path::Path;
 
@@ -464,30 +465,14 @@ mod tests {
     }
 
     fn post(slug: &str, category: &str, author: &str, published: u32, content: &str) -> Post {
-        let published = day(published).fixed_offset();
-        Post {
-            path: format!("{slug}.md"),
-            slug: slug.into(),
-            id: format!("tag:example.com,2024-05-01:{slug}"),
-            url: format!("https://example.com/posts/{slug}/"),
-            title: slug.into(),
-            authors: vec![Named {
-                name: author.into(),
-                slug: author.to_lowercase(),
-            }],
-            categories: vec![Named {
-                name: category.into(),
-                slug: category.to_lowercase(),
-            }],
-            tags: vec![],
-            published,
-            updated: published,
-            file_modified: published.with_timezone(&Utc),
-            summary: content.into(),
-            content_html: format!("<p>{content}</p>"),
-            draft: false,
-            warnings: vec![],
-        }
+        PostBuilder::new(slug)
+            .site(&config().site)
+            .author(author)
+            .category(category)
+            .published(&format!("2024-05-{published:02}T12:00:00+00:00"))
+            .summary(content)
+            .content_html(&format!("<p>{content}</p>"))
+            .build()
     }
 
     fn publish(prev: &Snapshot, catalog: &Catalog, now: DateTime<Utc>) -> (Snapshot, Rerendered) {
@@ -542,10 +527,7 @@ mod tests {
     #[test]
     fn a_post_with_two_authors_is_in_each_authors_feed() {
         let mut p = post("a", "Alpha", "Zed", 1, "one");
-        p.authors.push(Named {
-            name: "Yan".into(),
-            slug: "yan".into(),
-        });
+        p.authors.push(crate::testing::named("Yan"));
         let mut catalog = Catalog::new();
         catalog.apply("a.md", Update::Parsed(p));
         let (snapshot, _) = publish(&Snapshot::default(), &catalog, day(20));

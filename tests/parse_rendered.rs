@@ -8,13 +8,14 @@ use common::strict_xml;
 use dropfeed::feed::{render_feed, render_index, render_opml, FeedInfo};
 use dropfeed::post::Post;
 use dropfeed::routes::{FeedKey, Format};
+use dropfeed::testing::site;
 
 const ALL: [Format; 3] = [Format::Rss, Format::Atom, Format::Json];
 
 fn rendered(format: Format) -> String {
     let posts = common::posts();
     let refs: Vec<&Post> = posts.iter().collect();
-    render_feed(format, &common::site(), &common::site_feed(&refs), &refs)
+    render_feed(format, &site(), &common::site_feed(&refs), &refs)
 }
 
 #[test]
@@ -138,7 +139,7 @@ fn html_content_survives_the_round_trip() {
 #[test]
 fn empty_feed_parses_with_no_items() {
     for format in ALL {
-        let body = render_feed(format, &common::site(), &common::site_feed(&[]), &[]);
+        let body = render_feed(format, &site(), &common::site_feed(&[]), &[]);
         let feed = feed_rs::parser::parse(body.as_bytes())
             .unwrap_or_else(|err| panic!("{format:?} does not parse: {err}"));
         assert!(feed.entries.is_empty(), "{format:?}");
@@ -179,7 +180,7 @@ fn every_feed() -> Vec<FeedInfo> {
 fn xml_documents_are_well_formed_in_strict_mode() {
     strict_xml("rss", &rendered(Format::Rss));
     strict_xml("atom", &rendered(Format::Atom));
-    let site = common::site();
+    let site = site();
     let feeds = every_feed();
     strict_xml("opml", &render_opml(&site, &feeds, &ALL));
     strict_xml("index", &render_index(&site, &feeds, &ALL));
@@ -187,7 +188,7 @@ fn xml_documents_are_well_formed_in_strict_mode() {
 
 #[test]
 fn opml_outlines_read_back_with_their_urls() {
-    let site = common::site();
+    let site = site();
     let text = render_opml(&site, &every_feed(), &[Format::Rss]);
     let mut reader = quick_xml::Reader::from_str(&text);
     let mut outlines = Vec::new();

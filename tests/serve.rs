@@ -1,22 +1,23 @@
 //! `dropfeed serve` end to end: the real server on 127.0.0.1:0 over a temp `posts/`,
-//! real inotify, a real HTTP client. Every change must be visible within [`VISIBLE`];
-//! the checks poll, they never sleep and hope.
+//! real inotify, a real HTTP client. The checks poll for what must happen, with
+//! [`PATIENCE`] to spare; they never sleep and hope, and they assert what happened and
+//! in which order, not how fast: `bench/publish-latency.sh` measures that.
+
+mod common;
 
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use common::{wait_until, PATIENCE};
 use dropfeed::config::Config;
 use dropfeed::publish::{Daemon, ServeError};
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use tempfile::TempDir;
-
-/// How soon a file change must show over HTTP.
-const VISIBLE: Duration = Duration::from_secs(2);
 
 const CONFIG: &str = r#"
 [site]
@@ -140,33 +141,18 @@ impl Site {
         self.request(reqwest::Method::GET, path, &[]).await
     }
 
-    /// Polls `path` until `ok` holds, for at most [`VISIBLE`].
+    /// Polls `path` until `ok` holds, for at most [`PATIENCE`].
     async fn wait_for(&self, path: &str, what: &str, ok: impl Fn(&Got) -> bool) -> Got {
-        self.wait_within(VISIBLE, path, what, ok).await
-    }
-
-    /// Polls `path` until `ok` holds, for at most `within`.
-    async fn wait_within(
-        &self,
-        within: Duration,
-        path: &str,
-        what: &str,
-        ok: impl Fn(&Got) -> bool,
-    ) -> Got {
-        let deadline = Instant::now() + within;
-        loop {
+        let ok = &ok;
+        wait_until(PATIENCE, what, || async move {
             let got = self.get(path).await;
             if ok(&got) {
-                return got;
+                Ok(got)
+            } else {
+                Err(format!("{path} answers {} {:?}", got.status, got.text()))
             }
-            assert!(
-                Instant::now() < deadline,
-                "{what}: {path} still answers {} {:?} after {within:?}",
-                got.status,
-                got.text()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        })
+        .await
     }
 
     /// Waits until the page of `slug` holds `text`.
@@ -321,6 +307,7 @@ async fn watcher_sees_every_way_a_file_is_written() {
     assert_ne!(created.header("etag"), modified.header("etag"));
 
     // Truncated, then written a moment later (a publish may see the empty file between).
+    // The pause is the writer's, longer than the debounce: no wait for anything.
     let mut file = std::fs::File::create(&post).unwrap();
     file.flush().unwrap();
     tokio::time::sleep(Duration::from_millis(80)).await;
@@ -388,14 +375,9 @@ async fn the_periodic_rescan_catches_a_change_the_watcher_cannot_see() {
         .unwrap();
     drop(file);
 
-    // The rescan runs every second; allow two of them.
-    site.wait_within(
-        Duration::from_millis(2500),
-        "/categories/weather/rss.xml",
-        "the rescan",
-        |got| got.status == StatusCode::OK && got.text().contains("/posts/linked/"),
-    )
-    .await;
+    // Only the rescan, every second, can see it.
+    site.lists("/categories/weather/rss.xml", "linked", "the rescan")
+        .await;
     site.vanishes("/categories/transit/rss.xml", "after the rescan")
         .await;
     site.stop().await;
@@ -407,20 +389,24 @@ async fn a_save_that_pauses_half_way_is_never_published_torn() {
     let before = site
         .lists("/categories/transit/rss.xml", "slow", "at start")
         .await;
+    // Every publish writes its time into /healthz: the log of whether one happened.
+    let published_before = site.health().await["last_publish"].clone();
 
-    // A writer truncates the file, writes half of the new version, and pauses for far
-    // longer than the debounce with the file still open.
+    // A writer truncates the file, writes half of the new version, and pauses with the
+    // file still open: far longer than the 50 ms debounce, well within WRITE_WAIT. The
+    // pause is the scenario, not a wait for something.
     let mut file = std::fs::File::create(site.posts().join("slow.txt")).unwrap();
     file.write_all(b"Posted by Ann Lee on March 3, 2019\nCategories: Wea")
         .unwrap();
     file.flush().unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let during = site.get("/categories/transit/rss.xml").await;
     assert_eq!(
-        during.header("etag"),
-        before.header("etag"),
-        "half a save was published"
+        site.health().await["last_publish"],
+        published_before,
+        "something was published while the save was half done"
     );
+    let during = site.get("/categories/transit/rss.xml").await;
+    assert_eq!(validators(&during), validators(&before));
     assert_eq!(
         site.get("/categories/wea/rss.xml").await.status,
         StatusCode::NOT_FOUND
@@ -432,6 +418,7 @@ async fn a_save_that_pauses_half_way_is_never_published_torn() {
         .await;
     site.vanishes("/categories/transit/rss.xml", "save finished")
         .await;
+    assert_ne!(site.health().await["last_publish"], published_before);
     assert_eq!(
         site.get("/categories/wea/rss.xml").await.status,
         StatusCode::NOT_FOUND
@@ -705,9 +692,34 @@ async fn a_post_deleted_while_the_server_is_down_never_gets_a_304_over_the_old_c
         .await;
     let dir = site.stop().await;
 
-    // A second passes, so the folder's change is a later HTTP date than the reader's copy.
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    // The folder must change in a later second than the reader's copy is dated: HTTP
+    // dates are whole seconds. File times come from a clock that may lag this one by a
+    // tick, hence the 50 ms.
+    let held_at = http_date(held.header("last-modified"));
+    let later = held_at + chrono::Duration::milliseconds(1050);
+    wait_until(
+        PATIENCE,
+        "the clock to pass the held copy's second",
+        || async {
+            let now = Utc::now();
+            if now >= later {
+                Ok(())
+            } else {
+                Err(format!("it is {now}"))
+            }
+        },
+    )
+    .await;
     std::fs::remove_file(dir.path().join("posts/fares.txt")).unwrap();
+    let changed: DateTime<Utc> = std::fs::metadata(dir.path().join("posts"))
+        .unwrap()
+        .modified()
+        .unwrap()
+        .into();
+    assert!(
+        changed.timestamp() > held_at.timestamp(),
+        "the posts folder changed at {changed}, in the second of the held copy ({held_at})"
+    );
     let site = Site::serve(dir).await;
     let got = site
         .request(
@@ -726,46 +738,67 @@ async fn a_post_deleted_while_the_server_is_down_never_gets_a_304_over_the_old_c
 async fn a_future_post_appears_when_its_time_comes() {
     let site = Site::new(&[("night-bus.txt", &night_bus())]).await;
     let feed = "/categories/transit/rss.xml";
-    // Whole seconds, as the front matter carries them: 2 to 3 s ahead.
-    let due = DateTime::from_timestamp(Utc::now().timestamp() + 3, 0).unwrap();
-    let outside = site.outside().join("soon.md");
-    write(
-        &outside,
-        &format!(
-            "---\ntitle: Coming soon\ndate: {}\nauthor: Ann Lee\ncategories: [Transit]\n---\n\nThe new line opens.\n",
-            due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        ),
-    );
-    // The file's time is long past, so only the front matter can keep the post back;
-    // moved in whole, so no event follows.
-    std::fs::File::options()
-        .write(true)
-        .open(&outside)
-        .unwrap()
-        .set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000))
-        .unwrap();
-    std::fs::rename(&outside, site.posts().join("soon.md")).unwrap();
-    // A post written after it: once it is served, the future post has been read.
-    write(&site.posts().join("frost.txt"), &frost());
-    site.lists("/rss.xml", "frost", "the post written after")
-        .await;
+    // The post must be seen held back before it is due. On a machine too busy to read it
+    // in time, the same post is moved in again, due further ahead.
+    let mut lead = 3;
+    let due = loop {
+        // Whole seconds, as the front matter carries them.
+        let due = DateTime::from_timestamp(Utc::now().timestamp() + lead, 0).unwrap();
+        let outside = site.outside().join("soon.md");
+        write(
+            &outside,
+            &format!(
+                "---\ntitle: Coming soon\ndate: {}\nauthor: Ann Lee\ncategories: [Transit]\n---\n\nThe new line opens.\n",
+                due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        );
+        // The file's time is long past, so only the front matter can keep the post back;
+        // moved in whole, so no event follows.
+        std::fs::File::options()
+            .write(true)
+            .open(&outside)
+            .unwrap()
+            .set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000))
+            .unwrap();
+        std::fs::rename(&outside, site.posts().join("soon.md")).unwrap();
+        // A post written after it: once it is served, the future post has been read.
+        let marker = format!("Frost, try {lead}.");
+        write(
+            &site.posts().join("frost.txt"),
+            &frost().replace("Overnight frost", &marker),
+        );
+        site.shows("frost", &marker, "the post written after").await;
 
-    let early = site.get(feed).await;
-    assert!(
-        Utc::now() < due,
-        "the machine took over 2 s to publish a post; the test cannot tell early from due"
-    );
-    assert!(!early.text().contains("/posts/soon/"), "published early");
-    assert_eq!(site.get("/posts/soon/").await.status, StatusCode::NOT_FOUND);
+        let early = site.get(feed).await;
+        let page = site.get("/posts/soon/").await;
+        // Both answers came before this clock reading.
+        if Utc::now() < due {
+            assert!(!early.text().contains("/posts/soon/"), "published early");
+            assert_eq!(page.status, StatusCode::NOT_FOUND);
+            break due;
+        }
+        assert!(lead < 12, "reading a post took over {lead} s three times");
+        lead *= 2;
+    };
 
-    let within = (due - Utc::now()).to_std().unwrap_or_default() + VISIBLE;
-    let got = site
-        .wait_within(within, feed, "the post coming due", |got| {
-            let seen = got.text().contains("/posts/soon/");
-            assert!(!seen || Utc::now() >= due, "published before its time");
-            seen
-        })
-        .await;
+    let got = wait_until(
+        due.signed_duration_since(Utc::now())
+            .to_std()
+            .unwrap_or_default()
+            + PATIENCE,
+        "the post coming due",
+        || async {
+            let got = site.get(feed).await;
+            // The answer came before this clock reading.
+            let now = Utc::now();
+            if !got.text().contains("/posts/soon/") {
+                return Err(got.text());
+            }
+            assert!(now >= due, "published at or before {now}, due at {due}");
+            Ok(got)
+        },
+    )
+    .await;
     assert_eq!(
         guid_of(&got.text(), "soon"),
         format!("tag:127.0.0.1,{}:soon", due.format("%Y-%m-%d"))
@@ -935,16 +968,21 @@ async fn hostile_requests_on_the_wire_reach_no_file_and_the_server_keeps_serving
     site.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conditional_get_encodings_head_and_aliases() {
-    let site = Site::new(&[
+/// Two posts, served: `a` (Transit, by the site's Newsroom) and `b` (Weather, by Bo Chen).
+async fn two_post_site() -> Site {
+    Site::new(&[
         (
             "a.txt",
             "Posted on March 3, 2019\nCategories: Transit\n\nAnt words.\n",
         ),
         ("b.txt", &frost()),
     ])
-    .await;
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_has_its_type_and_caching_headers() {
+    let site = two_post_site().await;
     let feed = site.get("/rss.xml").await;
     assert_eq!(feed.status, StatusCode::OK);
     assert_eq!(
@@ -954,11 +992,19 @@ async fn conditional_get_encodings_head_and_aliases() {
     assert_eq!(feed.header("vary"), "Accept-Encoding");
     assert_eq!(feed.header("x-content-type-options"), "nosniff");
     assert_eq!(feed.header("cache-control"), "public, max-age=300");
-    let etag = feed.header("etag").to_string();
-    let last_modified = feed.header("last-modified").to_string();
+    let etag = feed.header("etag");
     assert!(etag.starts_with('"') && etag.len() == 34, "{etag}");
+    assert_eq!(site.get("/rss.xml?ref=x").await.header("etag"), etag);
+    site.stop().await;
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etag_answers_304_with_the_validators_and_no_body() {
+    let site = two_post_site().await;
+    let feed = site.get("/rss.xml").await;
+    let (etag, last_modified) = validators(&feed);
     let get = reqwest::Method::GET;
+
     let same = site
         .request(get.clone(), "/rss.xml", &[("if-none-match", &etag)])
         .await;
@@ -968,9 +1014,11 @@ async fn conditional_get_encodings_head_and_aliases() {
     assert_eq!(same.header("cache-control"), "public, max-age=300");
     assert_eq!(same.header("vary"), "Accept-Encoding");
     assert!(same.body.is_empty());
+
+    // A stale ETag wins over a matching If-Modified-Since.
     let stale = site
         .request(
-            get.clone(),
+            get,
             "/rss.xml",
             &[
                 ("if-none-match", "\"stale\""),
@@ -979,7 +1027,14 @@ async fn conditional_get_encodings_head_and_aliases() {
         )
         .await;
     assert_eq!(stale.status, StatusCode::OK);
+    assert_eq!(stale.body, feed.body);
+    site.stop().await;
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn if_modified_since_answers_304_to_its_second_and_the_body_to_the_one_before() {
+    let site = two_post_site().await;
+    let get = reqwest::Method::GET;
     for route in [
         "/rss.xml",
         "/categories/transit/atom.xml",
@@ -1001,14 +1056,22 @@ async fn conditional_get_encodings_head_and_aliases() {
         assert_eq!(since.status, StatusCode::OK, "{route} since {older}");
         assert_eq!(since.body, got.body, "{route}");
     }
+    site.stop().await;
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gzip_and_brotli_by_accept_encoding() {
+    let site = two_post_site().await;
+    let get = reqwest::Method::GET;
     for path in ["/rss.xml", "/posts/a/", "/"] {
         let identity = site.get(path).await;
+        assert_eq!(identity.header("content-encoding"), "", "{path}");
         let gzip = site
             .request(get.clone(), path, &[("accept-encoding", "gzip")])
             .await;
-        assert_eq!(gzip.header("content-encoding"), "gzip");
+        assert_eq!(gzip.header("content-encoding"), "gzip", "{path}");
         assert_eq!(gzip.header("content-length"), gzip.body.len().to_string());
+        assert_eq!(gzip.header("etag"), identity.header("etag"), "{path}");
         let mut decoded = Vec::new();
         std::io::Read::read_to_end(
             &mut flate2::read::GzDecoder::new(&gzip.body[..]),
@@ -1016,10 +1079,11 @@ async fn conditional_get_encodings_head_and_aliases() {
         )
         .unwrap();
         assert_eq!(decoded, identity.body, "{path} gzip");
+
         let br = site
             .request(get.clone(), path, &[("accept-encoding", "gzip;q=0.8, br")])
             .await;
-        assert_eq!(br.header("content-encoding"), "br");
+        assert_eq!(br.header("content-encoding"), "br", "{path}");
         let mut decoded = Vec::new();
         std::io::Read::read_to_end(
             &mut brotli::Decompressor::new(&br.body[..], 4096),
@@ -1027,15 +1091,25 @@ async fn conditional_get_encodings_head_and_aliases() {
         )
         .unwrap();
         assert_eq!(decoded, identity.body, "{path} br");
-        assert_eq!(gzip.header("etag"), identity.header("etag"));
     }
+    site.stop().await;
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_has_no_body() {
+    let site = two_post_site().await;
+    let feed = site.get("/rss.xml").await;
     let head = site.request(reqwest::Method::HEAD, "/rss.xml", &[]).await;
     assert_eq!(head.status, StatusCode::OK);
     assert_eq!(head.header("content-length"), feed.body.len().to_string());
-    assert_eq!(head.header("etag"), etag);
+    assert_eq!(head.header("etag"), feed.header("etag"));
     assert!(head.body.is_empty());
+    site.stop().await;
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wordpress_and_hugo_aliases_redirect() {
+    let site = two_post_site().await;
     for (alias, target) in [
         ("/feed/", "/rss.xml"),
         ("/feed/atom/", "/atom.xml"),
@@ -1051,12 +1125,18 @@ async fn conditional_get_encodings_head_and_aliases() {
         assert_eq!(moved.status, StatusCode::MOVED_PERMANENTLY, "{alias}");
         assert_eq!(moved.header("location"), target, "{alias}");
     }
+    // No such category: no redirect to a 404.
     assert_eq!(
         site.get("/category/none/feed/").await.status,
         StatusCode::NOT_FOUND
     );
+    site.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_paths_are_404_and_unknown_methods_405() {
+    let site = two_post_site().await;
     assert_eq!(site.get("/nope").await.status, StatusCode::NOT_FOUND);
-    assert_eq!(site.get("/rss.xml?ref=x").await.header("etag"), etag);
     let brew = site
         .request(
             reqwest::Method::from_bytes(b"BREW").unwrap(),
@@ -1066,8 +1146,13 @@ async fn conditional_get_encodings_head_and_aliases() {
         .await;
     assert_eq!(brew.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(brew.header("allow"), "GET, HEAD");
+    site.stop().await;
+}
 
-    // Cleartext HTTP/2 on the same port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleartext_http2_is_served_on_the_same_port() {
+    let site = two_post_site().await;
+    let feed = site.get("/rss.xml").await;
     let h2 = reqwest::Client::builder()
         .http2_prior_knowledge()
         .no_proxy()
@@ -1079,7 +1164,7 @@ async fn conditional_get_encodings_head_and_aliases() {
         .await
         .unwrap();
     assert_eq!(response.version(), reqwest::Version::HTTP_2);
-    assert_eq!(response.headers()["etag"], etag.as_str());
+    assert_eq!(response.headers()["etag"], feed.header("etag"));
     assert_eq!(response.bytes().await.unwrap(), feed.body);
     site.stop().await;
 }
@@ -1138,22 +1223,17 @@ async fn the_binary_serves_until_sigterm_and_exits_0() {
         .status()
         .unwrap();
     assert!(killed.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still running 10 s after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let status = wait_until(PATIENCE, "exit after SIGTERM", || {
+        let exited = child.try_wait().unwrap();
+        async move { exited.ok_or_else(|| "still running".to_string()) }
+    })
+    .await;
     assert_eq!(status.code(), Some(0));
 }
 
 /// The issue's "Done when": the repo's own config and posts, a new article-text post
-/// copied in with `cp`, and its category feed carrying it within 2 s.
+/// copied in with `cp`, and its category feed carrying it. How soon (the issue asks for
+/// 2 s) is `bench/publish-latency.sh`'s to measure.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn done_when_a_post_copied_into_the_real_posts_shows_in_its_category_feed() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -1178,22 +1258,11 @@ async fn done_when_a_post_copied_into_the_real_posts_shows_in_its_category_feed(
         ),
     );
     let link = "<link>http://127.0.0.1:8080/posts/bus-lane-opens/</link>";
-    let start = Instant::now();
     std::fs::copy(&draft, site.posts().join("bus-lane-opens.txt")).unwrap();
-    let latency = loop {
-        let got = site.get(feed).await;
-        if got.text().contains(link) {
-            break start.elapsed();
-        }
-        assert!(
-            start.elapsed() < VISIBLE,
-            "{feed} still lacks the post after {VISIBLE:?}: {}",
-            got.text()
-        );
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    };
-    eprintln!("cp → {feed}: {:.1} ms", latency.as_secs_f64() * 1000.0);
-    let rss = site.get(feed).await.text();
+    let rss = site
+        .wait_for(feed, "copied in", |got| got.text().contains(link))
+        .await
+        .text();
     assert_eq!(
         guid_of(&rss, "bus-lane-opens"),
         "tag:127.0.0.1,2024-03-03:bus-lane-opens"

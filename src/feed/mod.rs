@@ -184,66 +184,24 @@ mod tests {
 /// Hand-built inputs for the renderers' tests.
 #[cfg(test)]
 mod fixtures {
-    use chrono::{DateTime, FixedOffset, TimeZone, Utc};
-
     use super::{FeedInfo, FeedKey};
-    use crate::post::{Named, Post, Site};
+    use crate::post::Post;
+    use crate::testing::PostBuilder;
 
-    pub fn site() -> Site {
-        Site {
-            title: "Example News".into(),
-            description: "Posts from the newsroom".into(),
-            base_url: "https://news.example.com".into(),
-            host: "news.example.com".into(),
-            author: "Newsroom".into(),
-            language: "en".into(),
-            timezone: chrono_tz::America::Los_Angeles,
-        }
-    }
+    pub use crate::testing::{named, site};
 
-    pub fn at(
-        offset_hours: i32,
-        y: i32,
-        mo: u32,
-        d: u32,
-        h: u32,
-        mi: u32,
-    ) -> DateTime<FixedOffset> {
-        FixedOffset::east_opt(offset_hours * 3600)
-            .unwrap()
-            .with_ymd_and_hms(y, mo, d, h, mi, 0)
-            .single()
-            .unwrap()
-    }
-
-    pub fn named(name: &str, slug: &str) -> Named {
-        Named {
-            name: name.into(),
-            slug: slug.into(),
-        }
-    }
-
-    pub fn post(slug: &str, title: &str, published: DateTime<FixedOffset>) -> Post {
-        Post {
-            path: format!("{slug}.md"),
-            slug: slug.into(),
-            id: format!(
-                "tag:news.example.com,{}:{slug}",
-                published.format("%Y-%m-%d")
-            ),
-            url: format!("https://news.example.com/posts/{slug}/"),
-            title: title.into(),
-            authors: vec![named("Dana Whitfield", "dana-whitfield")],
-            categories: vec![named("City Hall", "city-hall"), named("Transit", "transit")],
-            tags: vec!["buses".into(), "transit".into()],
-            published,
-            updated: published,
-            file_modified: published.with_timezone(&Utc),
-            summary: "The council voted 7–2 to extend the pilot.".into(),
-            content_html: "<p>The council voted 7–2 to extend the <b>pilot</b>.</p>".into(),
-            draft: false,
-            warnings: vec![],
-        }
+    /// A City Hall and Transit post by Dana Whitfield, with markup in its content.
+    pub fn post(slug: &str, title: &str, published: &str) -> PostBuilder {
+        PostBuilder::new(slug)
+            .title(title)
+            .published(published)
+            .author("Dana Whitfield")
+            .category("City Hall")
+            .category("Transit")
+            .tag("buses")
+            .tag("transit")
+            .summary("The council voted 7–2 to extend the pilot.")
+            .content_html("<p>The council voted 7–2 to extend the <b>pilot</b>.</p>")
     }
 
     pub fn site_feed(posts: &[&Post]) -> FeedInfo {

@@ -1,108 +1,53 @@
-//! Hand-built site and posts shared by the renderer integration tests: fixed dates in
-//! three offsets, two categories, an accented author, and content with `&`, `<b>` and
-//! a link, so every escaping path is exercised.
+//! What the integration tests share: hand-built posts for the renderer tests (the site is
+//! `dropfeed::testing::site`), with fixed dates in three offsets, two categories, an
+//! accented author, and content with `&`, `<b>` and a link, so every escaping path is
+//! exercised; a strict XML check; and [`wait_until`], the one way a test waits.
 
 #![allow(dead_code)]
 
-use chrono::{DateTime, FixedOffset, Utc};
 use dropfeed::feed::FeedInfo;
-use dropfeed::post::{Named, Post, Site};
+use dropfeed::post::Post;
 use dropfeed::routes::FeedKey;
-
-pub fn site() -> Site {
-    Site {
-        title: "Example News".into(),
-        description: "Posts from the newsroom".into(),
-        base_url: "https://news.example.com".into(),
-        host: "news.example.com".into(),
-        author: "Newsroom".into(),
-        language: "en".into(),
-        timezone: chrono_tz::America::Los_Angeles,
-    }
-}
-
-fn date(rfc3339: &str) -> DateTime<FixedOffset> {
-    DateTime::parse_from_rfc3339(rfc3339).expect("a literal RFC 3339 date")
-}
-
-fn named(name: &str, slug: &str) -> Named {
-    Named {
-        name: name.into(),
-        slug: slug.into(),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn post(
-    slug: &str,
-    title: &str,
-    authors: Vec<Named>,
-    categories: Vec<Named>,
-    published: &str,
-    updated: &str,
-    summary: &str,
-    content_html: &str,
-) -> Post {
-    let published = date(published);
-    Post {
-        path: format!("{slug}.md"),
-        slug: slug.into(),
-        id: format!(
-            "tag:news.example.com,{}:{slug}",
-            published.format("%Y-%m-%d")
-        ),
-        url: format!("https://news.example.com/posts/{slug}/"),
-        title: title.into(),
-        authors,
-        categories,
-        tags: vec!["local".into()],
-        published,
-        updated: date(updated),
-        file_modified: published.with_timezone(&Utc),
-        summary: summary.into(),
-        content_html: content_html.into(),
-        draft: false,
-        warnings: vec![],
-    }
-}
+use dropfeed::testing::PostBuilder;
 
 /// Three posts, newest first, as the catalog hands them to a feed.
 pub fn posts() -> Vec<Post> {
-    let city_hall = named("City Hall", "city-hall");
-    let transit = named("Transit", "transit");
     vec![
-        post(
-            "fare-caps",
-            "Fare caps & transfers <explained>",
-            vec![named("Zoë Álvarez", "zoe-alvarez")],
-            vec![transit.clone()],
-            "2020-01-06T09:15:00+09:00",
-            "2020-01-07T10:00:00+09:00",
-            "Riders will pay at most $5 a day & $20 a week.",
-            "<p>Riders will pay at most $5 a day &amp; $20 a week, <b>starting Monday</b>. \
-             See <a href=\"https://news.example.com/posts/night-bus-pilot/\">the night bus pilot</a>.</p>",
-        ),
-        post(
-            "night-bus-pilot",
-            "Council extends the “night bus” pilot",
-            vec![named("Dana Whitfield", "dana-whitfield")],
-            vec![city_hall.clone(), transit],
-            "2019-03-03T00:00:00-08:00",
-            "2019-03-03T00:00:00-08:00",
-            "The council voted 7–2 on Tuesday to extend the night bus pilot.",
-            "<p>The council voted 7–2 on Tuesday to extend the night bus pilot, a “stopgap” \
-             that riders have asked to make permanent.</p>",
-        ),
-        post(
-            "budget-hearing",
-            "Budget hearing moved",
-            vec![named("Newsroom", "newsroom")],
-            vec![city_hall],
-            "2019-02-14T18:30:00+00:00",
-            "2019-02-14T18:30:00+00:00",
-            "The hearing moves to March 1.",
-            "<p>The hearing moves to March 1.</p>",
-        ),
+        PostBuilder::new("fare-caps")
+            .title("Fare caps & transfers <explained>")
+            .author("Zoë Álvarez")
+            .category("Transit")
+            .tag("local")
+            .published("2020-01-06T09:15:00+09:00")
+            .updated("2020-01-07T10:00:00+09:00")
+            .summary("Riders will pay at most $5 a day & $20 a week.")
+            .content_html(
+                "<p>Riders will pay at most $5 a day &amp; $20 a week, <b>starting Monday</b>. \
+                 See <a href=\"https://news.example.com/posts/night-bus-pilot/\">the night bus pilot</a>.</p>",
+            )
+            .build(),
+        PostBuilder::new("night-bus-pilot")
+            .title("Council extends the “night bus” pilot")
+            .author("Dana Whitfield")
+            .category("City Hall")
+            .category("Transit")
+            .tag("local")
+            .published("2019-03-03T00:00:00-08:00")
+            .summary("The council voted 7–2 on Tuesday to extend the night bus pilot.")
+            .content_html(
+                "<p>The council voted 7–2 on Tuesday to extend the night bus pilot, a “stopgap” \
+                 that riders have asked to make permanent.</p>",
+            )
+            .build(),
+        PostBuilder::new("budget-hearing")
+            .title("Budget hearing moved")
+            .author("Newsroom")
+            .category("City Hall")
+            .tag("local")
+            .published("2019-02-14T18:30:00+00:00")
+            .summary("The hearing moves to March 1.")
+            .content_html("<p>The hearing moves to March 1.</p>")
+            .build(),
     ]
 }
 
@@ -130,6 +75,29 @@ pub fn strict_xml(name: &str, text: &str) {
                 "{name} is not well-formed XML at {}: {err}",
                 reader.buffer_position()
             ),
+        }
+    }
+}
+
+/// How long a test waits for something that must happen. Generous, so a busy machine
+/// is slow rather than failing; how fast things happen is for `bench/` to measure.
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs `check` every 20 ms until it gives `Ok`, for at most `within`, and returns what
+/// it gave. Past `within`, panics with `what` and the last `Err`: what was seen instead.
+pub async fn wait_until<T, F, Fut>(within: std::time::Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match check().await {
+            Ok(done) => return done,
+            Err(seen) if tokio::time::Instant::now() >= deadline => {
+                panic!("{what}: not so after {within:?}; last seen: {seen}")
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
         }
     }
 }
