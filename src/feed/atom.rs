@@ -5,7 +5,7 @@ use atom_syndication::{
 };
 
 use super::{
-    author_names, description, home_url, modified, self_url, whole_seconds, FeedInfo, Format,
+    author_names, description, home_url, modified, self_url, truncate_to_second, FeedInfo, Format,
 };
 use crate::post::{Post, Site};
 
@@ -16,7 +16,7 @@ pub fn render(site: &Site, feed: &FeedInfo, posts: &[&Post]) -> String {
         subtitle: Some(Text::plain(description(site, feed))),
         // The self URL is as stable as the feed itself, and unique to it.
         id: self_url.clone(),
-        updated: whole_seconds(feed.updated),
+        updated: truncate_to_second(feed.updated),
         authors: vec![person(&site.author)],
         generator: Some(Generator {
             value: "dropfeed".to_string(),
@@ -46,7 +46,7 @@ fn entry(site: &Site, post: &Post) -> Entry {
     Entry {
         id: post.id.clone(),
         title: Text::plain(post.title.as_str()),
-        published: Some(whole_seconds(post.published)),
+        published: Some(truncate_to_second(post.published)),
         updated: modified(post),
         authors: author_names(site, post).into_iter().map(person).collect(),
         categories: post

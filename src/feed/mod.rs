@@ -34,6 +34,16 @@ pub struct FeedInfo {
 }
 
 impl FeedInfo {
+    /// The site feed of `posts`: titled by the site, dated by its newest change.
+    pub fn site(site: &Site, posts: &[&Post]) -> FeedInfo {
+        FeedInfo {
+            key: FeedKey::Site,
+            title: site.title.clone(),
+            name: site.title.clone(),
+            updated: FeedInfo::updated_of(posts.iter().copied()),
+        }
+    }
+
     /// A feed's date: the newest `updated` of its posts, or the Unix epoch for an empty
     /// feed, so the output never depends on the clock.
     pub fn updated_of<'a>(posts: impl IntoIterator<Item = &'a Post>) -> DateTime<FixedOffset> {
@@ -109,12 +119,12 @@ fn author_names<'a>(site: &'a Site, post: &'a Post) -> Vec<&'a str> {
 
 /// When a post last changed, in whole seconds.
 fn modified(post: &Post) -> DateTime<FixedOffset> {
-    whole_seconds(post.updated)
+    truncate_to_second(post.updated)
 }
 
 /// Feeds carry whole seconds: a file's modification time may have nanoseconds, and
 /// every format should show the same instant the same way.
-fn whole_seconds(date: DateTime<FixedOffset>) -> DateTime<FixedOffset> {
+fn truncate_to_second(date: DateTime<FixedOffset>) -> DateTime<FixedOffset> {
     date.with_nanosecond(0).unwrap_or(date)
 }
 
@@ -125,7 +135,7 @@ fn rfc3339(date: DateTime<FixedOffset>) -> String {
 /// An RFC 2822 date, in UTC when its offset has minutes other than 00 or 30 (Nepal's
 /// +05:45): the W3C validator warns about those offsets.
 fn rfc2822(date: DateTime<FixedOffset>) -> String {
-    let date = whole_seconds(date);
+    let date = truncate_to_second(date);
     let minutes = date.offset().local_minus_utc() / 60 % 60;
     if minutes % 30 == 0 {
         date.to_rfc2822()
@@ -184,7 +194,7 @@ mod tests {
 /// Hand-built inputs for the renderers' tests.
 #[cfg(test)]
 mod fixtures {
-    use super::{FeedInfo, FeedKey};
+    use super::FeedInfo;
     use crate::post::Post;
     use crate::testing::PostBuilder;
 
@@ -205,11 +215,6 @@ mod fixtures {
     }
 
     pub fn site_feed(posts: &[&Post]) -> FeedInfo {
-        FeedInfo {
-            key: FeedKey::Site,
-            title: "Example News".into(),
-            name: "Example News".into(),
-            updated: FeedInfo::updated_of(posts.iter().copied()),
-        }
+        FeedInfo::site(&site(), posts)
     }
 }

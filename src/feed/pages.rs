@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 use minijinja::{context, AutoEscape, Environment, Error, Output, State, Value};
 use serde::Serialize;
 
-use super::{home_url, rfc2822, rfc3339, whole_seconds, FeedInfo, FeedKey, Format};
+use super::{home_url, rfc2822, rfc3339, truncate_to_second, FeedInfo, FeedKey, Format};
 use crate::post::{Post, Site};
 use crate::routes;
 
@@ -158,7 +158,7 @@ pub fn post(site: &Site, post: &Post, formats: &[Format]) -> String {
         name: &site.title,
         links: links(site, &FeedKey::Site, formats),
     };
-    let published = whole_seconds(post.published);
+    let published = truncate_to_second(post.published);
     render(
         "post.html",
         context! {

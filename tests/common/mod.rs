@@ -7,8 +7,7 @@
 
 use dropfeed::feed::FeedInfo;
 use dropfeed::post::Post;
-use dropfeed::routes::FeedKey;
-use dropfeed::testing::PostBuilder;
+use dropfeed::testing::{self, PostBuilder};
 
 /// Three posts, newest first, as the catalog hands them to a feed.
 pub fn posts() -> Vec<Post> {
@@ -53,12 +52,7 @@ pub fn posts() -> Vec<Post> {
 
 /// The site feed of `posts`, dated by its newest change.
 pub fn site_feed(posts: &[&Post]) -> FeedInfo {
-    FeedInfo {
-        key: FeedKey::Site,
-        title: "Example News".into(),
-        name: "Example News".into(),
-        updated: FeedInfo::updated_of(posts.iter().copied()),
-    }
+    FeedInfo::site(&testing::site(), posts)
 }
 
 /// Reads every event of `text` with quick-xml in strict mode; panics at the first
