@@ -11,14 +11,20 @@ use crate::post::Problem;
 use crate::routes;
 use crate::scan;
 use crate::snapshot::Snapshot;
+use crate::state::{State, StateError};
 
-/// A write that failed, with the file it was for.
+/// Why a build stopped.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: cannot write: {err}")]
-pub struct WriteError {
-    pub path: PathBuf,
-    #[source]
-    pub err: std::io::Error,
+pub enum BuildError {
+    /// A write that failed, with the file it was for.
+    #[error("{path}: cannot write: {err}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        err: std::io::Error,
+    },
+    #[error(transparent)]
+    State(#[from] StateError),
 }
 
 /// What a build did.
@@ -31,11 +37,20 @@ pub struct Report {
     pub files: usize,
 }
 
-/// Builds every route of the posts as published at `now` and writes them under `out`.
-pub fn build(config: &Config, out: &Path, now: DateTime<Utc>) -> Result<Report, WriteError> {
-    let scanned = scan::load_catalog(config);
-    let view = scanned.catalog.view(now);
+/// Builds every route of the posts as published at `now`, placed by the ledger of
+/// `state` (which is saved), and writes them under `out`.
+pub fn build(
+    config: &Config,
+    state: &mut State,
+    out: &Path,
+    now: DateTime<Utc>,
+) -> Result<Report, BuildError> {
+    let scanned = scan::load_catalog(config, state, now);
+    let mut view = scanned.catalog.view(now);
+    view.remembered = state.remembered();
     let (snapshot, _) = Snapshot::default().next(&view, config, now);
+    state.note_feeds(&snapshot.feed_names);
+    state.save()?;
     let mut files = 0;
     for (route, rendered) in snapshot.files() {
         let path = out.join(routes::file_for(route));
@@ -59,6 +74,9 @@ pub fn build(config: &Config, out: &Path, now: DateTime<Utc>) -> Result<Report, 
             redirects.push_str(&format!("{alias} {route} 301\n"));
         }
     }
+    for (from, to) in snapshot.redirects() {
+        redirects.push_str(&format!("{from} {to} 301\n"));
+    }
     write(&out.join("_redirects"), redirects.as_bytes())?;
     files += 1;
     Ok(Report {
@@ -68,8 +86,8 @@ pub fn build(config: &Config, out: &Path, now: DateTime<Utc>) -> Result<Report, 
     })
 }
 
-fn write(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
-    let fail = |err| WriteError {
+fn write(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
+    let fail = |err| BuildError::Write {
         path: path.to_path_buf(),
         err,
     };

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::post::{Post, Problem};
+use crate::routes::FeedKey;
 
 /// What a read of one file gave.
 // One value per file read, moved straight into the catalog: boxing the post would add an
@@ -63,6 +64,20 @@ pub struct View {
     pub warnings: Vec<Problem>,
     /// Posts in the catalog, drafts and future ones included.
     pub known: usize,
+    /// What the identity ledger adds: set by the caller that holds it.
+    pub remembered: Remembered,
+}
+
+/// What the identity ledger (`state`) adds to a view; empty without one.
+#[derive(Debug, Default, Clone)]
+pub struct Remembered {
+    /// Every feed ever published, with its name: one whose last post went keeps
+    /// answering, empty, so readers keep the subscription.
+    pub feeds: Arc<BTreeMap<FeedKey, String>>,
+    /// Former pages and aliases of present posts, each to the page it answers 301 to.
+    pub redirects: Arc<BTreeMap<String, String>>,
+    /// Why the ledger is not being saved, when it is not.
+    pub problem: Option<String>,
 }
 
 impl Catalog {
@@ -164,6 +179,7 @@ impl Catalog {
             errors,
             warnings,
             known,
+            remembered: Remembered::default(),
         }
     }
 

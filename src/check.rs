@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::config::Config;
 use crate::post::Problem;
 use crate::scan;
+use crate::state::State;
 
 /// Every problem of the posts as published at `now`: errors (a post not published, or
 /// not as written) and warnings (published, but with a guess the writer should confirm).
@@ -39,7 +40,8 @@ impl Findings {
 /// Every problem of the posts under the posts folder as published at `now`. A folder
 /// that cannot be read is an error: the posts in it would be missing from every feed.
 pub fn check(config: &Config, now: DateTime<Utc>) -> Findings {
-    let scanned = scan::load_catalog(config);
+    let mut state = State::for_check(config);
+    let scanned = scan::load_catalog(config, &mut state, now);
     let view = scanned.catalog.view(now);
     let mut errors = scanned.unreadable;
     errors.extend(view.errors);

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::post::Site;
-use crate::routes::Format;
+use crate::routes::{self, Format};
 
 /// A config that cannot be used. The message names the file and the key.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +58,7 @@ struct RawSite {
     author: String,
     language: String,
     timezone: String,
+    permalink: String,
 }
 
 impl Default for RawSite {
@@ -69,6 +70,7 @@ impl Default for RawSite {
             author: "Anonymous".into(),
             language: "en".into(),
             timezone: "UTC".into(),
+            permalink: routes::DEFAULT_PERMALINK.into(),
         }
     }
 }
@@ -247,6 +249,8 @@ fn site(raw: RawSite) -> Result<Site, String> {
                 .into(),
         );
     }
+    routes::check_permalink(&raw.permalink, true)
+        .map_err(|message| format!("key `site.permalink`: {message}"))?;
     Ok(Site {
         title: raw.title,
         description: raw.description,
@@ -255,6 +259,7 @@ fn site(raw: RawSite) -> Result<Site, String> {
         author: raw.author.trim().to_string(),
         language: raw.language,
         timezone,
+        permalink: raw.permalink,
     })
 }
 
@@ -312,6 +317,17 @@ mod tests {
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(config.state_db, PathBuf::from("site/dropfeed.db"));
         assert_eq!(config.remember_removed_days, 7);
+    }
+
+    #[test]
+    fn permalink_pattern_is_checked() {
+        let config = parse("[site]\npermalink = \"/:year/:month/:day/:slug.html\"\n").unwrap();
+        assert_eq!(config.site.permalink, "/:year/:month/:day/:slug.html");
+        let err = parse("[site]\npermalink = \"/:year/\"\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "site/config.toml: key `site.permalink`: `/:year/` must contain `:slug`, or every post would share one page"
+        );
     }
 
     #[test]

@@ -39,6 +39,10 @@ enum Command {
         /// The folder to write into; created if missing.
         #[arg(long)]
         out: PathBuf,
+        /// Build without the state database: ids, slugs and pages from the rules alone,
+        /// nothing remembered.
+        #[arg(long)]
+        no_state: bool,
     },
     /// Parse every post and print `path:line: problem` for each bad one; exit 1 if any.
     Check {
@@ -78,9 +82,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime.block_on(dropfeed::publish::serve(config, listen, shutdown_signal()))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Build { config, out } => {
+        Command::Build {
+            config,
+            out,
+            no_state,
+        } => {
             let config = Config::load(&config)?;
-            let report = dropfeed::build::build(&config, &out, chrono::Utc::now())
+            let mut state =
+                dropfeed::state::State::for_build(&config, !no_state).map_err(|err| {
+                    anyhow::anyhow!("{err}; or build without it: dropfeed build --no-state")
+                })?;
+            let report = dropfeed::build::build(&config, &mut state, &out, chrono::Utc::now())
                 .with_context(|| format!("building into {}", out.display()))?;
             for problem in report.unreadable.iter().chain(&report.view.errors) {
                 tracing::warn!(

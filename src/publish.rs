@@ -24,6 +24,7 @@ use crate::post;
 use crate::scan;
 use crate::server;
 use crate::snapshot::{Rerendered, Snapshot};
+use crate::state::State;
 use crate::watch::{self, ChangeSet, Watch, WatchError};
 
 /// Why `serve` could not start or had to stop.
@@ -112,6 +113,8 @@ pub struct Publisher {
     config: Arc<Config>,
     catalog: Catalog,
     snapshots: Arc<ArcSwap<Snapshot>>,
+    /// The identity ledger: every post's id, slug and page, kept across restarts.
+    state: State,
     /// What "now" is for every publish: which posts are due, and the date of what changed.
     clock: Clock,
 }
@@ -128,9 +131,11 @@ impl Publisher {
     /// Reads every post and builds the first snapshot, at the time `clock` gives.
     pub fn new(config: Arc<Config>, clock: Clock) -> (Publisher, Published) {
         let floor = scan::newest_folder_change(&config.posts_dir);
+        let state = State::for_serve(&config);
         let mut publisher = Publisher {
             config,
             catalog: Catalog::new(),
+            state,
             snapshots: Arc::new(ArcSwap::from_pointee(Snapshot::starting_after(floor))),
             clock,
         };
@@ -156,22 +161,40 @@ impl Publisher {
     /// Without `force`, a change that changed no post publishes nothing and gives `None`.
     pub fn publish(&mut self, changes: &ChangeSet, force: bool) -> Option<Published> {
         let start = Instant::now();
+        let now = self.clock.now();
         let mut counts = Counts::default();
-        for rel in self.affected(changes) {
-            let update = if post::is_post_path(std::path::Path::new(&rel)) {
-                scan::load(&self.config, &rel)
-            } else {
-                // A catalog path that no longer names a post file (a folder took its place).
-                crate::catalog::Update::Removed
-            };
+        let updates = self
+            .affected(changes)
+            .into_iter()
+            .map(|rel| {
+                let update = if post::is_post_path(std::path::Path::new(&rel)) {
+                    scan::load(&self.config, &rel)
+                } else {
+                    // A catalog path that no longer names a post file (a folder took its
+                    // place).
+                    crate::catalog::Update::Removed
+                };
+                (rel, update)
+            })
+            .collect();
+        for (rel, update) in self
+            .state
+            .settle(updates, changes.rescan, &self.config.site, now)
+        {
             counts.add(self.catalog.apply(&rel, update));
         }
+        self.state.verify();
         if counts.is_empty() && !force {
+            let _ = self.state.save();
             return None;
         }
-        let now = self.clock.now();
-        let view = self.catalog.view(now);
+        let mut view = self.catalog.view(now);
+        view.remembered = self.state.remembered();
         let (next, routes) = self.snapshots.load().next(&view, &self.config, now);
+        self.state.note_feeds(&next.feed_names);
+        // A failed save is logged and shown on /healthz from the next publish on; the
+        // ledger in memory goes on.
+        let _ = self.state.save();
         self.snapshots.store(Arc::new(next));
         Some(Published {
             counts,

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::catalog::{Catalog, Update};
 use crate::config::Config;
 use crate::post;
+use crate::state::State;
 
 /// The post files under a folder, and the folders under it that could not be read.
 #[derive(Debug, Default)]
@@ -80,12 +81,20 @@ pub struct Scanned {
     pub unreadable: Vec<post::Problem>,
 }
 
-/// Reads and parses every post file under the posts folder.
-pub fn load_catalog(config: &Config) -> Scanned {
+/// Reads and parses every post file under the posts folder, each placed by the ledger
+/// of `state` as seen at `now`.
+pub fn load_catalog(config: &Config, state: &mut State, now: DateTime<Utc>) -> Scanned {
     let listing = list(&config.posts_dir);
     let mut catalog = Catalog::new();
-    for rel in listing.files {
-        let update = load(config, &rel);
+    let updates = listing
+        .files
+        .into_iter()
+        .map(|rel| {
+            let update = load(config, &rel);
+            (rel, update)
+        })
+        .collect();
+    for (rel, update) in state.settle(updates, true, &config.site, now) {
         catalog.apply(&rel, update);
     }
     Scanned {

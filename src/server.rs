@@ -119,8 +119,16 @@ pub fn respond_at<B>(
     if let Some(rendered) = snapshot.get(&path) {
         return rendered_response(rendered, req, head, now);
     }
-    match routes::alias_target(&path) {
-        Some(target) if snapshot.get(&target).is_some() => {
+    let target = routes::alias_target(&path)
+        .filter(|target| snapshot.get(target).is_some())
+        .or_else(|| {
+            snapshot
+                .redirect(&path)
+                .filter(|target| snapshot.get(target).is_some())
+                .map(str::to_string)
+        });
+    match target {
+        Some(target) => {
             let mut response = text(
                 StatusCode::MOVED_PERMANENTLY,
                 &format!("moved to {target}\n"),

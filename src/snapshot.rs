@@ -80,6 +80,10 @@ pub struct Snapshot {
     pub published_at: Option<DateTime<Utc>>,
     pub feeds: usize,
     pub posts: usize,
+    /// Every feed this snapshot publishes, with its name, for the ledger to remember.
+    pub feed_names: Vec<(FeedKey, String)>,
+    /// Former pages and aliases of posts, each to the page it answers 301 to.
+    redirects: Arc<BTreeMap<String, String>>,
 }
 
 /// What a publish did, for its log line.
@@ -93,6 +97,8 @@ pub struct Rerendered {
 #[derive(Debug, Serialize)]
 struct Health<'a> {
     status: &'static str,
+    /// `ok`, or why the state database is not being written.
+    state: &'a str,
     posts: usize,
     feeds: usize,
     routes: usize,
@@ -124,6 +130,19 @@ impl Snapshot {
         self.routes.get(route).map(|r| &r.rendered)
     }
 
+    /// The page a former page or alias of a post redirects to.
+    pub fn redirect(&self, route: &str) -> Option<&str> {
+        self.redirects.get(route).map(String::as_str)
+    }
+
+    /// Every redirect of a post's former page or alias, sorted: what `build` writes
+    /// into `_redirects`.
+    pub fn redirects(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.redirects
+            .iter()
+            .map(|(from, to)| (from.as_str(), to.as_str()))
+    }
+
     /// Every route and its response, sorted by route, health report excluded: what
     /// `build` writes.
     pub fn files(&self) -> Vec<(&str, &Arc<Rendered>)> {
@@ -153,14 +172,20 @@ impl Snapshot {
                 published_at: Some(now),
                 feeds: 0,
                 posts: view.posts.len(),
+                feed_names: Vec::new(),
+                redirects: Arc::clone(&view.remembered.redirects),
             },
             stats: Rerendered::default(),
             now,
             cache_control: format!("public, max-age={}", config.cache_max_age),
         };
 
-        let feeds = group(&view.posts, config);
+        let feeds = group(&view.posts, &view.remembered.feeds, config);
         pass.next.feeds = feeds.len();
+        pass.next.feed_names = feeds
+            .iter()
+            .map(|(info, _)| (info.key.clone(), info.name.clone()))
+            .collect();
         let mut listing = Vec::with_capacity(feeds.len());
         for (info, posts) in feeds {
             let modified = newest_change(&posts);
@@ -303,8 +328,13 @@ const HTML: &str = "text/html; charset=utf-8";
 const OPML: &str = "text/x-opml; charset=utf-8";
 
 /// The site feed, then each category and author feed, by slug, each with its newest
-/// `feeds.items` posts. `posts` is newest first, so each group is too.
-fn group(posts: &[Arc<Post>], config: &Config) -> Vec<(FeedInfo, Vec<Arc<Post>>)> {
+/// `feeds.items` posts. `posts` is newest first, so each group is too. A feed published
+/// before (`remembered`) that has no post now is there, empty.
+fn group(
+    posts: &[Arc<Post>],
+    remembered: &BTreeMap<FeedKey, String>,
+    config: &Config,
+) -> Vec<(FeedInfo, Vec<Arc<Post>>)> {
     let mut by_key: BTreeMap<FeedKey, (String, Vec<Arc<Post>>)> = BTreeMap::new();
     by_key.insert(FeedKey::Site, (config.site.title.clone(), Vec::new()));
     let mut add = |key: FeedKey, name: &str, post: &Arc<Post>| {
@@ -324,6 +354,11 @@ fn group(posts: &[Arc<Post>], config: &Config) -> Vec<(FeedInfo, Vec<Arc<Post>>)
         for Named { name, slug } in &post.authors {
             add(FeedKey::Author(slug.clone()), name, post);
         }
+    }
+    for (key, name) in remembered {
+        by_key
+            .entry(key.clone())
+            .or_insert_with(|| (name.clone(), Vec::new()));
     }
     by_key
         .into_iter()
@@ -420,7 +455,12 @@ fn health<'a>(next: &Snapshot, view: &'a View, now: DateTime<Utc>) -> Route {
     };
     let errors = list(&view.errors);
     let report = Health {
-        status: if errors.is_empty() { "ok" } else { "degraded" },
+        status: if errors.is_empty() && view.remembered.problem.is_none() {
+            "ok"
+        } else {
+            "degraded"
+        },
+        state: view.remembered.problem.as_deref().unwrap_or("ok"),
         posts: next.posts,
         feeds: next.feeds,
         routes: next.routes.len(),

@@ -24,6 +24,7 @@ pub fn site() -> Site {
         author: "Newsroom".into(),
         language: "en".into(),
         timezone: chrono_tz::America::Los_Angeles,
+        permalink: routes::DEFAULT_PERMALINK.into(),
     }
 }
 
@@ -178,6 +179,7 @@ impl PostBuilder {
             content_html,
             draft,
             warnings: vec![],
+            claims: Default::default(),
         }
     }
 }

@@ -91,7 +91,7 @@ fn check_lists_each_bad_post_and_exits_1() {
 }
 
 const EXPECTED_CHECK_LINES: &[&str] = &[
-    "posts/b-second.md:1: slug `same` is already taken by a-first.md; set a different `slug` in the front matter or rename the file",
+    "posts/b-second.md:1: slug `same` is already taken by a-first.md; set a different `slug` in the front matter",
     "posts/bad-date.md:3: key `date`: `someday soon` is not a date; use 2019-03-03, 2019-03-03 09:05, 2019-03-03T09:05:00-08:00, March 3, 2019 or 3 March 2019",
     // The YAML parser notices the unclosed list at the closing `---`.
     "posts/bad-yaml.md:4: front matter is not valid YAML: did not find expected ',' or ']'",

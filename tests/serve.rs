@@ -199,6 +199,27 @@ impl Site {
             .await;
     }
 
+    /// Waits until the feed at `route` answers 200 with no item: a feed that has been
+    /// published keeps answering when its last post goes, so readers keep it.
+    async fn empties(&self, route: &str, what: &str) -> Got {
+        self.wait_for(route, what, |got| {
+            got.status == StatusCode::OK
+                && !got.text().contains("<item>")
+                && !got.text().contains("<entry>")
+                && !got.text().contains("\"id\":")
+        })
+        .await
+    }
+
+    /// Waits until `route` answers 301 to `target`.
+    async fn redirects(&self, route: &str, target: &str, what: &str) {
+        self.wait_for(route, what, |got| {
+            got.status == StatusCode::MOVED_PERMANENTLY
+                && got.headers.get("location").and_then(|l| l.to_str().ok()) == Some(target)
+        })
+        .await;
+    }
+
     /// The validators of each route, which must answer 200.
     async fn validators(&self, routes: &[&str]) -> Vec<(String, String)> {
         let mut all = Vec::new();
@@ -378,7 +399,7 @@ async fn the_periodic_rescan_catches_a_change_the_watcher_cannot_see() {
     // Only the rescan, every second, can see it.
     site.lists("/categories/weather/rss.xml", "linked", "the rescan")
         .await;
-    site.vanishes("/categories/transit/rss.xml", "after the rescan")
+    site.empties("/categories/transit/rss.xml", "after the rescan")
         .await;
     site.stop().await;
 }
@@ -416,7 +437,7 @@ async fn a_save_that_pauses_half_way_is_never_published_torn() {
     drop(file);
     site.lists("/categories/weather/rss.xml", "slow", "save finished")
         .await;
-    site.vanishes("/categories/transit/rss.xml", "save finished")
+    site.empties("/categories/transit/rss.xml", "save finished")
         .await;
     assert_ne!(site.health().await["last_publish"], published_before);
     assert_eq!(
@@ -433,7 +454,9 @@ async fn watcher_sees_renames_and_moves_of_files_and_folders() {
 
     std::fs::rename(site.posts().join("a.txt"), site.posts().join("b.txt")).unwrap();
     site.shows("b", "ant", "renamed within posts/").await;
-    site.gone("a", "renamed within posts/").await;
+    // The same post under a new name: its old page points readers to the new one.
+    site.redirects("/posts/a/", "/posts/b/", "renamed within posts/")
+        .await;
 
     write(&site.outside().join("c.txt"), "cat");
     std::fs::rename(site.outside().join("c.txt"), site.posts().join("c.txt")).unwrap();
@@ -809,7 +832,7 @@ async fn a_future_post_appears_when_its_time_comes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_deleted_post_leaves_its_feeds_and_the_last_one_takes_the_routes_along() {
+async fn a_deleted_post_leaves_its_feeds_and_an_emptied_feed_keeps_answering() {
     let fare_caps = article(
         "Dana Whitfield",
         "January 6, 2020",
@@ -840,14 +863,15 @@ async fn a_deleted_post_leaves_its_feeds_and_the_last_one_takes_the_routes_along
         )
         .await;
     assert_eq!(since.status, StatusCode::OK, "304 over a stale copy");
-    site.vanishes(
+    site.empties(
         "/authors/dana-whitfield/rss.xml",
         "its author's last post deleted",
     )
     .await;
     site.vanishes("/posts/fare-caps/", "delete").await;
 
-    // The last post of Weather goes, and the category's routes with it.
+    // The last post of Weather goes: its feeds stay, valid and empty, in every format,
+    // so readers keep the subscription for the category's next post.
     std::fs::remove_file(site.posts().join("frost.txt")).unwrap();
     for route in [
         "/categories/weather/rss.xml",
@@ -855,10 +879,10 @@ async fn a_deleted_post_leaves_its_feeds_and_the_last_one_takes_the_routes_along
         "/categories/weather/feed.json",
         "/authors/bo-chen/rss.xml",
     ] {
-        site.vanishes(route, "last post of the category deleted")
+        site.empties(route, "last post of the category deleted")
             .await;
     }
-    assert!(!site
+    assert!(site
         .get("/opml.xml")
         .await
         .text()
@@ -868,7 +892,7 @@ async fn a_deleted_post_leaves_its_feeds_and_the_last_one_takes_the_routes_along
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rename_within_posts_moves_the_item() {
+async fn a_rename_within_posts_moves_the_item_and_keeps_its_id() {
     let site = Site::new(&[("night-bus.txt", &night_bus())]).await;
     let feed = "/categories/transit/rss.xml";
     site.lists(feed, "night-bus", "at start").await;
@@ -884,12 +908,14 @@ async fn a_rename_within_posts_moves_the_item() {
             text.contains("/posts/night-bus-extended/") && !text.contains("/posts/night-bus/")
         })
         .await;
+    // The id was minted once: readers see the same item, not a new one.
     assert_eq!(
-        guid_of(&moved.text(), "night-bus-extended"),
-        "tag:127.0.0.1,2019-03-03:night-bus-extended"
+        guid_of(&moved.text(), "night-bus"),
+        "tag:127.0.0.1,2019-03-03:night-bus"
     );
     assert_eq!(moved.text().matches("<item>").count(), 1);
-    site.gone("night-bus", "renamed").await;
+    site.redirects("/posts/night-bus/", "/posts/night-bus-extended/", "renamed")
+        .await;
     site.shows("night-bus-extended", "night bus pilot", "renamed")
         .await;
     site.stop().await;

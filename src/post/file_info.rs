@@ -48,6 +48,8 @@ pub struct FileName {
     /// The file's stem without a Jekyll date, or the folder's name for `index.md`.
     pub name: String,
     pub date: Option<NaiveDate>,
+    /// The file's stem as written, Jekyll date included.
+    stem: String,
 }
 
 impl FileName {
@@ -71,20 +73,43 @@ impl FileName {
             None => (None, stem),
         };
         FileName {
-            folders: parts.into_iter().map(str::to_string).collect(),
+            // Jekyll keeps posts in `_posts` folders: the folder is not part of the URL.
+            folders: parts
+                .into_iter()
+                .filter(|part| *part != "_posts")
+                .map(str::to_string)
+                .collect(),
             name: name.to_string(),
             date,
+            stem: stem.to_string(),
         }
+    }
+
+    /// Readable slugs for when another post holds [`FileName::slug`]: the Jekyll date
+    /// kept (`en/2017-05-03-survey`), else the post's day appended (`survey-2017-05-03`).
+    pub fn slug_variants(&self, slug: &str, day: NaiveDate) -> Vec<String> {
+        let mut variants = Vec::new();
+        if self.date.is_some() {
+            let mut segments = self.folder_segments();
+            segments.push(slug_or_hash(&self.stem, "post"));
+            variants.push(segments.join("/"));
+        }
+        variants.push(format!("{slug}-{}", day.format("%Y-%m-%d")));
+        variants.retain(|v| v != slug);
+        variants
+    }
+
+    fn folder_segments(&self) -> Vec<String> {
+        self.folders
+            .iter()
+            .map(|folder| slugify(folder))
+            .filter(|segment| !segment.is_empty())
+            .collect()
     }
 
     /// `en/2013-02-06-ruby-2-0.md` → `en/ruby-2-0`: every segment slugified.
     pub fn slug(&self) -> String {
-        let mut segments: Vec<String> = self
-            .folders
-            .iter()
-            .map(|folder| slugify(folder))
-            .filter(|segment| !segment.is_empty())
-            .collect();
+        let mut segments = self.folder_segments();
         segments.push(slug_or_hash(&self.name, "post"));
         segments.join("/")
     }
@@ -107,9 +132,14 @@ pub fn slug_or_hash(name: &str, prefix: &str) -> String {
     if !slug.is_empty() {
         return slug;
     }
-    // FNV-1a: tiny, and fixed forever, unlike std's hasher.
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    });
+    let hash = fnv1a(name.as_bytes());
     format!("{prefix}-{:08x}", hash >> 32)
+}
+
+/// FNV-1a, 64 bits: tiny, and fixed forever, unlike std's hasher, so hashed slugs and
+/// the fingerprints kept in the state database never move.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }

@@ -12,7 +12,7 @@ use super::date;
 use super::decode::clean;
 
 /// A failure at a line of the file (1-based).
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     pub line: usize,
     pub message: String,
@@ -34,6 +34,12 @@ pub struct Front {
     pub id: Option<String>,
     /// Where `id` is set, for the warning about an id that is not a URI.
     pub id_line: Option<usize>,
+    /// `date` as written when it is not a date: the file name's date may stand in.
+    pub bad_date: Option<Error>,
+    /// The page the writer chose: `permalink` (Jekyll), `url` (Hugo) or `path` (Zola).
+    pub route: Option<String>,
+    /// Former URLs of the post: `aliases` (Hugo, Zola) and `redirect_from` (Jekyll).
+    pub aliases: Vec<String>,
 }
 
 impl Front {
@@ -49,6 +55,8 @@ impl Front {
             summary: text(self.summary),
             slug: text(self.slug),
             id: text(self.id),
+            route: text(self.route),
+            aliases: list(self.aliases),
             ..self
         }
     }
@@ -132,9 +140,14 @@ pub fn parse(block: &Block<'_>, tz: Tz) -> Result<Front, Error> {
         }
     };
     let fields = Fields { block, entries };
+    let (date, bad_date) = match fields.date("date", tz) {
+        Ok(date) => (date, None),
+        Err(err) => (None, Some(err)),
+    };
     let mut front = Front {
         title: fields.text("title")?,
-        date: fields.date("date", tz)?,
+        date,
+        bad_date,
         updated: match fields.date("updated", tz)? {
             Some(date) => Some(date),
             None => fields.date("lastmod", tz)?,
@@ -146,8 +159,16 @@ pub fn parse(block: &Block<'_>, tz: Tz) -> Result<Front, Error> {
         },
         slug: fields.text("slug")?,
         id: fields.text("id")?,
+        route: match fields.text("permalink")? {
+            Some(route) => Some(route),
+            None => fields.text("url")?.or(fields.text("path")?),
+        },
         ..Front::default()
     };
+    front.aliases = fields.list("aliases", Split::Commas)?;
+    front
+        .aliases
+        .extend(fields.list("redirect_from", Split::Commas)?);
     front.authors.extend(fields.text("author")?);
     front.authors.extend(fields.list("authors", Split::Commas)?);
     front.id_line = front.id.is_some().then(|| fields.line("id"));
@@ -508,7 +529,9 @@ mod tests {
 
     #[test]
     fn bad_date_names_key_line_value_and_forms() {
-        let err = front("---\ntitle: x\n\ndate: next tuesday\n---\n").unwrap_err();
+        let parsed = front("---\ntitle: x\n\ndate: next tuesday\n---\n").unwrap();
+        assert_eq!(parsed.date, None);
+        let err = parsed.bad_date.unwrap();
         assert_eq!(err.line, 4);
         assert_eq!(
             err.message,

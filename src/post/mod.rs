@@ -87,6 +87,8 @@ pub struct Site {
     pub language: String,
     /// Dates without an offset are local time here.
     pub timezone: chrono_tz::Tz,
+    /// The page route pattern of every post (`site.permalink`), e.g. `/posts/:slug/`.
+    pub permalink: String,
 }
 
 /// A post file as read from disk, before parsing.
@@ -142,6 +144,28 @@ pub struct Post {
     pub draft: bool,
     /// Problems that did not stop the post, e.g. a guessed encoding or a missing date.
     pub warnings: Vec<Problem>,
+    /// What the file asks of the identity ledger, which settles `id`, `slug`, `url` and
+    /// the date of an undated post for good.
+    pub claims: Claims,
+}
+
+/// What a post file asks for its identity; the ledger (`state`) decides.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Claims {
+    /// The writer chose the slug (`slug` in the front matter): a taken one is an error.
+    pub slug_explicit: bool,
+    /// Readable slugs to use, in order, when another post holds `slug`.
+    pub slug_variants: Vec<String>,
+    /// The page route the writer chose (`permalink`, `url`, `path`).
+    pub route: Option<String>,
+    /// Former routes the writer lists (`aliases`, `redirect_from`).
+    pub aliases: Vec<String>,
+    /// The front matter's `id`, when it is a URI.
+    pub id: Option<String>,
+    /// No date anywhere: the post is dated by when it was first seen.
+    pub undated: bool,
+    /// A hash of the file's bytes, for recognizing a renamed or moved file.
+    pub fingerprint: String,
 }
 
 /// Parses and normalizes one post file.
@@ -166,14 +190,21 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
     let file = FileName::of(&source.path);
 
     let slug = normalize::slug(&front, &file);
-    let published = normalize::published(&front, &file, source.modified, site.timezone, &mut warn);
+    let published = normalize::published(&front, &file, source.modified, site.timezone, &mut warn)
+        .map_err(|err| problem(err.line, err.message))?;
     // An `updated` before the publication date is a typo; no renderer should have to
     // guard against it.
     let updated = front.updated.unwrap_or(published).max(published);
+    let categories = normalize::named(text::dedup_names(front.categories.clone()), "category");
     let first_paragraph = body.first_paragraph();
     let title = normalize::title(&front, &file, &first_paragraph);
     let summary = normalize::summary(&front, first_paragraph);
-    let url = routes::absolute(&site.base_url, &routes::post_page(&slug));
+    let claims = normalize::claims(&front, &file, &slug, published, site, source, &mut warn);
+    let route = claims
+        .route
+        .clone()
+        .unwrap_or_else(|| normalize::route(site, &slug, published, &categories));
+    let url = routes::absolute(&site.base_url, &route);
     let id = normalize::id(&front, &slug, published, site, &mut warn);
     let content_html = normalize::content(&body, &url).map_err(|message| problem(1, message))?;
 
@@ -186,7 +217,7 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
         url,
         title: decode::clean(&title),
         authors: normalize::named(normalize::author_names(front.authors, site), "author"),
-        categories: normalize::named(text::dedup_names(front.categories), "category"),
+        categories,
         tags: text::dedup_names(front.tags),
         published,
         updated,
@@ -195,6 +226,7 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
         content_html: decode::clean(&content_html),
         draft: front.draft,
         warnings,
+        claims,
     })
 }
 

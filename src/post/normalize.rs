@@ -2,13 +2,14 @@
 //! and the site to the field every renderer can rely on, with the fallbacks the README
 //! gives under "Post formats" (What every post gets).
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, Utc};
 use chrono_tz::Tz;
 
 use super::document::Body;
-use super::file_info::{slug_from_front, slug_or_hash, FileName};
-use super::front::Front;
-use super::{date, decode, html, text, Named, Site};
+use super::file_info::{fnv1a, slug_from_front, slug_or_hash, FileName};
+use super::front::{Error, Front};
+use super::{date, decode, html, text, Claims, Named, Site, Source};
+use crate::routes;
 
 /// The front matter's `slug` made safe, else the one the path gives.
 pub fn slug(front: &Front, file: &FileName) -> String {
@@ -21,24 +22,121 @@ pub fn slug(front: &Front, file: &FileName) -> String {
 }
 
 /// The date written in the post, else the Jekyll date of its file name, else (with a
-/// warning) the file's modification time.
+/// warning) the file's modification time, which the ledger replaces with the time the
+/// post was first seen. A front matter date that cannot be read is an error, unless
+/// the file name has a date to stand in for it.
 pub fn published(
     front: &Front,
     file: &FileName,
     modified: DateTime<Utc>,
     tz: Tz,
     warn: &mut impl FnMut(usize, String),
-) -> DateTime<FixedOffset> {
-    match (front.date, file.date) {
+) -> Result<DateTime<FixedOffset>, Error> {
+    if let Some(bad) = &front.bad_date {
+        let Some(day) = file.date else {
+            return Err(bad.clone());
+        };
+        warn(
+            bad.line,
+            format!(
+                "{}; dated {} from the file name instead: fix or remove the date",
+                bad.message,
+                day.format("%Y-%m-%d")
+            ),
+        );
+        return Ok(date::midnight(day, tz));
+    }
+    Ok(match (front.date, file.date) {
         (Some(date), _) => date,
         (None, Some(day)) => date::midnight(day, tz),
         (None, None) => {
             warn(
                 1,
-                "no date in the header, front matter or file name; dated by the file's modification time: add a date".into(),
+                "no date in the header, front matter or file name; dated by when the post was first seen: add a date".into(),
             );
             modified.with_timezone(&tz).fixed_offset()
         }
+    })
+}
+
+/// The page route the site's permalink pattern gives a post.
+pub fn route(
+    site: &Site,
+    slug: &str,
+    published: DateTime<FixedOffset>,
+    categories: &[Named],
+) -> String {
+    let local = published.with_timezone(&site.timezone);
+    let parts = routes::PermalinkParts {
+        year: local.year(),
+        month: local.month(),
+        day: local.day(),
+        slug,
+        category: categories.first().map_or("", |c| c.slug.as_str()),
+    };
+    routes::permalink(&site.permalink, &parts)
+}
+
+/// What the file asks of the identity ledger. A chosen page route that is not a path
+/// on this site is warned about and left out.
+pub fn claims(
+    front: &Front,
+    file: &FileName,
+    slug: &str,
+    published: DateTime<FixedOffset>,
+    site: &Site,
+    source: &Source,
+    warn: &mut impl FnMut(usize, String),
+) -> Claims {
+    let route = front.route.as_deref().and_then(|link| {
+        let route = routes::route_of_link(link, &site.base_url)
+            .ok_or_else(|| format!("`{link}` is not a path on this site"))
+            .and_then(|route| routes::check_permalink(&route, false).map(|()| route));
+        match route {
+            Ok(route) => Some(route),
+            Err(message) => {
+                warn(
+                    1,
+                    format!("key `permalink`: {message}; the post keeps its default page"),
+                );
+                None
+            }
+        }
+    });
+    let route = route.map(|pattern| {
+        // A chosen permalink may use the pattern's tokens too (Jekyll allows it).
+        let local = published.with_timezone(&site.timezone);
+        let parts = routes::PermalinkParts {
+            year: local.year(),
+            month: local.month(),
+            day: local.day(),
+            slug,
+            category: "",
+        };
+        routes::permalink(&pattern, &parts)
+    });
+    let aliases = front
+        .aliases
+        .iter()
+        .filter_map(|link| routes::route_of_link(link, &site.base_url))
+        .collect();
+    let day = published.with_timezone(&site.timezone).date_naive();
+    Claims {
+        slug_explicit: front
+            .slug
+            .as_deref()
+            .is_some_and(|s| !slug_from_front(s).is_empty()),
+        slug_variants: file.slug_variants(slug, day),
+        route,
+        aliases,
+        id: front
+            .id
+            .as_deref()
+            .map(str::trim)
+            .filter(|id| is_uri(id))
+            .map(str::to_string),
+        undated: front.date.is_none() && front.bad_date.is_none() && file.date.is_none(),
+        fingerprint: format!("{:016x}", fnv1a(&source.bytes)),
     }
 }
 

@@ -10,6 +10,7 @@ fn site() -> Site {
         author: "Newsroom".into(),
         language: "en".into(),
         timezone: chrono_tz::America::Los_Angeles,
+        permalink: crate::routes::DEFAULT_PERMALINK.into(),
     }
 }
 
@@ -186,6 +187,7 @@ fn plain_text_first_short_line_is_the_title() {
 
 #[test]
 fn plain_text_without_date_is_dated_by_modification_time_with_a_warning() {
+    // The ledger then replaces the modification time with the first-seen time.
     let p = post(
         "notes/night-bus-pilot.txt",
         "Just one paragraph\nof text.\n",
@@ -200,7 +202,7 @@ fn plain_text_without_date_is_dated_by_modification_time_with_a_warning() {
         vec![Problem {
             path: "notes/night-bus-pilot.txt".into(),
             line: 1,
-            message: "no date in the header, front matter or file name; dated by the file's modification time: add a date".into()
+            message: "no date in the header, front matter or file name; dated by when the post was first seen: add a date".into()
         }]
     );
 }
@@ -771,4 +773,66 @@ fn odd_paths_change_only_the_title_and_slug() {
     assert_eq!(named(".."), ("Night owls".into(), "post-cbf29ce4".into()));
     assert_eq!(named("index.md"), ("Index".into(), "index".into()));
     assert_eq!(named(".md"), (".md".into(), "md".into()));
+}
+
+#[test]
+fn a_bad_front_matter_date_falls_back_to_the_file_names_date_with_a_warning() {
+    let p = post(
+        "2023-01-29-trip.md",
+        "---\ntitle: Trip\ndate: 2023-01-29 18:30:22 2023 -0800\n---\n\nWe went.\n",
+    );
+    assert_eq!(p.published.to_rfc3339(), "2023-01-29T00:00:00-08:00");
+    assert_eq!(
+        p.warnings,
+        vec![Problem {
+            path: "2023-01-29-trip.md".into(),
+            line: 3,
+            message: format!(
+                "key `date`: `2023-01-29 18:30:22 2023 -0800` is not a date; {}; dated 2023-01-29 from the file name instead: fix or remove the date",
+                date::ACCEPTED
+            ),
+        }]
+    );
+    assert_eq!(
+        error(
+            "trip.md",
+            b"---\ntitle: Trip\ndate: someday\n---\n\nWe went.\n"
+        ),
+        format!(
+            "trip.md:3: key `date`: `someday` is not a date; {}",
+            date::ACCEPTED
+        )
+    );
+}
+
+#[test]
+fn claims_carry_what_the_ledger_needs() {
+    let p = post(
+        "en/_posts/2017-05-03-survey.md",
+        "---\ntitle: Survey\npermalink: /:year/:month/:day/survey.html\naliases: [/old/survey/, https://example.com/s.html]\nredirect_from: /2017/survey/\n---\n\nTake it.\n",
+    );
+    assert_eq!(p.slug, "en/survey");
+    assert_eq!(p.url, "https://example.com/2017/05/03/survey.html");
+    assert_eq!(
+        p.claims,
+        Claims {
+            slug_explicit: false,
+            slug_variants: vec!["en/2017-05-03-survey".into(), "en/survey-2017-05-03".into()],
+            route: Some("/2017/05/03/survey.html".into()),
+            aliases: vec![
+                "/old/survey/".into(),
+                "/s.html".into(),
+                "/2017/survey/".into()
+            ],
+            id: None,
+            undated: false,
+            fingerprint: p.claims.fingerprint.clone(),
+        }
+    );
+    assert_eq!(p.claims.fingerprint.len(), 16);
+    let undated = post("notes/x.txt", "Just text.\n");
+    assert!(undated.claims.undated);
+    let chosen = post("a.md", "---\nslug: Road Map\ndate: 2020-01-01\n---\n\nx\n");
+    assert!(chosen.claims.slug_explicit);
+    assert_eq!(chosen.slug, "road-map");
 }

@@ -6,6 +6,7 @@
 //! timing within a change set, so replicas that saw the same history agree.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -38,6 +39,10 @@ pub struct Claim {
     pub date: DateTime<Utc>,
     /// The file's modification time: the first-seen time of a post first seen now.
     pub modified: DateTime<Utc>,
+    /// The post carries no date: it is dated by its first-seen time.
+    pub undated: bool,
+    /// The slug of its first category, for `:category` in the permalink pattern.
+    pub category: String,
 }
 
 /// How the site makes ids and routes from a claim and the slug it was given.
@@ -97,11 +102,15 @@ pub struct Ledger {
     /// Former routes and aliases, each answering 301 to its post's page.
     pub(super) redirects: BTreeMap<String, i64>,
     /// Every feed ever published, with its display name: a feed never vanishes.
-    pub(super) feeds: BTreeMap<FeedKey, String>,
+    pub(super) feeds: Arc<BTreeMap<FeedKey, String>>,
     /// How long a removed post waits for its file to come back under another name.
     pub(super) remember: Duration,
     /// What changed since the last save, for writing only that.
     pub(super) dirty: Dirty,
+    /// [`Ledger::redirects`] as a map, rebuilt only when a route moved, so a publish
+    /// that changed none hands the snapshot the same map.
+    redirect_map: Arc<BTreeMap<String, String>>,
+    redirects_stale: bool,
 }
 
 /// Rows changed since the last save.
@@ -110,6 +119,12 @@ pub(super) struct Dirty {
     pub entries: BTreeSet<i64>,
     pub redirects: BTreeSet<String>,
     pub feeds: BTreeSet<FeedKey>,
+}
+
+impl Dirty {
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty() && self.redirects.is_empty() && self.feeds.is_empty()
+    }
 }
 
 /// How long a removed post is remembered when nothing says otherwise.
@@ -134,10 +149,11 @@ impl Ledger {
         let mut ledger = Ledger {
             entries,
             redirects,
-            feeds,
+            feeds: Arc::new(feeds),
             remember,
             ..Ledger::default()
         };
+        ledger.redirects_stale = true;
         for (&key, entry) in &ledger.entries {
             ledger.by_id.insert(entry.id.clone(), key);
             if entry.removed_at.is_some() {
@@ -148,7 +164,20 @@ impl Ledger {
                 ledger.by_route.insert(entry.route.clone(), key);
             }
         }
+        ledger.refresh_redirects();
         ledger
+    }
+
+    /// Every redirect of a present post, from route to route.
+    pub fn redirect_map(&self) -> Arc<BTreeMap<String, String>> {
+        Arc::clone(&self.redirect_map)
+    }
+
+    fn refresh_redirects(&mut self) {
+        if self.redirects_stale {
+            self.redirect_map = Arc::new(self.redirects().into_iter().collect());
+            self.redirects_stale = false;
+        }
     }
 
     /// How many posts the ledger knows, present and removed.
@@ -158,6 +187,13 @@ impl Ledger {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// The paths of every present post, sorted.
+    pub fn present_paths(&self) -> Vec<String> {
+        let mut paths: Vec<String> = self.by_path.keys().cloned().collect();
+        paths.sort();
+        paths
     }
 
     /// The entry of the present post at `path`.
@@ -181,14 +217,14 @@ impl Ledger {
     }
 
     /// Every feed ever published, with its name.
-    pub fn feeds(&self) -> &BTreeMap<FeedKey, String> {
-        &self.feeds
+    pub fn feeds(&self) -> Arc<BTreeMap<FeedKey, String>> {
+        Arc::clone(&self.feeds)
     }
 
     /// Remembers that `key` was published under `name`, so it keeps answering.
     pub fn note_feed(&mut self, key: &FeedKey, name: &str) {
         if self.feeds.get(key).map(String::as_str) != Some(name) {
-            self.feeds.insert(key.clone(), name.to_string());
+            Arc::make_mut(&mut self.feeds).insert(key.clone(), name.to_string());
             self.dirty.feeds.insert(key.clone());
         }
     }
@@ -236,6 +272,7 @@ impl Ledger {
             }
             placed[at] = Some(self.place(claim, key, rules, now));
         }
+        self.refresh_redirects();
         placed
             .into_iter()
             .map(|p| p.unwrap_or_else(|| Err("not placed".into())))
@@ -253,6 +290,7 @@ impl Ledger {
         };
         entry.removed_at = Some(now);
         self.recently_removed.insert(key);
+        self.redirects_stale = true;
         if self.by_slug.get(&entry.slug) == Some(&key) {
             self.by_slug.remove(&entry.slug);
         }
@@ -326,6 +364,19 @@ impl Ledger {
         } else {
             self.free_slug(claim, key, &mut notes)?
         };
+        let first_seen = existing
+            .as_ref()
+            .map_or(claim.modified.min(now), |e| e.first_seen);
+        let dated;
+        let claim = if claim.undated {
+            dated = Claim {
+                date: first_seen,
+                ..claim.clone()
+            };
+            &dated
+        } else {
+            claim
+        };
         let route = match &claim.route {
             Some(route) => {
                 if let Some(holder) = self.route_holder(route, key) {
@@ -338,10 +389,16 @@ impl Ledger {
             None => rules.route(claim, &slug),
         };
         let key = key.unwrap_or_else(|| self.entries.keys().next_back().map_or(1, |k| k + 1));
-        let (id, first_seen) = match &existing {
-            Some(entry) => (entry.id.clone(), entry.first_seen),
-            None => (self.mint(claim, &slug, rules, key), claim.modified.min(now)),
+        let id = match &existing {
+            Some(entry) => entry.id.clone(),
+            None => self.mint(claim, &slug, rules, key),
         };
+        if existing
+            .as_ref()
+            .is_none_or(|old| old.route != route || old.removed_at.is_some())
+        {
+            self.redirects_stale = true;
+        }
         if let Some(old) = &existing {
             if old.route != route {
                 self.redirects.insert(old.route.clone(), key);
@@ -360,6 +417,7 @@ impl Ledger {
         // A route a post holds now is never a redirect.
         if self.redirects.remove(&route).is_some() {
             self.dirty.redirects.insert(route.clone());
+            self.redirects_stale = true;
         }
         for alias in &claim.aliases {
             if alias == &route {
@@ -372,6 +430,7 @@ impl Ledger {
                 _ => {
                     if self.redirects.insert(alias.clone(), key) != Some(key) {
                         self.dirty.redirects.insert(alias.clone());
+                        self.redirects_stale = true;
                     }
                 }
             }

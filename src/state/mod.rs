@@ -15,7 +15,12 @@ mod store;
 
 use std::path::{Path, PathBuf};
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
+
+use crate::catalog::{Remembered, Update};
+use crate::config::Config;
+use crate::post::{Post, Problem, Site};
+use crate::routes::{self, FeedKey};
 
 pub use ledger::{Claim, Entry, Ledger, Placement, Rules, REMEMBER_DAYS};
 use store::Store;
@@ -83,6 +88,47 @@ impl State {
         }
     }
 
+    /// Checks that the database is still the file opened; when it is not, the ledger
+    /// goes on in memory and [`State::problem`] says why.
+    pub fn verify(&mut self) {
+        if let Some(Err(err)) = self.store.as_ref().map(Store::verify) {
+            tracing::error!(error = %err, "the ledger is kept in memory only");
+            self.store = None;
+            self.problem = Some(err);
+        }
+    }
+
+    /// Opens the database `config` names, as `serve` does: without one when it cannot.
+    pub fn for_serve(config: &Config) -> State {
+        State::open_or_degraded(
+            &config.state_db,
+            remember_days(config.remember_removed_days),
+        )
+    }
+
+    /// Opens the database `config` names, as `build` does: failing when it cannot, and
+    /// without one at all when `use_db` is false (`--no-state`).
+    pub fn for_build(config: &Config, use_db: bool) -> Result<State, StateError> {
+        let remember = remember_days(config.remember_removed_days);
+        if use_db {
+            State::open(&config.state_db, remember)
+        } else {
+            Ok(State::in_memory(remember))
+        }
+    }
+
+    /// The ledger `config` names, as `check` reads it: never written, and none when
+    /// there is no database yet (a first run gives the ids the rules give).
+    pub fn for_check(config: &Config) -> State {
+        let remember = remember_days(config.remember_removed_days);
+        if !config.state_db.exists() {
+            return State::in_memory(remember);
+        }
+        let mut state = State::for_serve(config);
+        state.store = None;
+        state
+    }
+
     /// Writes what changed since the last save. A failure is logged and kept in
     /// [`State::problem`]; the ledger in memory goes on.
     pub fn save(&mut self) -> Result<(), StateError> {
@@ -100,9 +146,170 @@ impl State {
         }
     }
 
+    /// What the ledger adds to a view: feeds ever published, redirects, its health.
+    pub fn remembered(&self) -> Remembered {
+        Remembered {
+            feeds: self.ledger.feeds(),
+            redirects: self.ledger.redirect_map(),
+            problem: self.problem.as_ref().map(ToString::to_string),
+        }
+    }
+
+    /// Remembers every feed a snapshot published, so each keeps answering.
+    pub fn note_feeds<'a>(&mut self, feeds: impl IntoIterator<Item = &'a (FeedKey, String)>) {
+        for (key, name) in feeds {
+            self.ledger.note_feed(key, name);
+        }
+    }
+
     /// True when the ledger is neither saved nor meant to be.
     pub fn is_degraded(&self) -> bool {
         self.problem.is_some()
+    }
+}
+
+impl State {
+    /// Settles the identity of every post one change set read: `updates` are what
+    /// reading each affected path gave. Each parsed post comes back with the id, slug,
+    /// page and (when undated) date the ledger holds for it; one whose chosen slug or
+    /// page another post holds comes back failed. Nothing is saved until [`State::save`].
+    ///
+    /// With `whole_folder` (a scan of every file, as at start), a post the ledger has at a
+    /// path the scan did not read is gone: a file renamed or deleted while dropfeed was
+    /// not running, which keeps its id if it comes back under another name.
+    pub fn settle(
+        &mut self,
+        updates: Vec<(String, Update)>,
+        whole_folder: bool,
+        site: &Site,
+        now: DateTime<Utc>,
+    ) -> Vec<(String, Update)> {
+        let mut removed = Vec::new();
+        if whole_folder {
+            let read: std::collections::HashSet<&str> =
+                updates.iter().map(|(path, _)| path.as_str()).collect();
+            removed.extend(
+                self.ledger
+                    .present_paths()
+                    .into_iter()
+                    .filter(|path| !read.contains(path.as_str())),
+            );
+        }
+        let mut claims = Vec::new();
+        let mut at = Vec::new();
+        for (index, (path, update)) in updates.iter().enumerate() {
+            match update {
+                Update::Removed => removed.push(path.clone()),
+                Update::Parsed(post) => {
+                    claims.push(claim(post));
+                    at.push(index);
+                }
+                Update::Failed(_) => {}
+            }
+        }
+        let placements = self.ledger.settle(&removed, &claims, &SiteRules(site), now);
+        let mut placed: Vec<Option<Result<Placement, String>>> = vec![None; updates.len()];
+        for (index, placement) in at.into_iter().zip(placements) {
+            placed[index] = Some(placement);
+        }
+        updates
+            .into_iter()
+            .zip(placed)
+            .map(|((path, update), placement)| match (update, placement) {
+                (Update::Parsed(mut post), Some(Ok(placement))) => {
+                    place(&mut post, placement, site);
+                    (path, Update::Parsed(post))
+                }
+                (Update::Parsed(_), Some(Err(message))) => {
+                    let problem = Problem {
+                        path: path.clone(),
+                        line: 1,
+                        message,
+                    };
+                    (path, Update::Failed(problem))
+                }
+                (update, _) => (path, update),
+            })
+            .collect()
+    }
+}
+
+/// The site's rules for ids and pages, as the ledger asks for them.
+struct SiteRules<'a>(&'a Site);
+
+impl Rules for SiteRules<'_> {
+    fn mint(&self, claim: &Claim, slug: &str) -> String {
+        let day = claim
+            .date
+            .with_timezone(&self.0.timezone)
+            .format("%Y-%m-%d");
+        format!("tag:{},{}:{}", self.0.host, day, slug)
+    }
+
+    fn route(&self, claim: &Claim, slug: &str) -> String {
+        let local = claim.date.with_timezone(&self.0.timezone);
+        let parts = routes::PermalinkParts {
+            year: chrono::Datelike::year(&local),
+            month: chrono::Datelike::month(&local),
+            day: chrono::Datelike::day(&local),
+            slug,
+            category: &claim.category,
+        };
+        routes::permalink(&self.0.permalink, &parts)
+    }
+}
+
+/// What a parsed post asks of the ledger.
+fn claim(post: &Post) -> Claim {
+    Claim {
+        path: post.path.clone(),
+        fingerprint: post.claims.fingerprint.clone(),
+        slug: post.slug.clone(),
+        slug_explicit: post.claims.slug_explicit,
+        variants: post.claims.slug_variants.clone(),
+        route: post.claims.route.clone(),
+        aliases: post.claims.aliases.clone(),
+        id: post.claims.id.clone(),
+        date: post.published.to_utc(),
+        modified: post.file_modified,
+        undated: post.claims.undated,
+        category: post
+            .categories
+            .first()
+            .map(|c| c.slug.clone())
+            .unwrap_or_default(),
+    }
+}
+
+/// Gives `post` the identity the ledger settled. Links the parser made absolute against
+/// the page it expected follow the post to its settled page.
+fn place(post: &mut Post, placement: Placement, site: &Site) {
+    let url = routes::absolute(&site.base_url, &placement.route);
+    if url != post.url {
+        post.content_html = post
+            .content_html
+            .replace(&format!("=\"{}", post.url), &format!("=\"{url}"));
+        post.url = url;
+    }
+    if post.claims.undated {
+        let first_seen = placement
+            .first_seen
+            .with_timezone(&site.timezone)
+            .fixed_offset();
+        if post.updated == post.published {
+            post.updated = first_seen;
+        }
+        post.published = first_seen;
+        post.updated = post.updated.max(first_seen);
+    }
+    post.id = placement.id;
+    post.slug = placement.slug;
+    for note in placement.notes {
+        post.warnings.push(Problem {
+            path: post.path.clone(),
+            line: 1,
+            message: note,
+        });
     }
 }
 

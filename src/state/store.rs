@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::ledger::{Entry, Ledger};
 use super::StateError;
@@ -77,12 +77,21 @@ impl Store {
         Ok((store, ledger))
     }
 
-    /// Writes what changed in `ledger` since the last save, in one transaction.
-    pub fn save(&mut self, ledger: &mut Ledger) -> Result<(), StateError> {
+    /// An error when the database file was deleted or replaced since it was opened.
+    pub fn verify(&self) -> Result<(), StateError> {
         if inode(&self.path).is_none() || inode(&self.path) != self.inode {
             return Err(StateError::Gone {
                 path: self.path.clone(),
             });
+        }
+        Ok(())
+    }
+
+    /// Writes what changed in `ledger` since the last save, in one transaction.
+    pub fn save(&mut self, ledger: &mut Ledger) -> Result<(), StateError> {
+        self.verify()?;
+        if ledger.dirty.is_empty() {
+            return Ok(());
         }
         let dirty = std::mem::take(&mut ledger.dirty);
         let fail = |err: rusqlite::Error| StateError::Write {
@@ -151,18 +160,20 @@ impl From<rusqlite::Error> for Migration {
     }
 }
 
+/// Brings the schema up to date in one write transaction, taken before the version is
+/// read: two processes opening a new database at once migrate it once.
 fn migrate(conn: &mut Connection) -> Result<(), Migration> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
     let known = MIGRATIONS.len() as i64;
     if version > known {
         return Err(Migration::Newer(version));
     }
-    for (at, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let tx = conn.transaction()?;
+    for (at, step) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
         tx.execute_batch(step)?;
         tx.pragma_update(None, "user_version", at as i64 + 1)?;
-        tx.commit()?;
     }
+    tx.commit()?;
     Ok(())
 }
 

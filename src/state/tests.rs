@@ -33,6 +33,8 @@ fn claim(path: &str, slug: &str, date: &str, content: &str) -> Claim {
         id: None,
         date: at(date),
         modified: at("2026-01-01T00:00:00Z"),
+        undated: false,
+        category: String::new(),
     }
 }
 
