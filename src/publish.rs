@@ -18,9 +18,10 @@ use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
 
-use crate::catalog::{Applied, Catalog};
+use crate::catalog::{Applied, Catalog, Update};
 use crate::config::Config;
 use crate::post;
+use crate::post::Problem;
 use crate::scan;
 use crate::server;
 use crate::snapshot::{Rerendered, Snapshot};
@@ -172,7 +173,7 @@ impl Publisher {
                 } else {
                     // A catalog path that no longer names a post file (a folder took its
                     // place).
-                    crate::catalog::Update::Removed
+                    Update::Removed
                 };
                 (rel, update)
             })
@@ -181,7 +182,12 @@ impl Publisher {
             .state
             .settle(updates, changes.rescan, &self.config.site, now)
         {
-            counts.add(self.catalog.apply(&rel, update));
+            let problems = problems_of(&update);
+            let applied = self.catalog.apply(&rel, update);
+            if applied != Applied::Unchanged {
+                log_problems(&problems, &self.config.posts_dir);
+            }
+            counts.add(applied);
         }
         self.state.verify();
         if counts.is_empty() && !force {
@@ -231,6 +237,29 @@ impl Publisher {
             }
         }
         paths
+    }
+}
+
+/// What a file's read gave that its writer should hear of: why it failed, or the
+/// warnings of the post it gave, as `(is_error, problem)`.
+fn problems_of(update: &Update) -> Vec<(bool, Problem)> {
+    match update {
+        Update::Failed(problem) => vec![(true, problem.clone())],
+        Update::Parsed(post) => post.warnings.iter().map(|w| (false, w.clone())).collect(),
+        Update::Removed => Vec::new(),
+    }
+}
+
+/// Logs each problem of a file that changed, with the file's path, line and reason.
+fn log_problems(problems: &[(bool, Problem)], dir: &std::path::Path) {
+    for (is_error, problem) in problems {
+        let path = dir.join(&problem.path);
+        let path = path.display();
+        if *is_error {
+            tracing::warn!(path = %path, line = problem.line, reason = %problem.message, "not published");
+        } else {
+            tracing::warn!(path = %path, line = problem.line, reason = %problem.message, "published with a warning");
+        }
     }
 }
 
