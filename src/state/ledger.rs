@@ -360,6 +360,11 @@ impl Ledger {
             .as_ref()
             .is_some_and(|e| e.natural_slug == claim.slug && self.slug_free(&e.slug, key));
         let slug = if let (true, Some(entry)) = (keeps_slug, &existing) {
+            if entry.slug != claim.slug {
+                // Said at every read, not only when chosen: `check` and `/healthz` keep
+                // showing why the post is not at the slug its file gives.
+                notes.push(variant_note(&claim.slug, &entry.slug));
+            }
             entry.slug.clone()
         } else {
             self.free_slug(claim, key, &mut notes)?
@@ -488,12 +493,12 @@ impl Ledger {
         if self.slug_free(&claim.slug, key) {
             return Ok(claim.slug.clone());
         }
-        let holder = self
-            .by_slug
-            .get(&claim.slug)
-            .and_then(|h| self.entries.get(h))
-            .map_or_else(String::new, |e| e.path.clone());
         if claim.slug_explicit {
+            let holder = self
+                .by_slug
+                .get(&claim.slug)
+                .and_then(|h| self.entries.get(h))
+                .map_or_else(String::new, |e| e.path.clone());
             return Err(format!(
                 "slug `{}` is already taken by {holder}; set a different `slug` in the front matter",
                 claim.slug
@@ -507,10 +512,7 @@ impl Ledger {
             .chain(numbered)
             .find(|slug| self.slug_free(slug, key))
             .unwrap_or_default();
-        notes.push(format!(
-            "slug `{}` is already taken by {holder}; published as `{slug}` (set a `slug` in the front matter to choose another)",
-            claim.slug
-        ));
+        notes.push(variant_note(&claim.slug, &slug));
         Ok(slug)
     }
 
@@ -530,4 +532,11 @@ impl Ledger {
             .find(|id| unused(id))
             .unwrap_or(id)
     }
+}
+
+/// Why a post is published under a variant of the slug its file gives.
+fn variant_note(natural: &str, variant: &str) -> String {
+    format!(
+        "slug `{natural}` belongs to an earlier post; published as `{variant}` (set a `slug` in the front matter to choose another)"
+    )
 }
