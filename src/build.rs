@@ -5,12 +5,11 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use crate::catalog::View;
 use crate::config::Config;
 use crate::post::Problem;
 use crate::routes;
 use crate::scan;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Rendered, Snapshot};
 use crate::state::{State, StateError};
 
 /// Why a build stopped.
@@ -30,7 +29,10 @@ pub enum BuildError {
 /// What a build did.
 #[derive(Debug)]
 pub struct Report {
-    pub view: View,
+    /// Posts published.
+    pub posts: usize,
+    /// Files that failed to parse: not published.
+    pub errors: Vec<Problem>,
     /// Folders that could not be read (see [`scan::Listing::problems`]): their posts are
     /// missing from the files written.
     pub unreadable: Vec<Problem>,
@@ -45,27 +47,24 @@ pub fn build(
     out: &Path,
     now: DateTime<Utc>,
 ) -> Result<Report, BuildError> {
-    let scanned = scan::load_catalog(config, state, now);
-    let mut view = scanned.catalog.view(now);
-    view.remembered = state.remembered();
-    let (snapshot, _) = Snapshot::default().next(&view, config, now);
+    let mut scanned = scan::load_catalog(config, state, now);
+    let touched = scanned.catalog.take_touched();
+    let remembered = state.remembered();
+    let (snapshot, _) =
+        Snapshot::default().next(&scanned.catalog, &touched, &remembered, config, now);
     state.note_feeds(&snapshot.feed_names);
     state.save()?;
     let mut files = 0;
     for (route, rendered) in snapshot.files() {
-        let path = out.join(routes::file_for(route));
-        write(&path, &rendered.body)?;
-        files += 1;
-        for (ext, bytes) in [("gz", &rendered.gzip), ("br", &rendered.br)] {
-            if let Some(bytes) = bytes {
-                let mut name = path.clone().into_os_string();
-                name.push(".");
-                name.push(ext);
-                write(Path::new(&name), bytes)?;
-                files += 1;
-            }
-        }
+        files += write_route(out, route, rendered)?;
     }
+    let pages = std::sync::atomic::AtomicUsize::new(0);
+    snapshot.each_page(|route, rendered| {
+        let written = write_route(out, route, &rendered)?;
+        pages.fetch_add(written, std::sync::atomic::Ordering::Relaxed);
+        Ok::<(), BuildError>(())
+    })?;
+    files += pages.into_inner();
     // A static host cannot answer the WordPress and Hugo aliases itself; this file, in
     // the format Netlify and Cloudflare Pages read, tells it how.
     let mut redirects = String::new();
@@ -80,10 +79,28 @@ pub fn build(
     write(&out.join("_redirects"), redirects.as_bytes())?;
     files += 1;
     Ok(Report {
-        view,
+        posts: scanned.catalog.visible(),
+        errors: scanned.catalog.errors(),
         unreadable: scanned.unreadable,
         files,
     })
+}
+
+/// Writes a route's body, and its `.gz` and `.br` beside it; gives how many files.
+fn write_route(out: &Path, route: &str, rendered: &Rendered) -> Result<usize, BuildError> {
+    let path = out.join(routes::file_for(route));
+    write(&path, &rendered.body)?;
+    let mut files = 1;
+    for (ext, bytes) in [("gz", &rendered.gzip), ("br", &rendered.br)] {
+        if let Some(bytes) = bytes {
+            let mut name = path.clone().into_os_string();
+            name.push(".");
+            name.push(ext);
+            write(Path::new(&name), bytes)?;
+            files += 1;
+        }
+    }
+    Ok(files)
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {

@@ -1,14 +1,20 @@
 //! The set of posts, by file path, and what is published of it at a given time.
 //!
 //! Each file keeps its last good post: a file that stops parsing keeps that version in
-//! every feed, with its problem reported beside it, until it is fixed or deleted. Which
-//! posts are visible (no drafts, nothing dated in the future, one post per slug) is
-//! decided in [`Catalog::view`], not when files change, so a future post appears when its
-//! time comes without any file event.
+//! every feed, with its problem reported beside it, until it is fixed or deleted. Drafts
+//! are never visible; a post dated in the future waits in a schedule until
+//! [`Catalog::advance`] passes its time, so it appears without any file event. Each
+//! feed's visible posts are kept in order as files change, and the feeds a change
+//! touched are handed to the publisher ([`Catalog::take_touched`]): a publish costs what
+//! changed, not the whole catalog. Slugs are unique by then: the ledger (`state`) settles
+//! them before a post gets here.
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::sync::Arc;
+
+use rpds::HashTrieMapSync;
 
 use chrono::{DateTime, Utc};
 
@@ -47,28 +53,7 @@ struct Entry {
     error: Option<Problem>,
 }
 
-/// Every post file seen, by `/`-separated path under the posts folder.
-#[derive(Debug, Default)]
-pub struct Catalog {
-    entries: BTreeMap<String, Entry>,
-}
-
-/// What is published at one moment: the visible posts, newest first, and every problem.
-#[derive(Debug)]
-pub struct View {
-    /// Newest first; ties broken by slug, so the order never depends on reading order.
-    pub posts: Vec<Arc<Post>>,
-    /// Files that failed to parse, and slug collisions, by path.
-    pub errors: Vec<Problem>,
-    /// Problems that did not stop a post (guessed encoding, missing date).
-    pub warnings: Vec<Problem>,
-    /// Posts in the catalog, drafts and future ones included.
-    pub known: usize,
-    /// What the identity ledger adds: set by the caller that holds it.
-    pub remembered: Remembered,
-}
-
-/// What the identity ledger (`state`) adds to a view; empty without one.
+/// What the identity ledger (`state`) adds to a catalog's feeds; empty without one.
 #[derive(Debug, Default, Clone)]
 pub struct Remembered {
     /// Every feed ever published, with its name: one whose last post went keeps
@@ -78,6 +63,74 @@ pub struct Remembered {
     pub redirects: Arc<BTreeMap<String, String>>,
     /// Why the ledger is not being saved, when it is not.
     pub problem: Option<String>,
+}
+
+/// Where a post sorts in a feed: newest first, ties by slug, then path, so the order
+/// never depends on reading order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Order {
+    newest: Reverse<DateTime<Utc>>,
+    slug: String,
+    path: String,
+}
+
+impl Order {
+    fn of(post: &Post) -> Order {
+        Order {
+            newest: Reverse(post.published.with_timezone(&Utc)),
+            slug: post.slug.clone(),
+            path: post.path.clone(),
+        }
+    }
+}
+
+/// Every post file seen, by `/`-separated path under the posts folder, with the visible
+/// posts of each feed kept in order as files change: a change costs the feeds it
+/// touches, never a pass over the whole catalog.
+#[derive(Debug)]
+pub struct Catalog {
+    entries: BTreeMap<String, Entry>,
+    /// The visible posts of each feed (the site's, each category's and author's).
+    feeds: BTreeMap<FeedKey, BTreeMap<Order, Arc<Post>>>,
+    /// Posts not yet visible, by the time they come due (drafts are never here).
+    scheduled: BTreeSet<(DateTime<Utc>, String)>,
+    /// The visible posts by page route. Persistent: a snapshot takes it in O(1) and
+    /// keeps its version however the catalog changes after.
+    pages: HashTrieMapSync<String, Arc<Post>>,
+    /// Paths whose entry has an error or whose post has warnings: what `/healthz` lists.
+    noted: BTreeSet<String>,
+    /// Feeds whose visible posts changed since [`Catalog::take_touched`].
+    touched: BTreeSet<FeedKey>,
+    /// How many entries hold a post, drafts and future ones included.
+    known: usize,
+    /// The time posts are visible at: drafts never, future posts once it passes them.
+    now: DateTime<Utc>,
+}
+
+impl Default for Catalog {
+    fn default() -> Catalog {
+        Catalog {
+            entries: BTreeMap::new(),
+            feeds: BTreeMap::new(),
+            scheduled: BTreeSet::new(),
+            pages: HashTrieMapSync::new_sync(),
+            noted: BTreeSet::new(),
+            touched: BTreeSet::new(),
+            known: 0,
+            now: DateTime::<Utc>::MIN_UTC,
+        }
+    }
+}
+
+/// The feeds a post belongs to: the site's, then each category's and author's.
+fn feeds_of(post: &Post) -> impl Iterator<Item = FeedKey> + '_ {
+    std::iter::once(FeedKey::Site)
+        .chain(
+            post.categories
+                .iter()
+                .map(|c| FeedKey::Category(c.slug.clone())),
+        )
+        .chain(post.authors.iter().map(|a| FeedKey::Author(a.slug.clone())))
 }
 
 impl Catalog {
@@ -97,102 +150,208 @@ impl Catalog {
 
     /// Applies what a read of the file at `path` gave.
     pub fn apply(&mut self, path: &str, update: Update) -> Applied {
-        match update {
+        let (applied, old, new) = match update {
             Update::Removed => match self.entries.remove(path) {
-                Some(Entry { post: Some(_), .. }) => Applied::Removed,
-                _ => Applied::Unchanged,
+                Some(Entry {
+                    post: Some(old), ..
+                }) => (Applied::Removed, Some(old), None),
+                _ => (Applied::Unchanged, None, None),
             },
             Update::Failed(problem) => {
                 let entry = self.entries.entry(path.to_string()).or_default();
                 let same = entry.error.as_ref() == Some(&problem);
                 entry.error = Some(problem);
-                if same {
+                let applied = if same {
                     Applied::Unchanged
                 } else {
                     Applied::Failed
-                }
+                };
+                (applied, None, None)
             }
             Update::Parsed(post) => {
                 let entry = self.entries.entry(path.to_string()).or_default();
                 let had_error = entry.error.take().is_some();
                 match &entry.post {
                     Some(old) if **old == post => {
-                        if had_error {
+                        let applied = if had_error {
                             Applied::Modified
                         } else {
                             Applied::Unchanged
-                        }
+                        };
+                        (applied, None, None)
                     }
-                    Some(_) => {
-                        entry.post = Some(Arc::new(post));
-                        Applied::Modified
-                    }
-                    None => {
-                        entry.post = Some(Arc::new(post));
-                        Applied::Added
+                    old => {
+                        let applied = if old.is_some() {
+                            Applied::Modified
+                        } else {
+                            Applied::Added
+                        };
+                        let old = old.clone();
+                        let new = Arc::new(post);
+                        entry.post = Some(Arc::clone(&new));
+                        (applied, old, Some(new))
                     }
                 }
             }
+        };
+        match applied {
+            Applied::Added => self.known += 1,
+            Applied::Removed => self.known -= 1,
+            _ => {}
+        }
+        if let Some(old) = old {
+            self.hide(&old);
+        }
+        if let Some(new) = new {
+            self.show(new);
+        }
+        self.note(path);
+        applied
+    }
+
+    /// Makes the posts due by `now` visible; later changes are judged at `now` too.
+    pub fn advance(&mut self, now: DateTime<Utc>) {
+        self.now = self.now.max(now);
+        while let Some((when, path)) = self.scheduled.first().cloned() {
+            if when > self.now {
+                break;
+            }
+            self.scheduled.pop_first();
+            if let Some(post) = self.entries.get(&path).and_then(|e| e.post.clone()) {
+                self.make_visible(post);
+            }
         }
     }
 
-    /// What is published at `now`.
-    pub fn view(&self, now: DateTime<Utc>) -> View {
-        let mut posts = Vec::new();
-        let mut errors = Vec::new();
-        let mut warnings = Vec::new();
-        let mut owners: BTreeMap<&str, &str> = BTreeMap::new();
-        let mut known = 0;
-        // `entries` is ordered by path, so the first file to claim a slug is the first by
-        // path, whatever order the files were read in.
-        for (path, entry) in &self.entries {
-            if let Some(problem) = &entry.error {
-                errors.push(problem.clone());
-            }
-            let Some(post) = &entry.post else { continue };
-            known += 1;
-            warnings.extend(post.warnings.iter().cloned());
-            if let Some(owner) = owners.get(post.slug.as_str()) {
-                errors.push(Problem {
-                    path: path.clone(),
-                    line: 1,
-                    message: format!(
-                        "slug `{}` is already taken by {owner}; set a different `slug` in the front matter or rename the file",
-                        post.slug
-                    ),
-                });
-                continue;
-            }
-            owners.insert(&post.slug, path);
-            if post.draft || post.published.with_timezone(&Utc) > now {
-                continue;
-            }
-            posts.push(Arc::clone(post));
+    /// Takes the set of feeds whose visible posts changed since the last call.
+    pub fn take_touched(&mut self) -> BTreeSet<FeedKey> {
+        std::mem::take(&mut self.touched)
+    }
+
+    /// The newest `n` visible posts of a feed, newest first.
+    pub fn top(&self, key: &FeedKey, n: usize) -> Vec<Arc<Post>> {
+        self.feeds
+            .get(key)
+            .map(|posts| posts.values().take(n).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The display name of a feed's category or author, as its newest post spells it.
+    pub fn name_of(&self, key: &FeedKey) -> Option<String> {
+        let newest = self.feeds.get(key)?.values().next()?;
+        let named = match key {
+            FeedKey::Site => return None,
+            FeedKey::Category(slug) => newest.categories.iter().find(|c| &c.slug == slug),
+            FeedKey::Author(slug) => newest.authors.iter().find(|a| &a.slug == slug),
+        };
+        named.map(|named| named.name.clone())
+    }
+
+    /// Every feed with a visible post, in order.
+    pub fn feed_keys(&self) -> impl Iterator<Item = &FeedKey> {
+        self.feeds.keys()
+    }
+
+    /// The visible posts by page route, as of now.
+    pub fn pages(&self) -> HashTrieMapSync<String, Arc<Post>> {
+        self.pages.clone()
+    }
+
+    /// How many posts are visible.
+    pub fn visible(&self) -> usize {
+        self.pages.size()
+    }
+
+    /// Posts in the catalog, drafts and future ones included.
+    pub fn known(&self) -> usize {
+        self.known
+    }
+
+    /// Files that failed to parse, by path.
+    pub fn errors(&self) -> Vec<Problem> {
+        self.noted
+            .iter()
+            .filter_map(|path| self.entries.get(path)?.error.clone())
+            .collect()
+    }
+
+    /// Problems that did not stop a post (guessed encoding, missing date), by path.
+    pub fn warnings(&self) -> Vec<Problem> {
+        self.noted
+            .iter()
+            .filter_map(|path| self.entries.get(path)?.post.as_ref())
+            .flat_map(|post| post.warnings.iter().cloned())
+            .collect()
+    }
+
+    /// The publication time of the next post that is not yet visible, so the publisher
+    /// can wake up for it.
+    pub fn next_due(&self) -> Option<DateTime<Utc>> {
+        self.scheduled.first().map(|(when, _)| *when)
+    }
+
+    /// Puts a new version of a post where it belongs: visible, scheduled or (a draft)
+    /// nowhere.
+    fn show(&mut self, post: Arc<Post>) {
+        if post.draft {
+            return;
         }
-        posts.sort_by(|a, b| {
-            b.published
-                .cmp(&a.published)
-                .then_with(|| a.slug.cmp(&b.slug))
+        let when = post.published.with_timezone(&Utc);
+        if when > self.now {
+            self.scheduled.insert((when, post.path.clone()));
+        } else {
+            self.make_visible(post);
+        }
+    }
+
+    fn make_visible(&mut self, post: Arc<Post>) {
+        let order = Order::of(&post);
+        for key in feeds_of(&post) {
+            self.touched.insert(key.clone());
+            self.feeds
+                .entry(key)
+                .or_default()
+                .insert(order.clone(), Arc::clone(&post));
+        }
+        self.pages.insert_mut(post.route.clone(), post);
+    }
+
+    /// Takes an old version of a post out of wherever it was.
+    fn hide(&mut self, post: &Arc<Post>) {
+        let when = post.published.with_timezone(&Utc);
+        if post.draft || self.scheduled.remove(&(when, post.path.clone())) {
+            return;
+        }
+        let order = Order::of(post);
+        for key in feeds_of(post) {
+            if let Some(posts) = self.feeds.get_mut(&key) {
+                if posts.remove(&order).is_some() {
+                    self.touched.insert(key.clone());
+                }
+                if posts.is_empty() {
+                    self.feeds.remove(&key);
+                }
+            }
+        }
+        if self
+            .pages
+            .get(&post.route)
+            .is_some_and(|shown| Arc::ptr_eq(shown, post))
+        {
+            self.pages.remove_mut(&post.route);
+        }
+    }
+
+    /// Keeps `noted` true to the entry at `path`.
+    fn note(&mut self, path: &str) {
+        let noted = self.entries.get(path).is_some_and(|e| {
+            e.error.is_some() || e.post.as_ref().is_some_and(|p| !p.warnings.is_empty())
         });
-        View {
-            posts,
-            errors,
-            warnings,
-            known,
-            remembered: Remembered::default(),
+        if noted {
+            self.noted.insert(path.to_string());
+        } else {
+            self.noted.remove(path);
         }
-    }
-
-    /// The publication time of the next post that is not yet visible at `now`, so the
-    /// publisher can wake up for it.
-    pub fn next_due(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.entries
-            .values()
-            .filter_map(|entry| entry.post.as_ref())
-            .filter(|post| !post.draft)
-            .map(|post| post.published.with_timezone(&Utc))
-            .filter(|when| *when > now)
-            .min()
     }
 }
 
@@ -216,72 +375,111 @@ mod tests {
             .unwrap()
     }
 
-    fn slugs(view: &View) -> Vec<&str> {
-        view.posts.iter().map(|p| p.slug.as_str()).collect()
+    /// A catalog as published on day 20.
+    fn catalog() -> Catalog {
+        let mut catalog = Catalog::new();
+        catalog.advance(at(20));
+        catalog
+    }
+
+    fn slugs(catalog: &Catalog, key: &FeedKey) -> Vec<String> {
+        catalog
+            .top(key, 100)
+            .iter()
+            .map(|p| p.slug.clone())
+            .collect()
     }
 
     #[test]
     fn posts_are_newest_first_with_slug_tie_break() {
-        let mut catalog = Catalog::new();
+        let mut catalog = catalog();
         catalog.apply("b.md", Update::Parsed(post("b.md", "b", 3)));
         catalog.apply("a.md", Update::Parsed(post("a.md", "a", 3)));
         catalog.apply("c.md", Update::Parsed(post("c.md", "c", 4)));
-        assert_eq!(slugs(&catalog.view(at(20))), vec!["c", "a", "b"]);
+        assert_eq!(slugs(&catalog, &FeedKey::Site), vec!["c", "a", "b"]);
+        assert_eq!(
+            slugs(&catalog, &FeedKey::Author("ann".into())),
+            vec!["c", "a", "b"]
+        );
+        assert_eq!(catalog.top(&FeedKey::Site, 2).len(), 2);
+        assert_eq!(catalog.visible(), 3);
     }
 
     #[test]
-    fn second_file_with_a_slug_is_an_error_and_the_first_by_path_wins() {
-        let mut catalog = Catalog::new();
-        // Read in the opposite order of their paths.
-        catalog.apply(
-            "z/launch.md",
-            Update::Parsed(post("z/launch.md", "launch", 2)),
-        );
-        catalog.apply(
-            "a/launch.md",
-            Update::Parsed(post("a/launch.md", "launch", 3)),
-        );
-        let view = catalog.view(at(20));
-        assert_eq!(view.posts.len(), 1);
-        assert_eq!(view.posts[0].path, "a/launch.md");
+    fn a_change_touches_only_the_feeds_of_the_post_before_and_after() {
+        let mut catalog = catalog();
+        let transit = PostBuilder::new("a")
+            .path("a.md")
+            .author("Ann")
+            .category("Transit")
+            .published("2024-05-01T12:00:00+00:00");
+        catalog.apply("a.md", Update::Parsed(transit.build()));
+        catalog.apply("b.md", Update::Parsed(post("b.md", "b", 2)));
+        catalog.take_touched();
+        // Moved from Transit to Weather: both categories change, and the site and author.
+        let weather = PostBuilder::new("a")
+            .path("a.md")
+            .author("Ann")
+            .category("Weather")
+            .published("2024-05-01T12:00:00+00:00");
+        catalog.apply("a.md", Update::Parsed(weather.build()));
+        let touched: Vec<FeedKey> = catalog.take_touched().into_iter().collect();
         assert_eq!(
-            view.errors[0].to_string(),
-            "z/launch.md:1: slug `launch` is already taken by a/launch.md; set a different `slug` in the front matter or rename the file"
+            touched,
+            vec![
+                FeedKey::Site,
+                FeedKey::Category("transit".into()),
+                FeedKey::Category("weather".into()),
+                FeedKey::Author("ann".into()),
+            ]
         );
+        assert_eq!(catalog.feed_keys().count(), 3);
+        assert_eq!(
+            catalog
+                .name_of(&FeedKey::Category("weather".into()))
+                .as_deref(),
+            Some("Weather")
+        );
+        assert!(catalog.take_touched().is_empty());
     }
 
     #[test]
     fn draft_is_never_published() {
-        let mut catalog = Catalog::new();
+        let mut catalog = catalog();
         let draft = PostBuilder::new("d")
             .published("2024-05-01T12:00:00+00:00")
             .draft()
             .build();
         catalog.apply("d.md", Update::Parsed(draft));
-        assert_eq!(catalog.view(at(20)).posts.len(), 0);
-        assert_eq!(catalog.next_due(at(20)), None);
+        assert_eq!(catalog.visible(), 0);
+        assert_eq!(catalog.known(), 1);
+        assert_eq!(catalog.next_due(), None);
+        assert!(catalog.take_touched().is_empty());
     }
 
     #[test]
     fn future_post_appears_when_its_time_comes() {
         let mut catalog = Catalog::new();
+        catalog.advance(at(10));
         catalog.apply("f.md", Update::Parsed(post("f.md", "f", 10)));
-        assert_eq!(catalog.view(at(10)).posts.len(), 0);
+        assert_eq!(catalog.visible(), 0);
         assert_eq!(
-            catalog.next_due(at(10)),
+            catalog.next_due(),
             Some(
                 Utc.with_ymd_and_hms(2024, 5, 10, 12, 0, 0)
                     .single()
                     .unwrap()
             )
         );
-        assert_eq!(slugs(&catalog.view(at(11))), vec!["f"]);
-        assert_eq!(catalog.next_due(at(11)), None);
+        catalog.advance(at(11));
+        assert_eq!(slugs(&catalog, &FeedKey::Site), vec!["f"]);
+        assert_eq!(catalog.next_due(), None);
+        assert!(catalog.pages().contains_key("/posts/f/"));
     }
 
     #[test]
     fn failed_file_keeps_its_last_good_version() {
-        let mut catalog = Catalog::new();
+        let mut catalog = catalog();
         assert_eq!(
             catalog.apply("a.md", Update::Parsed(post("a.md", "a", 1))),
             Applied::Added
@@ -295,29 +493,31 @@ mod tests {
             catalog.apply("a.md", Update::Failed(problem.clone())),
             Applied::Failed
         );
-        let view = catalog.view(at(20));
-        assert_eq!(slugs(&view), vec!["a"]);
-        assert_eq!(view.errors, vec![problem]);
+        assert_eq!(slugs(&catalog, &FeedKey::Site), vec!["a"]);
+        assert_eq!(catalog.errors(), vec![problem]);
         // Fixed with the same content as before: the error goes, the post stays.
         assert_eq!(
             catalog.apply("a.md", Update::Parsed(post("a.md", "a", 1))),
             Applied::Modified
         );
-        assert!(catalog.view(at(20)).errors.is_empty());
+        assert!(catalog.errors().is_empty());
     }
 
     #[test]
-    fn removed_file_leaves_the_view() {
-        let mut catalog = Catalog::new();
+    fn removed_file_leaves_every_feed_and_its_page() {
+        let mut catalog = catalog();
         catalog.apply("a.md", Update::Parsed(post("a.md", "a", 1)));
         assert_eq!(catalog.apply("a.md", Update::Removed), Applied::Removed);
         assert_eq!(catalog.apply("a.md", Update::Removed), Applied::Unchanged);
-        assert!(catalog.view(at(20)).posts.is_empty());
+        assert_eq!(catalog.visible(), 0);
+        assert_eq!(catalog.feed_keys().count(), 0);
+        assert!(!catalog.pages().contains_key("/posts/a/"));
+        assert_eq!(catalog.known(), 0);
     }
 
     #[test]
     fn paths_under_a_folder_are_only_that_folders() {
-        let mut catalog = Catalog::new();
+        let mut catalog = catalog();
         for path in ["a/x.md", "ab.md", "a/y.md", "b.md", "a/deep/z.md"] {
             catalog.apply(path, Update::Parsed(post(path, path, 1)));
         }
@@ -329,11 +529,13 @@ mod tests {
 
     #[test]
     fn same_post_again_is_unchanged() {
-        let mut catalog = Catalog::new();
+        let mut catalog = catalog();
         catalog.apply("a.md", Update::Parsed(post("a.md", "a", 1)));
+        catalog.take_touched();
         assert_eq!(
             catalog.apply("a.md", Update::Parsed(post("a.md", "a", 1))),
             Applied::Unchanged
         );
+        assert!(catalog.take_touched().is_empty());
     }
 }

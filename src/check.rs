@@ -42,13 +42,12 @@ impl Findings {
 pub fn check(config: &Config, now: DateTime<Utc>) -> Findings {
     let mut state = State::for_check(config);
     let scanned = scan::load_catalog(config, &mut state, now);
-    let view = scanned.catalog.view(now);
     let mut errors = scanned.unreadable;
-    errors.extend(view.errors);
+    errors.extend(scanned.catalog.errors());
     // By path, the order the catalog lists its own in.
     errors.sort_by(|a, b| a.path.cmp(&b.path));
     Findings {
         errors,
-        warnings: view.warnings,
+        warnings: scanned.catalog.warnings(),
     }
 }

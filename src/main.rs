@@ -94,7 +94,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 })?;
             let report = dropfeed::build::build(&config, &mut state, &out, chrono::Utc::now())
                 .with_context(|| format!("building into {}", out.display()))?;
-            for problem in report.unreadable.iter().chain(&report.view.errors) {
+            for problem in report.unreadable.iter().chain(&report.errors) {
                 tracing::warn!(
                     "skipped {}:{}: {}",
                     config.posts_dir.join(&problem.path).display(),
@@ -105,7 +105,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tracing::info!(
                 "wrote {} files for {} posts to {}",
                 report.files,
-                report.view.posts.len(),
+                report.posts,
                 out.display()
             );
             Ok(ExitCode::SUCCESS)

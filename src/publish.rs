@@ -155,7 +155,7 @@ impl Publisher {
 
     /// When the next future-dated post comes due.
     pub fn next_due(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.catalog.next_due(now)
+        self.catalog.next_due().filter(|when| *when > now)
     }
 
     /// Re-reads the paths of `changes` and publishes the result at the clock's time.
@@ -164,20 +164,15 @@ impl Publisher {
         let start = Instant::now();
         let now = self.clock.now();
         let mut counts = Counts::default();
-        let updates = self
+        self.catalog.advance(now);
+        // A catalog path that no longer names a post file (a folder took its place) is
+        // removed; the others are read, on every core when there are many.
+        let (posts, others): (Vec<String>, Vec<String>) = self
             .affected(changes)
             .into_iter()
-            .map(|rel| {
-                let update = if post::is_post_path(std::path::Path::new(&rel)) {
-                    scan::load(&self.config, &rel)
-                } else {
-                    // A catalog path that no longer names a post file (a folder took its
-                    // place).
-                    Update::Removed
-                };
-                (rel, update)
-            })
-            .collect();
+            .partition(|rel| post::is_post_path(std::path::Path::new(rel)));
+        let mut updates = scan::load_all(&self.config, posts);
+        updates.extend(others.into_iter().map(|rel| (rel, Update::Removed)));
         for (rel, update) in self
             .state
             .settle(updates, changes.rescan, &self.config.site, now)
@@ -190,13 +185,16 @@ impl Publisher {
             counts.add(applied);
         }
         self.state.verify();
-        if counts.is_empty() && !force {
+        let touched = self.catalog.take_touched();
+        if counts.is_empty() && touched.is_empty() && !force {
             let _ = self.state.save();
             return None;
         }
-        let mut view = self.catalog.view(now);
-        view.remembered = self.state.remembered();
-        let (next, routes) = self.snapshots.load().next(&view, &self.config, now);
+        let remembered = self.state.remembered();
+        let (next, routes) =
+            self.snapshots
+                .load()
+                .next(&self.catalog, &touched, &remembered, &self.config, now);
         self.state.note_feeds(&next.feed_names);
         // A failed save is logged and shown on /healthz from the next publish on; the
         // ledger in memory goes on.

@@ -86,14 +86,8 @@ pub struct Scanned {
 pub fn load_catalog(config: &Config, state: &mut State, now: DateTime<Utc>) -> Scanned {
     let listing = list(&config.posts_dir);
     let mut catalog = Catalog::new();
-    let updates = listing
-        .files
-        .into_iter()
-        .map(|rel| {
-            let update = load(config, &rel);
-            (rel, update)
-        })
-        .collect();
+    catalog.advance(now);
+    let updates = load_all(config, listing.files);
     for (rel, update) in state.settle(updates, true, &config.site, now) {
         catalog.apply(&rel, update);
     }
@@ -101,6 +95,18 @@ pub fn load_catalog(config: &Config, state: &mut State, now: DateTime<Utc>) -> S
         catalog,
         unreadable: listing.problems,
     }
+}
+
+/// Reads and parses each of `paths`, on every core, in the order given.
+pub fn load_all(config: &Config, paths: Vec<String>) -> Vec<(String, Update)> {
+    use rayon::prelude::*;
+    paths
+        .into_par_iter()
+        .map(|rel| {
+            let update = load(config, &rel);
+            (rel, update)
+        })
+        .collect()
 }
 
 /// The newest modification time of `dir` and the folders under it (hidden ones left

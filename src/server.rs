@@ -117,7 +117,7 @@ pub fn respond_at<B>(
         return not_found(head);
     };
     if let Some(rendered) = snapshot.get(&path) {
-        return rendered_response(rendered, req, head, now);
+        return rendered_response(&rendered, req, head, now);
     }
     let target = routes::alias_target(&path)
         .filter(|target| snapshot.get(target).is_some())
@@ -374,7 +374,7 @@ fn parse_q(value: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{Catalog, Update};
+    use crate::catalog::{Catalog, Remembered, Update};
     use crate::config::Config;
     use crate::testing::PostBuilder;
     use chrono::TimeZone;
@@ -401,9 +401,11 @@ mod tests {
             .content_html("<p>Hello there, a body long enough to be worth compressing.</p>")
             .build();
         let mut catalog = Catalog::new();
+        catalog.advance(day(20));
         catalog.apply("hello.md", Update::Parsed(post));
+        let touched = catalog.take_touched();
         Snapshot::default()
-            .next(&catalog.view(day(20)), &config, day(20))
+            .next(&catalog, &touched, &Remembered::default(), &config, day(20))
             .0
     }
 

@@ -1,26 +1,31 @@
-//! Every route the server answers, rendered and compressed ahead of requests.
+//! Every route the server answers: feeds, the index and OPML rendered and compressed
+//! ahead of requests; post pages rendered on request and cached.
 //!
 //! A [`Snapshot`] is immutable: a publish builds the next one from the previous one and
-//! the catalog's view, re-rendering only the routes whose inputs changed, and the server
-//! swaps it in whole. Each route remembers what it was rendered from, so "which feeds did
-//! this change touch" is answered by comparing inputs, not by guessing from paths: a
-//! post edited outside a category's newest `feeds.items` leaves that feed alone, and a
-//! slug collision or a future post coming due re-renders exactly what it changes.
+//! the feeds the catalog says a change touched, re-rendering only those, and the server
+//! swaps it in whole. Each route remembers what it was rendered from, so a touched feed
+//! whose newest `feeds.items` posts are the same (a post edited further down) keeps its
+//! bytes. Post pages, which readers open one at a time, are not rendered ahead: the
+//! snapshot holds the visible posts by route (a persistent map, shared with the catalog
+//! in O(1)) and a bounded cache of the pages asked for.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
-use std::sync::Arc;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use lru::LruCache;
+use rpds::HashTrieMapSync;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::catalog::View;
+use crate::catalog::{Catalog, Remembered};
 use crate::config::Config;
 use crate::feed::{self, FeedInfo};
-use crate::post::{Named, Post};
-use crate::routes::{self, FeedKey};
+use crate::post::{Post, Problem, Site};
+use crate::routes::{self, FeedKey, Format};
 
 /// One route's response, ready to write.
 #[derive(Debug)]
@@ -55,7 +60,6 @@ enum Input {
     Feed(FeedInfo, Vec<ByIdentity>),
     /// The index and OPML list: every feed.
     Listing(Vec<FeedInfo>),
-    Page(ByIdentity),
     /// Rendered at every publish.
     Health,
 }
@@ -64,6 +68,36 @@ enum Input {
 struct Route {
     rendered: Arc<Rendered>,
     input: Input,
+}
+
+/// How many rendered post pages are kept: readers open a few pages often (the newest)
+/// and the rest rarely, so a small cache serves most requests without holding a page
+/// for every post.
+const PAGE_CACHE: usize = 1024;
+
+/// Post pages rendered on request, shared by every snapshot of one process: a page
+/// stays cached while its post is the same `Arc`.
+#[derive(Debug)]
+struct PageCache(Mutex<LruCache<String, CachedPage>>);
+
+/// A rendered page, with the version of the post it was rendered from.
+type CachedPage = (Arc<Post>, Arc<Rendered>);
+
+impl Default for PageCache {
+    fn default() -> PageCache {
+        let size = NonZeroUsize::new(PAGE_CACHE).unwrap_or(NonZeroUsize::MIN);
+        PageCache(Mutex::new(LruCache::new(size)))
+    }
+}
+
+/// What rendering a post page needs to know of the site.
+#[derive(Debug, Clone)]
+struct PageContext {
+    site: Site,
+    formats: Vec<Format>,
+    cache_control: String,
+    /// See [`Snapshot::floor`].
+    floor: Option<DateTime<Utc>>,
 }
 
 /// Every route at one publish.
@@ -80,10 +114,16 @@ pub struct Snapshot {
     pub published_at: Option<DateTime<Utc>>,
     pub feeds: usize,
     pub posts: usize,
-    /// Every feed this snapshot publishes, with its name, for the ledger to remember.
+    /// Every feed, as the index and OPML list them.
+    listing: BTreeMap<FeedKey, FeedInfo>,
+    /// Feeds this publish rendered, with their names, for the ledger to remember.
     pub feed_names: Vec<(FeedKey, String)>,
     /// Former pages and aliases of posts, each to the page it answers 301 to.
     redirects: Arc<BTreeMap<String, String>>,
+    /// The visible posts by page route.
+    pages: HashTrieMapSync<String, Arc<Post>>,
+    page_context: Option<Arc<PageContext>>,
+    page_cache: Arc<PageCache>,
 }
 
 /// What a publish did, for its log line.
@@ -125,9 +165,48 @@ impl Snapshot {
         }
     }
 
-    /// The response for a route, if there is one.
-    pub fn get(&self, route: &str) -> Option<&Arc<Rendered>> {
-        self.routes.get(route).map(|r| &r.rendered)
+    /// The response for a route: a prerendered one (a feed, the index, OPML, health)
+    /// or a post's page.
+    pub fn get(&self, route: &str) -> Option<Arc<Rendered>> {
+        match self.routes.get(route) {
+            Some(r) => Some(Arc::clone(&r.rendered)),
+            None => self.page(route),
+        }
+    }
+
+    /// The page of the post at `route`, rendered now or taken from the cache.
+    pub fn page(&self, route: &str) -> Option<Arc<Rendered>> {
+        let post = self.pages.get(route)?;
+        let context = self.page_context.as_ref()?;
+        if let Ok(mut cache) = self.page_cache.0.lock() {
+            if let Some((cached, rendered)) = cache.get(route) {
+                if Arc::ptr_eq(cached, post) {
+                    return Some(Arc::clone(rendered));
+                }
+            }
+        }
+        let rendered = Arc::new(render_page(post, context));
+        if let Ok(mut cache) = self.page_cache.0.lock() {
+            cache.put(route.to_string(), (Arc::clone(post), Arc::clone(&rendered)));
+        }
+        Some(rendered)
+    }
+
+    /// Renders every post page and hands each to `each`, on every core, never holding
+    /// more than one page a core: what `build` writes. Stops at the first error.
+    pub fn each_page<E: Send>(
+        &self,
+        each: impl Fn(&str, Rendered) -> Result<(), E> + Sync,
+    ) -> Result<usize, E> {
+        use rayon::prelude::*;
+        let Some(context) = self.page_context.as_deref() else {
+            return Ok(0);
+        };
+        let posts: Vec<(&String, &Arc<Post>)> = self.pages.iter().collect();
+        posts
+            .par_iter()
+            .try_for_each(|(route, post)| each(route, render_page(post, context)))?;
+        Ok(posts.len())
     }
 
     /// The page a former page or alias of a post redirects to.
@@ -143,8 +222,8 @@ impl Snapshot {
             .map(|(from, to)| (from.as_str(), to.as_str()))
     }
 
-    /// Every route and its response, sorted by route, health report excluded: what
-    /// `build` writes.
+    /// Every prerendered route and its response, sorted by route, health report
+    /// excluded: what `build` writes besides the post pages.
     pub fn files(&self) -> Vec<(&str, &Arc<Rendered>)> {
         let mut files: Vec<_> = self
             .routes
@@ -157,100 +236,80 @@ impl Snapshot {
     }
 
     pub fn route_count(&self) -> usize {
-        self.routes.len()
+        self.routes.len() + self.pages.size()
     }
 
-    /// The next snapshot: `view` rendered at `now`, reusing every route of `self` whose
-    /// input did not change.
-    pub fn next(&self, view: &View, config: &Config, now: DateTime<Utc>) -> (Snapshot, Rerendered) {
+    /// The next snapshot: the feeds of `catalog` that `touched` names (every feed on a
+    /// first publish) rendered at `now`, every other route of `self` kept as it is.
+    pub fn next(
+        &self,
+        catalog: &Catalog,
+        touched: &BTreeSet<FeedKey>,
+        remembered: &Remembered,
+        config: &Config,
+        now: DateTime<Utc>,
+    ) -> (Snapshot, Rerendered) {
+        let cache_control = format!("public, max-age={}", config.cache_max_age);
         let mut pass = Pass {
             prev: self,
             next: Snapshot {
-                routes: HashMap::with_capacity(self.routes.len()),
+                routes: self.routes.clone(),
                 retired: self.retired.clone(),
                 floor: self.floor,
                 published_at: Some(now),
                 feeds: 0,
-                posts: view.posts.len(),
+                posts: catalog.visible(),
+                listing: self.listing.clone(),
                 feed_names: Vec::new(),
-                redirects: Arc::clone(&view.remembered.redirects),
+                redirects: Arc::clone(&remembered.redirects),
+                pages: catalog.pages(),
+                page_context: Some(Arc::new(PageContext {
+                    site: config.site.clone(),
+                    formats: config.formats.clone(),
+                    cache_control: cache_control.clone(),
+                    floor: self.floor,
+                })),
+                page_cache: Arc::clone(&self.page_cache),
             },
             stats: Rerendered::default(),
             now,
-            cache_control: format!("public, max-age={}", config.cache_max_age),
+            cache_control,
         };
-
-        let feeds = group(&view.posts, &view.remembered.feeds, config);
-        pass.next.feeds = feeds.len();
-        pass.next.feed_names = feeds
-            .iter()
-            .map(|(info, _)| (info.key.clone(), info.name.clone()))
-            .collect();
-        let mut listing = Vec::with_capacity(feeds.len());
-        for (info, posts) in feeds {
-            let modified = newest_change(&posts);
-            let refs: Vec<&Post> = posts.iter().map(|p| p.as_ref()).collect();
-            let input = Input::Feed(
-                info.clone(),
-                posts.iter().cloned().map(ByIdentity).collect(),
-            );
-            for &format in &config.formats {
-                pass.place(info.key.route(format), input.clone(), modified, || {
-                    (
-                        format.content_type(),
-                        feed::render_feed(format, &config.site, &info, &refs),
-                    )
-                });
-            }
-            listing.push(info);
+        for key in feeds_to_render(self, catalog, touched, remembered) {
+            pass.feed(key, catalog, remembered, config);
         }
-
-        let everything = newest_change(&view.posts);
-        let input = Input::Listing(listing.clone());
-        pass.place(routes::INDEX.into(), input.clone(), everything, || {
-            (
-                HTML,
-                feed::render_index(&config.site, &listing, &config.formats),
-            )
-        });
-        pass.place(routes::OPML.into(), input, everything, || {
-            (
-                OPML,
-                feed::render_opml(&config.site, &listing, &config.formats),
-            )
-        });
-
-        for post in &view.posts {
-            let modified = newest_change(std::slice::from_ref(post));
-            let input = Input::Page(ByIdentity(Arc::clone(post)));
-            pass.place(routes::post_page(&post.slug), input, modified, || {
-                (
-                    HTML,
-                    feed::render_post_page(&config.site, post, &config.formats),
-                )
-            });
-        }
-
+        pass.next.feeds = pass.next.listing.len();
+        pass.listing(config);
         let Pass {
-            mut next,
-            mut stats,
-            ..
+            mut next, stats, ..
         } = pass;
-        for (route, old) in &self.routes {
-            if !next.routes.contains_key(route) && old.input != Input::Health {
-                stats.removed += 1;
-                next.retired
-                    .insert(route.clone(), old.rendered.last_modified);
-            }
-        }
-        let live: Vec<String> = next.routes.keys().cloned().collect();
-        for route in live {
-            next.retired.remove(&route);
-        }
-        let health = health(&next, view, now);
+        let health = health(&next, catalog, remembered, now);
         next.routes.insert(routes::HEALTH.into(), health);
         (next, stats)
     }
+}
+
+/// The feeds a publish renders: those a change touched, every feed on a first publish,
+/// and a remembered feed that has no route yet (its last post went before a restart).
+fn feeds_to_render(
+    prev: &Snapshot,
+    catalog: &Catalog,
+    touched: &BTreeSet<FeedKey>,
+    remembered: &Remembered,
+) -> BTreeSet<FeedKey> {
+    let mut keys = touched.clone();
+    if prev.listing.is_empty() {
+        keys.insert(FeedKey::Site);
+        keys.extend(catalog.feed_keys().cloned());
+    }
+    keys.extend(
+        remembered
+            .feeds
+            .keys()
+            .filter(|key| !prev.listing.contains_key(*key))
+            .cloned(),
+    );
+    keys
 }
 
 /// One publish in progress: the snapshot before it and the one it builds.
@@ -263,6 +322,85 @@ struct Pass<'a> {
 }
 
 impl Pass<'_> {
+    /// Renders one feed in every format, or takes its routes away when it has no post
+    /// and was never remembered (the site's feed always stays).
+    fn feed(&mut self, key: FeedKey, catalog: &Catalog, remembered: &Remembered, config: &Config) {
+        let posts = catalog.top(&key, config.items);
+        let name = match &key {
+            FeedKey::Site => Some(config.site.title.clone()),
+            _ => catalog
+                .name_of(&key)
+                .or_else(|| remembered.feeds.get(&key).cloned()),
+        };
+        let Some(name) = name.filter(|_| {
+            !posts.is_empty() || key == FeedKey::Site || remembered.feeds.contains_key(&key)
+        }) else {
+            self.retire(&key, config);
+            return;
+        };
+        let title = match key {
+            FeedKey::Site => config.site.title.clone(),
+            _ => format!("{} — {}", config.site.title, name),
+        };
+        let refs: Vec<&Post> = posts.iter().map(|p| p.as_ref()).collect();
+        let info = FeedInfo {
+            key: key.clone(),
+            title,
+            name: name.clone(),
+            updated: FeedInfo::updated_of(refs.iter().copied()),
+        };
+        let modified = newest_change(&posts);
+        let input = Input::Feed(
+            info.clone(),
+            posts.iter().cloned().map(ByIdentity).collect(),
+        );
+        for &format in &config.formats {
+            self.place(key.route(format), input.clone(), modified, || {
+                (
+                    format.content_type(),
+                    feed::render_feed(format, &config.site, &info, &refs),
+                )
+            });
+        }
+        self.next.feed_names.push((key.clone(), name));
+        self.next.listing.insert(key, info);
+    }
+
+    /// Takes a feed's routes away, remembering their Last-Modified.
+    fn retire(&mut self, key: &FeedKey, config: &Config) {
+        self.next.listing.remove(key);
+        for &format in &config.formats {
+            let route = key.route(format);
+            if let Some(old) = self.next.routes.remove(&route) {
+                self.stats.removed += 1;
+                self.next.retired.insert(route, old.rendered.last_modified);
+            }
+        }
+    }
+
+    /// The index and the OPML list, when the feeds they list changed.
+    fn listing(&mut self, config: &Config) {
+        let listing: Vec<FeedInfo> = self.next.listing.values().cloned().collect();
+        let everything = listing
+            .iter()
+            .map(|info| info.updated.with_timezone(&Utc))
+            .max()
+            .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+        let input = Input::Listing(listing.clone());
+        self.place(routes::INDEX.into(), input.clone(), everything, || {
+            (
+                HTML,
+                feed::render_index(&config.site, &listing, &config.formats),
+            )
+        });
+        self.place(routes::OPML.into(), input, everything, || {
+            (
+                OPML,
+                feed::render_opml(&config.site, &listing, &config.formats),
+            )
+        });
+    }
+
     /// Puts `route` into the next snapshot: the old response when its input is
     /// unchanged, else a new one from `render`.
     fn place(
@@ -275,8 +413,6 @@ impl Pass<'_> {
         let old = self.prev.routes.get(&route);
         if let Some(old) = old {
             if old.input == input {
-                let rendered = Arc::clone(&old.rendered);
-                self.next.routes.insert(route, Route { rendered, input });
                 return;
             }
         }
@@ -326,60 +462,6 @@ impl Pass<'_> {
 
 const HTML: &str = "text/html; charset=utf-8";
 const OPML: &str = "text/x-opml; charset=utf-8";
-
-/// The site feed, then each category and author feed, by slug, each with its newest
-/// `feeds.items` posts. `posts` is newest first, so each group is too. A feed published
-/// before (`remembered`) that has no post now is there, empty.
-fn group(
-    posts: &[Arc<Post>],
-    remembered: &BTreeMap<FeedKey, String>,
-    config: &Config,
-) -> Vec<(FeedInfo, Vec<Arc<Post>>)> {
-    let mut by_key: BTreeMap<FeedKey, (String, Vec<Arc<Post>>)> = BTreeMap::new();
-    by_key.insert(FeedKey::Site, (config.site.title.clone(), Vec::new()));
-    let mut add = |key: FeedKey, name: &str, post: &Arc<Post>| {
-        // The newest post's spelling of a name wins: it is the first one seen.
-        let (_, list) = by_key
-            .entry(key)
-            .or_insert_with(|| (name.to_string(), Vec::new()));
-        if list.len() < config.items {
-            list.push(Arc::clone(post));
-        }
-    };
-    for post in posts {
-        add(FeedKey::Site, &config.site.title, post);
-        for Named { name, slug } in &post.categories {
-            add(FeedKey::Category(slug.clone()), name, post);
-        }
-        for Named { name, slug } in &post.authors {
-            add(FeedKey::Author(slug.clone()), name, post);
-        }
-    }
-    for (key, name) in remembered {
-        by_key
-            .entry(key.clone())
-            .or_insert_with(|| (name.clone(), Vec::new()));
-    }
-    by_key
-        .into_iter()
-        .map(|(key, (name, posts))| {
-            let title = match key {
-                FeedKey::Site => config.site.title.clone(),
-                _ => format!("{} — {}", config.site.title, name),
-            };
-            let updated = FeedInfo::updated_of(posts.iter().map(|p| p.as_ref()));
-            (
-                FeedInfo {
-                    key,
-                    title,
-                    name,
-                    updated,
-                },
-                posts,
-            )
-        })
-        .collect()
-}
 
 /// The newest of the posts' dates and their files' modification times.
 fn newest_change(posts: &[Arc<Post>]) -> DateTime<Utc> {
@@ -442,8 +524,14 @@ pub fn brotli(body: &[u8]) -> Bytes {
     Bytes::from(out)
 }
 
-fn health<'a>(next: &Snapshot, view: &'a View, now: DateTime<Utc>) -> Route {
-    let list = |problems: &'a [crate::post::Problem]| -> Vec<HealthProblem<'a>> {
+fn health(
+    next: &Snapshot,
+    catalog: &Catalog,
+    remembered: &Remembered,
+    now: DateTime<Utc>,
+) -> Route {
+    let (errors, warnings) = (catalog.errors(), catalog.warnings());
+    fn list(problems: &[Problem]) -> Vec<HealthProblem<'_>> {
         problems
             .iter()
             .map(|p| HealthProblem {
@@ -452,21 +540,20 @@ fn health<'a>(next: &Snapshot, view: &'a View, now: DateTime<Utc>) -> Route {
                 reason: &p.message,
             })
             .collect()
-    };
-    let errors = list(&view.errors);
+    }
     let report = Health {
-        status: if errors.is_empty() && view.remembered.problem.is_none() {
+        status: if errors.is_empty() && remembered.problem.is_none() {
             "ok"
         } else {
             "degraded"
         },
-        state: view.remembered.problem.as_deref().unwrap_or("ok"),
+        state: remembered.problem.as_deref().unwrap_or("ok"),
         posts: next.posts,
         feeds: next.feeds,
-        routes: next.routes.len(),
+        routes: next.route_count(),
         last_publish: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        errors,
-        warnings: list(&view.warnings),
+        errors: list(&errors),
+        warnings: list(&warnings),
     };
     let body = serde_json::to_string_pretty(&report).unwrap_or_else(|_| "{}".into());
     let etag = etag(body.as_bytes());
@@ -482,6 +569,21 @@ fn health<'a>(next: &Snapshot, view: &'a View, now: DateTime<Utc>) -> Route {
         }),
         input: Input::Health,
     }
+}
+
+/// A post's page, compressed, dated by the post's last change (never before the floor).
+fn render_page(post: &Post, context: &PageContext) -> Rendered {
+    let body = feed::render_post_page(&context.site, post, &context.formats);
+    let etag = etag(body.as_bytes());
+    let modified = post.updated.with_timezone(&Utc).max(post.file_modified);
+    let modified = context.floor.map_or(modified, |floor| modified.max(floor));
+    compressed(
+        HTML,
+        body,
+        etag,
+        truncate_to_second(modified),
+        context.cache_control.clone(),
+    )
 }
 
 #[cfg(test)]
@@ -515,21 +617,28 @@ mod tests {
             .build()
     }
 
-    fn publish(prev: &Snapshot, catalog: &Catalog, now: DateTime<Utc>) -> (Snapshot, Rerendered) {
-        prev.next(&catalog.view(now), &config(), now)
+    fn publish(
+        prev: &Snapshot,
+        catalog: &mut Catalog,
+        now: DateTime<Utc>,
+    ) -> (Snapshot, Rerendered) {
+        catalog.advance(now);
+        let touched = catalog.take_touched();
+        prev.next(catalog, &touched, &Remembered::default(), &config(), now)
     }
 
     #[test]
-    fn an_edit_rerenders_only_the_feeds_and_page_it_touches() {
+    fn an_edit_rerenders_only_the_feeds_it_touches() {
         let mut catalog = Catalog::new();
         catalog.apply("a.md", Update::Parsed(post("a", "Alpha", "Ann", 1, "one")));
         catalog.apply("b.md", Update::Parsed(post("b", "Beta", "Bob", 2, "two")));
-        let (first, stats) = publish(&Snapshot::default(), &catalog, day(20));
-        // 5 feeds (site, 2 categories, 2 authors) × 3 formats, index, OPML, 2 pages.
+        let (first, stats) = publish(&Snapshot::default(), &mut catalog, day(20));
+        // 5 feeds (site, 2 categories, 2 authors) × 3 formats, index, OPML; pages are
+        // rendered when asked for.
         assert_eq!(
             stats,
             Rerendered {
-                routes: 19,
+                routes: 17,
                 removed: 0
             }
         );
@@ -538,12 +647,12 @@ mod tests {
             "a.md",
             Update::Parsed(post("a", "Alpha", "Ann", 1, "one, edited")),
         );
-        let (second, stats) = publish(&first, &catalog, day(21));
-        // Site, Alpha and Ann feeds × 3 formats, and a's page; the feed list is the same.
+        let (second, stats) = publish(&first, &mut catalog, day(21));
+        // Site, Alpha and Ann feeds × 3 formats; the feed list is the same.
         assert_eq!(
             stats,
             Rerendered {
-                routes: 10,
+                routes: 9,
                 removed: 0
             }
         );
@@ -554,7 +663,7 @@ mod tests {
             "/",
         ] {
             assert!(
-                Arc::ptr_eq(first.get(route).unwrap(), second.get(route).unwrap()),
+                Arc::ptr_eq(&first.get(route).unwrap(), &second.get(route).unwrap()),
                 "{route} was re-rendered"
             );
         }
@@ -570,7 +679,7 @@ mod tests {
         p.authors.push(crate::testing::named("Yan"));
         let mut catalog = Catalog::new();
         catalog.apply("a.md", Update::Parsed(p));
-        let (snapshot, _) = publish(&Snapshot::default(), &catalog, day(20));
+        let (snapshot, _) = publish(&Snapshot::default(), &mut catalog, day(20));
         for route in ["/authors/zed/rss.xml", "/authors/yan/rss.xml"] {
             let body = String::from_utf8_lossy(&snapshot.get(route).unwrap().body).into_owned();
             assert!(
@@ -588,8 +697,8 @@ mod tests {
     fn a_fresh_snapshot_of_the_same_posts_has_the_same_etags_and_dates() {
         let mut catalog = Catalog::new();
         catalog.apply("a.md", Update::Parsed(post("a", "Alpha", "Ann", 1, "one")));
-        let (first, _) = publish(&Snapshot::default(), &catalog, day(20));
-        let (restarted, _) = publish(&Snapshot::default(), &catalog, day(25));
+        let (first, _) = publish(&Snapshot::default(), &mut catalog, day(20));
+        let (restarted, _) = publish(&Snapshot::default(), &mut catalog, day(25));
         for route in [
             "/rss.xml",
             "/categories/alpha/atom.xml",
@@ -614,7 +723,7 @@ mod tests {
             "new.md",
             Update::Parsed(post("new", "Alpha", "Ann", 10, "new")),
         );
-        let (first, _) = publish(&Snapshot::default(), &catalog, day(20));
+        let (first, _) = publish(&Snapshot::default(), &mut catalog, day(20));
         assert_eq!(
             first
                 .get("/categories/alpha/rss.xml")
@@ -624,9 +733,11 @@ mod tests {
         );
 
         catalog.apply("new.md", Update::Removed);
-        let (second, stats) = publish(&first, &catalog, day(21));
-        assert_eq!(stats.removed, 1, "the page of the deleted post");
+        let (second, stats) = publish(&first, &mut catalog, day(21));
+        // Pages are not prerendered routes: nothing to remove but the page's post.
+        assert_eq!(stats.removed, 0);
         assert!(second.get("/posts/new/").is_none());
+        assert!(first.get("/posts/new/").is_some());
         // The feed's newest post is now from day 5, but a reader holding the day-10 copy
         // must not get a 304: the body changed on day 21.
         assert_eq!(
@@ -644,10 +755,10 @@ mod tests {
         catalog.apply("a.md", Update::Parsed(post("a", "Alpha", "Ann", 1, "one")));
         catalog.apply("b.md", Update::Parsed(post("b", "Alpha", "Ann", 2, "two")));
         let noon = day(20);
-        let (first, _) = publish(&Snapshot::default(), &catalog, noon);
+        let (first, _) = publish(&Snapshot::default(), &mut catalog, noon);
         catalog.apply("a.md", Update::Parsed(post("a", "Alpha", "Ann", 20, "one")));
         let in_that_second = noon + chrono::Duration::milliseconds(100);
-        let (second, _) = publish(&first, &catalog, in_that_second);
+        let (second, _) = publish(&first, &mut catalog, in_that_second);
         let route = "/categories/alpha/rss.xml";
         assert_eq!(second.get(route).unwrap().last_modified, day(20));
 
@@ -659,7 +770,7 @@ mod tests {
         );
         let (third, _) = publish(
             &second,
-            &catalog,
+            &mut catalog,
             noon + chrono::Duration::milliseconds(600),
         );
         assert_ne!(
@@ -672,7 +783,11 @@ mod tests {
         );
         // The deletion of the newest post within that second too.
         catalog.apply("a.md", Update::Removed);
-        let (fourth, _) = publish(&third, &catalog, noon + chrono::Duration::milliseconds(900));
+        let (fourth, _) = publish(
+            &third,
+            &mut catalog,
+            noon + chrono::Duration::milliseconds(900),
+        );
         assert_eq!(
             fourth.get(route).unwrap().last_modified,
             day(20) + chrono::Duration::seconds(2)
@@ -685,7 +800,7 @@ mod tests {
         catalog.apply("a.md", Update::Parsed(post("a", "Alpha", "Ann", 1, "one")));
         // The newest post of Alpha was deleted on day 7 while the server was down.
         let start = Snapshot::starting_after(Some(day(7)));
-        let (first, _) = publish(&start, &catalog, day(20));
+        let (first, _) = publish(&start, &mut catalog, day(20));
         assert_eq!(
             first
                 .get("/categories/alpha/rss.xml")
@@ -695,7 +810,11 @@ mod tests {
         );
         // Posts newer than the floor keep their own dates.
         catalog.apply("b.md", Update::Parsed(post("b", "Beta", "Bob", 9, "two")));
-        let (second, _) = publish(&Snapshot::starting_after(Some(day(7))), &catalog, day(20));
+        let (second, _) = publish(
+            &Snapshot::starting_after(Some(day(7))),
+            &mut catalog,
+            day(20),
+        );
         assert_eq!(
             second
                 .get("/categories/beta/rss.xml")
@@ -716,7 +835,7 @@ mod tests {
                 message: "bad date".into(),
             }),
         );
-        let (snapshot, _) = publish(&Snapshot::default(), &catalog, day(20));
+        let (snapshot, _) = publish(&Snapshot::default(), &mut catalog, day(20));
         let health: serde_json::Value =
             serde_json::from_slice(&snapshot.get("/healthz").unwrap().body).unwrap();
         assert_eq!(health["status"], "degraded");

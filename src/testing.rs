@@ -166,6 +166,7 @@ impl PostBuilder {
         Post {
             path: path.unwrap_or_else(|| format!("{slug}.md")),
             id: format!("tag:{},{}:{slug}", site.host, published.format("%Y-%m-%d")),
+            route: routes::post_page(&slug),
             url: routes::absolute(&site.base_url, &routes::post_page(&slug)),
             slug,
             title,

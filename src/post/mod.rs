@@ -126,7 +126,9 @@ pub struct Post {
     pub slug: String,
     /// RFC 4151 tag URI (or the front matter `id`): never changes on edits.
     pub id: String,
-    /// `{base_url}/posts/{slug}/`
+    /// The page's route, e.g. `/posts/night-bus/` (see `site.permalink`).
+    pub route: String,
+    /// `{base_url}{route}`
     pub url: String,
     pub title: String,
     /// Never empty: the site's author when the post names none.
@@ -214,6 +216,7 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
         path: source.path.clone(),
         slug,
         id,
+        route,
         url,
         title: decode::clean(&title),
         authors: normalize::named(normalize::author_names(front.authors, site), "author"),

@@ -285,12 +285,14 @@ fn claim(post: &Post) -> Claim {
 /// the page it expected follow the post to its settled page.
 fn place(post: &mut Post, placement: Placement, site: &Site) {
     let url = routes::absolute(&site.base_url, &placement.route);
+    // `placement.route` moves into the post below.
     if url != post.url {
         post.content_html = post
             .content_html
             .replace(&format!("=\"{}", post.url), &format!("=\"{url}"));
         post.url = url;
     }
+    post.route = placement.route;
     if post.claims.undated {
         let first_seen = placement
             .first_seen
