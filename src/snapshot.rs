@@ -223,7 +223,11 @@ impl Snapshot {
         for post in &view.posts {
             let modified = newest_change(std::slice::from_ref(post));
             let input = Input::Page(ByIdentity(Arc::clone(post)));
-            pass.place(routes::post_page(&post.slug), input, modified, || {
+            // Where the ledger placed the page, which `url` carries: a permalink pattern
+            // or the post's own `permalink` puts it off `/posts/{slug}/`.
+            let page = routes::route_of_link(&post.url, &config.site.base_url)
+                .unwrap_or_else(|| routes::post_page(&post.slug));
+            pass.place(page, input, modified, || {
                 (
                     HTML,
                     feed::render_post_page(&config.site, post, &config.formats),
@@ -517,6 +521,19 @@ mod tests {
 
     fn publish(prev: &Snapshot, catalog: &Catalog, now: DateTime<Utc>) -> (Snapshot, Rerendered) {
         prev.next(&catalog.view(now), &config(), now)
+    }
+
+    /// Regression: pages were rendered at `/posts/{slug}/` whatever route the ledger
+    /// gave them, so the feeds linked a permalink that answered 404.
+    #[test]
+    fn a_post_page_is_served_at_the_route_its_url_names() {
+        let mut catalog = Catalog::new();
+        let mut rainfall = post("rainfall", "Weather", "Ann", 1, "rain");
+        rainfall.url = "https://example.com/2024/05/01/rainfall.html".into();
+        catalog.apply("rainfall.md", Update::Parsed(rainfall));
+        let (snapshot, _) = publish(&Snapshot::default(), &catalog, day(20));
+        assert!(snapshot.get("/2024/05/01/rainfall.html").is_some());
+        assert!(snapshot.get("/posts/rainfall/").is_none());
     }
 
     #[test]

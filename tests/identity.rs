@@ -282,7 +282,9 @@ fn dropfeed(dir: &Path, args: &[&str]) -> Output {
 
 /// The text of the first `<name …>…</name>` element in `xml`.
 fn element(xml: &str, name: &str) -> Option<String> {
-    let start = xml.find(&format!("<{name}>")).or_else(|| xml.find(&format!("<{name} ")))?;
+    let start = xml
+        .find(&format!("<{name}>"))
+        .or_else(|| xml.find(&format!("<{name} ")))?;
     let open = start + xml[start..].find('>')? + 1;
     let close = open + xml[open..].find(&format!("</{name}>"))?;
     Some(xml[open..close].to_string())
@@ -389,8 +391,7 @@ const SURVEY_PAGES: &[(&str, &str, &str)] = &[
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn posts_sharing_a_name_across_years_and_languages_are_all_published_under_distinct_slugs()
-{
+async fn posts_sharing_a_name_across_years_and_languages_are_all_published_under_distinct_slugs() {
     let posts: Vec<(&str, String)> = SURVEYS
         .iter()
         .map(|(path, title)| (*path, survey(title)))
@@ -435,7 +436,10 @@ async fn a_renamed_post_keeps_its_id_and_its_old_page_redirects() {
         "tag:127.0.0.1,2019-03-03:night-bus",
         "2019-03-03T00:00:00+00:00",
     );
-    assert_eq!(site.carries("/posts/night-bus/", "at start").await, expected);
+    assert_eq!(
+        site.carries("/posts/night-bus/", "at start").await,
+        expected
+    );
 
     std::fs::rename(
         site.posts().join("night-bus.txt"),
@@ -445,7 +449,8 @@ async fn a_renamed_post_keeps_its_id_and_its_old_page_redirects() {
     let renamed = "/posts/night-bus-extended/";
     assert_eq!(site.carries(renamed, "renamed").await, expected);
     site.lacks("/posts/night-bus/").await;
-    site.redirects("/posts/night-bus/", renamed, "renamed").await;
+    site.redirects("/posts/night-bus/", renamed, "renamed")
+        .await;
     site.shows(renamed, "night bus pilot", "renamed").await;
 
     let site = site.restart().await;
@@ -578,7 +583,10 @@ async fn a_post_renamed_while_the_server_is_down_keeps_its_id_and_its_old_page_r
         "tag:127.0.0.1,2019-03-03:night-bus",
         "2019-03-03T00:00:00+00:00",
     );
-    assert_eq!(site.carries("/posts/night-bus/", "at start").await, expected);
+    assert_eq!(
+        site.carries("/posts/night-bus/", "at start").await,
+        expected
+    );
     let dir = site.stop().await;
 
     std::fs::create_dir(dir.path().join("posts/transit")).unwrap();
@@ -601,7 +609,10 @@ async fn a_build_from_the_state_serve_left_gives_the_same_ids_and_writes_its_red
         CONFIG,
         &[
             ("night-bus.txt", &night_bus()),
-            ("notes.txt", "Council notes\n\nThe council adjourned early.\n"),
+            (
+                "notes.txt",
+                "Council notes\n\nThe council adjourned early.\n",
+            ),
         ],
     );
     touch(&dir.path().join("posts/notes.txt"), "2021-06-01T12:00:00Z");
@@ -738,6 +749,22 @@ async fn a_site_permalink_pattern_places_every_post() {
         site.get("/posts/fare-caps/").await.status,
         StatusCode::NOT_FOUND
     );
+
+    // A date fix moves the page the pattern gives; the id stays, the old page redirects.
+    write(
+        &site.posts().join("night-bus.txt"),
+        &night_bus().replace("March 3, 2019", "March 4, 2019"),
+    );
+    let moved = "/2019/03/04/night-bus.html";
+    assert_eq!(
+        site.carries(moved, "date fixed").await,
+        Item::expected(
+            "tag:127.0.0.1,2019-03-03:night-bus",
+            "2019-03-04T00:00:00+00:00"
+        )
+    );
+    site.redirects("/2019/03/03/night-bus.html", moved, "date fixed")
+        .await;
     site.stop().await;
 }
 
@@ -807,7 +834,12 @@ async fn a_category_emptied_then_refilled_answers_200_throughout_and_after_a_res
     }
     write(
         &site.posts().join("fog.txt"),
-        &article("Bo Chen", "February 2, 2018", "Weather", "Fog this morning."),
+        &article(
+            "Bo Chen",
+            "February 2, 2018",
+            "Weather",
+            "Fog this morning.",
+        ),
     );
     for feed in feeds {
         site.wait_for(feed, "another post added", |got| {
@@ -837,8 +869,7 @@ async fn a_category_emptied_then_refilled_answers_200_throughout_and_after_a_res
             "{feed}: {text}"
         );
     }
-    let json: serde_json::Value =
-        serde_json::from_slice(&site.get(feeds[2]).await.body).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&site.get(feeds[2]).await.body).unwrap();
     assert_eq!(json["items"], serde_json::json!([]));
     site.stop().await;
 }

@@ -126,7 +126,8 @@ pub struct Post {
     pub slug: String,
     /// RFC 4151 tag URI (or the front matter `id`): never changes on edits.
     pub id: String,
-    /// `{base_url}/posts/{slug}/`
+    /// `{base_url}{route}`: the page the ledger placed the post at (`/posts/{slug}/`
+    /// unless a permalink says otherwise). The snapshot renders the page there.
     pub url: String,
     pub title: String,
     /// Never empty: the site's author when the post names none.
