@@ -126,7 +126,8 @@ pub struct Post {
     pub slug: String,
     /// RFC 4151 tag URI (or the front matter `id`): never changes on edits.
     pub id: String,
-    /// The page's route, e.g. `/posts/night-bus/` (see `site.permalink`).
+    /// The page's route, e.g. `/posts/night-bus/`: `site.permalink` filled in, or the
+    /// post's own permalink, as the ledger placed it. The page is served there.
     pub route: String,
     /// `{base_url}{route}`
     pub url: String,

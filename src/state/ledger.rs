@@ -363,7 +363,7 @@ impl Ledger {
             if entry.slug != claim.slug {
                 // Said at every read, not only when chosen: `check` and `/healthz` keep
                 // showing why the post is not at the slug its file gives.
-                notes.push(variant_note(&claim.slug, &entry.slug));
+                notes.push(self.variant_note(&claim.slug, &entry.slug));
             }
             entry.slug.clone()
         } else {
@@ -512,8 +512,20 @@ impl Ledger {
             .chain(numbered)
             .find(|slug| self.slug_free(slug, key))
             .unwrap_or_default();
-        notes.push(variant_note(&claim.slug, &slug));
+        notes.push(self.variant_note(&claim.slug, &slug));
         Ok(slug)
+    }
+
+    /// Why a post is published under a variant of the slug its file gives.
+    fn variant_note(&self, natural: &str, variant: &str) -> String {
+        let holder = self
+            .by_slug
+            .get(natural)
+            .and_then(|h| self.entries.get(h))
+            .map_or("an earlier post", |e| e.path.as_str());
+        format!(
+            "slug `{natural}` is already taken by {holder}; published as `{variant}` (set a `slug` in the front matter to choose another)"
+        )
     }
 
     /// A new post's id: the front matter's when no other post has it, else the rules';
@@ -532,11 +544,4 @@ impl Ledger {
             .find(|id| unused(id))
             .unwrap_or(id)
     }
-}
-
-/// Why a post is published under a variant of the slug its file gives.
-fn variant_note(natural: &str, variant: &str) -> String {
-    format!(
-        "slug `{natural}` belongs to an earlier post; published as `{variant}` (set a `slug` in the front matter to choose another)"
-    )
 }

@@ -76,7 +76,7 @@ fn a_shared_slug_goes_to_the_older_post_and_the_other_gets_its_variant() {
     assert_eq!(placed[0].route, "/posts/en/2017-05-03-survey/");
     assert_eq!(
         placed[0].notes,
-        vec!["slug `en/survey` belongs to an earlier post; published as `en/2017-05-03-survey` (set a `slug` in the front matter to choose another)"]
+        vec!["slug `en/survey` is already taken by en/2016-05-09-survey.md; published as `en/2017-05-03-survey` (set a `slug` in the front matter to choose another)"]
     );
     assert_eq!(placed[1].slug, "en/survey");
     assert_eq!(placed[1].id, "tag:example.com,2016-05-09:en/survey");
