@@ -54,6 +54,7 @@ pub fn build(
         Snapshot::default().next(&scanned.catalog, &touched, &remembered, config, now);
     state.note_feeds(&snapshot.feed_names);
     state.save()?;
+    let snapshot = snapshot.compress_pending().unwrap_or(snapshot);
     let mut files = 0;
     for (route, rendered) in snapshot.files() {
         files += write_route(out, route, rendered)?;

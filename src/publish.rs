@@ -199,11 +199,17 @@ impl Publisher {
         // A failed save is logged and shown on /healthz from the next publish on; the
         // ledger in memory goes on.
         let _ = self.state.save();
-        self.snapshots.store(Arc::new(next));
+        let next = Arc::new(next);
+        self.snapshots.store(Arc::clone(&next));
+        let took = start.elapsed();
+        // Readers already have the new bodies; the compressed variants follow.
+        if let Some(compressed) = next.compress_pending() {
+            self.snapshots.store(Arc::new(compressed));
+        }
         Some(Published {
             counts,
             routes,
-            took: start.elapsed(),
+            took,
         })
     }
 

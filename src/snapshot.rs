@@ -32,9 +32,14 @@ use crate::routes::{self, FeedKey, Format};
 pub struct Rendered {
     pub content_type: &'static str,
     pub body: Bytes,
-    /// Absent where compression is not worth it (`/healthz`).
+    /// Absent where compression is not worth it (`/healthz`), and for a moment after a
+    /// publish (see `pending`): a client can always be given the identity body.
     pub gzip: Option<Bytes>,
     pub br: Option<Bytes>,
+    /// The compressed variants are still to come: a publish swaps a changed route in as
+    /// soon as its body is rendered, and compresses it right after
+    /// ([`Snapshot::compress_pending`]).
+    pub pending: bool,
     /// Strong ETag, quoted: a hash of the identity body, so any replica and any restart
     /// give the same one for the same bytes.
     pub etag: String,
@@ -233,6 +238,55 @@ impl Snapshot {
             .collect();
         files.sort_by(|a, b| a.0.cmp(b.0));
         files
+    }
+
+    /// This snapshot with the compressed variants of every route still pending, made
+    /// on every core; `None` when none is pending.
+    pub fn compress_pending(&self) -> Option<Snapshot> {
+        use rayon::prelude::*;
+        let pending: Vec<(&String, &Route)> = self
+            .routes
+            .iter()
+            .filter(|(_, r)| r.rendered.pending)
+            .collect();
+        if pending.is_empty() {
+            return None;
+        }
+        let done: Vec<(String, Route)> = pending
+            .par_iter()
+            .map(|(route, r)| {
+                let old = &r.rendered;
+                let rendered = Rendered {
+                    content_type: old.content_type,
+                    body: old.body.clone(),
+                    gzip: Some(gzip(&old.body)),
+                    br: Some(brotli(&old.body)),
+                    pending: false,
+                    etag: old.etag.clone(),
+                    last_modified: old.last_modified,
+                    cache_control: old.cache_control.clone(),
+                };
+                let input = r.input.clone();
+                let rendered = Arc::new(rendered);
+                ((*route).clone(), Route { rendered, input })
+            })
+            .collect();
+        let mut routes = self.routes.clone();
+        routes.extend(done);
+        Some(Snapshot {
+            routes,
+            retired: self.retired.clone(),
+            floor: self.floor,
+            published_at: self.published_at,
+            feeds: self.feeds,
+            posts: self.posts,
+            listing: self.listing.clone(),
+            feed_names: self.feed_names.clone(),
+            redirects: Arc::clone(&self.redirects),
+            pages: self.pages.clone(),
+            page_context: self.page_context.clone(),
+            page_cache: Arc::clone(&self.page_cache),
+        })
     }
 
     pub fn route_count(&self) -> usize {
@@ -443,13 +497,16 @@ impl Pass<'_> {
                 .floor
                 .map_or(modified, |floor| modified.max(floor)),
         };
-        let rendered = compressed(
+        let rendered = Rendered {
             content_type,
-            body,
+            body: Bytes::from(body),
+            gzip: None,
+            br: None,
+            pending: true,
             etag,
-            truncate_to_second(last_modified),
-            self.cache_control.clone(),
-        );
+            last_modified: truncate_to_second(last_modified),
+            cache_control: self.cache_control.clone(),
+        };
         self.next.routes.insert(
             route,
             Route {
@@ -497,6 +554,7 @@ fn compressed(
         content_type,
         gzip: Some(gzip(&body)),
         br: Some(brotli(&body)),
+        pending: false,
         body,
         etag,
         last_modified,
@@ -505,7 +563,9 @@ fn compressed(
 }
 
 pub fn gzip(body: &[u8]) -> Bytes {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    // Level 6 with the zlib-rs backend: on a 220 KB feed 7.4 ms and 0.9% larger than
+    // level 9's 16 ms.
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
     // Writing to a Vec cannot fail.
     let _ = encoder.write_all(body);
     Bytes::from(encoder.finish().unwrap_or_default())
@@ -563,6 +623,7 @@ fn health(
             body: Bytes::from(body),
             gzip: None,
             br: None,
+            pending: false,
             etag,
             last_modified: truncate_to_second(now),
             cache_control: "no-store".into(),
@@ -625,6 +686,32 @@ mod tests {
         catalog.advance(now);
         let touched = catalog.take_touched();
         prev.next(catalog, &touched, &Remembered::default(), &config(), now)
+    }
+
+    #[test]
+    fn a_publish_swaps_bodies_in_first_and_their_compressed_variants_after() {
+        let mut catalog = Catalog::new();
+        catalog.apply("a.md", Update::Parsed(post("a", "Alpha", "Ann", 1, "one")));
+        let (first, _) = publish(&Snapshot::default(), &mut catalog, day(20));
+        let fresh = first.get("/rss.xml").unwrap();
+        assert!(fresh.pending);
+        assert_eq!(fresh.gzip, None);
+        let compressed = first.compress_pending().unwrap();
+        let done = compressed.get("/rss.xml").unwrap();
+        assert!(!done.pending);
+        assert_eq!(done.etag, fresh.etag);
+        assert_eq!(done.body, fresh.body);
+        let mut unzipped = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(&done.gzip.as_ref().unwrap()[..]),
+            &mut unzipped,
+        )
+        .unwrap();
+        assert_eq!(unzipped.as_bytes(), &fresh.body[..]);
+        assert!(compressed.compress_pending().is_none());
+        // A post's page is compressed when it is rendered.
+        let page = compressed.get("/posts/a/").unwrap();
+        assert!(page.gzip.is_some() && page.br.is_some());
     }
 
     #[test]
