@@ -2,6 +2,7 @@
 //! `.br` beside it, for any web server or CDN to serve.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -9,7 +10,7 @@ use crate::config::Config;
 use crate::post::Problem;
 use crate::routes;
 use crate::scan;
-use crate::snapshot::{Rendered, Snapshot};
+use crate::snapshot::{Bodies, Rendered, Snapshot};
 use crate::state::{State, StateError};
 
 /// Why a build stopped.
@@ -50,8 +51,15 @@ pub fn build(
     let mut scanned = scan::load_catalog(config, state, now);
     let touched = scanned.catalog.take_touched();
     let remembered = state.remembered();
-    let (snapshot, _) =
-        Snapshot::default().next(&scanned.catalog, &touched, &remembered, config, now);
+    let bodies: Arc<dyn Bodies> = Arc::new(scan::FileBodies::new(Arc::new(config.clone())));
+    let (snapshot, _) = Snapshot::default().next(
+        &scanned.catalog,
+        &touched,
+        &remembered,
+        &bodies,
+        config,
+        now,
+    );
     state.note_feeds(&snapshot.feed_names);
     state.save()?;
     let snapshot = snapshot.compress_pending().unwrap_or(snapshot);

@@ -24,7 +24,7 @@ use crate::post;
 use crate::post::Problem;
 use crate::scan;
 use crate::server;
-use crate::snapshot::{Rerendered, Snapshot};
+use crate::snapshot::{Bodies, Rerendered, Snapshot};
 use crate::state::State;
 use crate::watch::{self, ChangeSet, Watch, WatchError};
 
@@ -116,6 +116,8 @@ pub struct Publisher {
     snapshots: Arc<ArcSwap<Snapshot>>,
     /// The identity ledger: every post's id, slug and page, kept across restarts.
     state: State,
+    /// The bodies the catalog does not hold, read again from their files.
+    bodies: Arc<dyn Bodies>,
     /// What "now" is for every publish: which posts are due, and the date of what changed.
     clock: Clock,
 }
@@ -133,10 +135,12 @@ impl Publisher {
     pub fn new(config: Arc<Config>, clock: Clock) -> (Publisher, Published) {
         let floor = scan::newest_folder_change(&config.posts_dir);
         let state = State::for_serve(&config);
+        let bodies: Arc<dyn Bodies> = Arc::new(scan::FileBodies::new(Arc::clone(&config)));
         let mut publisher = Publisher {
             config,
             catalog: Catalog::new(),
             state,
+            bodies,
             snapshots: Arc::new(ArcSwap::from_pointee(Snapshot::starting_after(floor))),
             clock,
         };
@@ -191,10 +195,14 @@ impl Publisher {
             return None;
         }
         let remembered = self.state.remembered();
-        let (next, routes) =
-            self.snapshots
-                .load()
-                .next(&self.catalog, &touched, &remembered, &self.config, now);
+        let (next, routes) = self.snapshots.load().next(
+            &self.catalog,
+            &touched,
+            &remembered,
+            &self.bodies,
+            &self.config,
+            now,
+        );
         self.state.note_feeds(&next.feed_names);
         // A failed save is logged and shown on /healthz from the next publish on; the
         // ledger in memory goes on.

@@ -1,13 +1,17 @@
 //! Finding post files under the posts folder and turning one into a catalog update.
 
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
 use crate::catalog::{Catalog, Update};
 use crate::config::Config;
-use crate::post;
+use crate::post::{self, Post};
+use crate::snapshot::Bodies;
 use crate::state::State;
+use lru::LruCache;
 
 /// The post files under a folder, and the folders under it that could not be read.
 #[derive(Debug, Default)]
@@ -161,8 +165,77 @@ pub fn load(config: &Config, rel: &str) -> Update {
         return Update::Removed;
     }
     match read(&path, rel, config.max_bytes).and_then(|source| parse(&source, config)) {
-        Ok(post) => Update::Parsed(post),
+        Ok(mut post) => {
+            // The body stays in the file: the catalog holds what every feed and page
+            // needs to place the post, and [`FileBodies`] reads the body again for the
+            // few posts a feed shows or a reader opens.
+            post.content_html = String::new();
+            post.content_elsewhere = true;
+            Update::Parsed(post)
+        }
         Err(problem) => Update::Failed(problem),
+    }
+}
+
+/// How many post bodies [`FileBodies`] keeps: every body the feeds show (their newest
+/// `feeds.items` posts) with room to spare, not one per post.
+const BODY_CACHE: usize = 4096;
+
+/// Post bodies read again from their files when a feed or a page needs one, with the
+/// most recently used kept.
+#[derive(Debug)]
+pub struct FileBodies {
+    config: Arc<Config>,
+    /// By path: the fingerprint of the file the body was read from, and the body.
+    cache: Mutex<LruCache<String, (String, Arc<str>)>>,
+}
+
+impl FileBodies {
+    pub fn new(config: Arc<Config>) -> FileBodies {
+        let size = NonZeroUsize::new(BODY_CACHE).unwrap_or(NonZeroUsize::MIN);
+        FileBodies {
+            config,
+            cache: Mutex::new(LruCache::new(size)),
+        }
+    }
+
+    fn cached(&self, post: &Post) -> Option<Arc<str>> {
+        let mut cache = self.cache.lock().ok()?;
+        let (fingerprint, body) = cache.get(&post.path)?;
+        (fingerprint == &post.claims.fingerprint).then(|| Arc::clone(body))
+    }
+
+    /// Reads and parses the file again; the links it made absolute against the page
+    /// the rules give follow the post to the page the ledger gave it.
+    fn read_body(&self, post: &Post) -> Option<Arc<str>> {
+        let path = full_path(&self.config, &post.path);
+        let source = read(&path, &post.path, self.config.max_bytes).ok()?;
+        let parsed = parse(&source, &self.config).ok()?;
+        let body: Arc<str> =
+            post::rebase_links(&parsed.content_html, &parsed.url, &post.url).into();
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.put(
+                post.path.clone(),
+                (post.claims.fingerprint.clone(), Arc::clone(&body)),
+            );
+        }
+        Some(body)
+    }
+}
+
+impl Bodies for FileBodies {
+    fn body(&self, post: &Post) -> Option<String> {
+        self.cached(post)
+            .or_else(|| self.read_body(post))
+            .map(|body| body.to_string())
+    }
+
+    fn prefetch(&self, posts: &[Arc<Post>]) {
+        use rayon::prelude::*;
+        let missing: Vec<&Arc<Post>> = posts.iter().filter(|p| self.cached(p).is_none()).collect();
+        missing.par_iter().for_each(|post| {
+            let _ = self.read_body(post);
+        });
     }
 }
 

@@ -376,6 +376,7 @@ mod tests {
     use super::*;
     use crate::catalog::{Catalog, Remembered, Update};
     use crate::config::Config;
+    use crate::snapshot::{Bodies, InPost};
     use crate::testing::PostBuilder;
     use chrono::TimeZone;
     use std::path::Path;
@@ -404,8 +405,14 @@ mod tests {
         catalog.advance(day(20));
         catalog.apply("hello.md", Update::Parsed(post));
         let touched = catalog.take_touched();
-        let (snapshot, _) =
-            Snapshot::default().next(&catalog, &touched, &Remembered::default(), &config, day(20));
+        let (snapshot, _) = Snapshot::default().next(
+            &catalog,
+            &touched,
+            &Remembered::default(),
+            &(Arc::new(InPost) as Arc<dyn Bodies>),
+            &config,
+            day(20),
+        );
         // As a publish leaves it: compressed right after the swap.
         snapshot.compress_pending().unwrap_or(snapshot)
     }

@@ -95,6 +95,40 @@ impl Default for PageCache {
     }
 }
 
+/// Where the body of a post whose catalog entry holds none (`content_elsewhere`) comes
+/// from: its file, read again.
+pub trait Bodies: Send + Sync + std::fmt::Debug {
+    /// The post's sanitized HTML body, or `None` when it cannot be had (the file went).
+    fn body(&self, post: &Post) -> Option<String>;
+
+    /// Reads the bodies of `posts` ahead, when that is cheaper together.
+    fn prefetch(&self, posts: &[Arc<Post>]) {
+        let _ = posts;
+    }
+}
+
+/// For posts that carry their bodies (tests, fixtures): nothing is elsewhere.
+#[derive(Debug, Default)]
+pub struct InPost;
+
+impl Bodies for InPost {
+    fn body(&self, _post: &Post) -> Option<String> {
+        None
+    }
+}
+
+/// `post` with its body, read from `bodies` when the catalog holds none.
+fn with_body<'a>(post: &'a Post, bodies: &dyn Bodies) -> std::borrow::Cow<'a, Post> {
+    if !post.content_elsewhere {
+        return std::borrow::Cow::Borrowed(post);
+    }
+    std::borrow::Cow::Owned(Post {
+        content_html: bodies.body(post).unwrap_or_default(),
+        content_elsewhere: false,
+        ..post.clone()
+    })
+}
+
 /// What rendering a post page needs to know of the site.
 #[derive(Debug, Clone)]
 struct PageContext {
@@ -103,6 +137,7 @@ struct PageContext {
     cache_control: String,
     /// See [`Snapshot::floor`].
     floor: Option<DateTime<Utc>>,
+    bodies: Arc<dyn Bodies>,
 }
 
 /// Every route at one publish.
@@ -300,6 +335,7 @@ impl Snapshot {
         catalog: &Catalog,
         touched: &BTreeSet<FeedKey>,
         remembered: &Remembered,
+        bodies: &Arc<dyn Bodies>,
         config: &Config,
         now: DateTime<Utc>,
     ) -> (Snapshot, Rerendered) {
@@ -322,6 +358,7 @@ impl Snapshot {
                     formats: config.formats.clone(),
                     cache_control: cache_control.clone(),
                     floor: self.floor,
+                    bodies: Arc::clone(bodies),
                 })),
                 page_cache: Arc::clone(&self.page_cache),
             },
@@ -329,8 +366,15 @@ impl Snapshot {
             now,
             cache_control,
         };
-        for key in feeds_to_render(self, catalog, touched, remembered) {
-            pass.feed(key, catalog, remembered, config);
+        let keys = feeds_to_render(self, catalog, touched, remembered);
+        let shown: Vec<Arc<Post>> = keys
+            .iter()
+            .flat_map(|key| catalog.top(key, config.items))
+            .filter(|post| post.content_elsewhere)
+            .collect();
+        bodies.prefetch(&shown);
+        for key in keys {
+            pass.feed(key, catalog, remembered, bodies.as_ref(), config);
         }
         pass.next.feeds = pass.next.listing.len();
         pass.listing(config);
@@ -378,7 +422,14 @@ struct Pass<'a> {
 impl Pass<'_> {
     /// Renders one feed in every format, or takes its routes away when it has no post
     /// and was never remembered (the site's feed always stays).
-    fn feed(&mut self, key: FeedKey, catalog: &Catalog, remembered: &Remembered, config: &Config) {
+    fn feed(
+        &mut self,
+        key: FeedKey,
+        catalog: &Catalog,
+        remembered: &Remembered,
+        bodies: &dyn Bodies,
+        config: &Config,
+    ) {
         let posts = catalog.top(&key, config.items);
         let name = match &key {
             FeedKey::Site => Some(config.site.title.clone()),
@@ -396,7 +447,9 @@ impl Pass<'_> {
             FeedKey::Site => config.site.title.clone(),
             _ => format!("{} — {}", config.site.title, name),
         };
-        let refs: Vec<&Post> = posts.iter().map(|p| p.as_ref()).collect();
+        let full: Vec<std::borrow::Cow<Post>> =
+            posts.iter().map(|p| with_body(p, bodies)).collect();
+        let refs: Vec<&Post> = full.iter().map(|p| p.as_ref()).collect();
         let info = FeedInfo {
             key: key.clone(),
             title,
@@ -634,7 +687,8 @@ fn health(
 
 /// A post's page, compressed, dated by the post's last change (never before the floor).
 fn render_page(post: &Post, context: &PageContext) -> Rendered {
-    let body = feed::render_post_page(&context.site, post, &context.formats);
+    let post = with_body(post, context.bodies.as_ref());
+    let body = feed::render_post_page(&context.site, &post, &context.formats);
     let etag = etag(body.as_bytes());
     let modified = post.updated.with_timezone(&Utc).max(post.file_modified);
     let modified = context.floor.map_or(modified, |floor| modified.max(floor));
@@ -685,7 +739,15 @@ mod tests {
     ) -> (Snapshot, Rerendered) {
         catalog.advance(now);
         let touched = catalog.take_touched();
-        prev.next(catalog, &touched, &Remembered::default(), &config(), now)
+        let bodies: Arc<dyn Bodies> = Arc::new(InPost);
+        prev.next(
+            catalog,
+            &touched,
+            &Remembered::default(),
+            &bodies,
+            &config(),
+            now,
+        )
     }
 
     #[test]

@@ -181,6 +181,7 @@ impl PostBuilder {
             draft,
             warnings: vec![],
             claims: Default::default(),
+            content_elsewhere: false,
         }
     }
 }

@@ -142,8 +142,12 @@ pub struct Post {
     pub file_modified: DateTime<Utc>,
     /// Plain text, at most 300 characters.
     pub summary: String,
-    /// Sanitized HTML with absolute URLs.
+    /// Sanitized HTML with absolute URLs; empty when `content_elsewhere`.
     pub content_html: String,
+    /// The body was left in the file, not kept in memory: a site of 100,000 posts holds
+    /// only the bodies its feeds show, and reads the others again when a page is asked
+    /// for (`snapshot::Bodies`).
+    pub content_elsewhere: bool,
     pub draft: bool,
     /// Problems that did not stop the post, e.g. a guessed encoding or a missing date.
     pub warnings: Vec<Problem>,
@@ -231,7 +235,14 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
         draft: front.draft,
         warnings,
         claims,
+        content_elsewhere: false,
     })
+}
+
+/// `html` with the links the parser made absolute against `from` (the page it expected)
+/// moved to `to` (the page the ledger placed the post at).
+pub fn rebase_links(html: &str, from: &str, to: &str) -> String {
+    html.replace(&format!("=\"{from}"), &format!("=\"{to}"))
 }
 
 #[cfg(test)]

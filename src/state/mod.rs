@@ -287,9 +287,7 @@ fn place(post: &mut Post, placement: Placement, site: &Site) {
     let url = routes::absolute(&site.base_url, &placement.route);
     // `placement.route` moves into the post below.
     if url != post.url {
-        post.content_html = post
-            .content_html
-            .replace(&format!("=\"{}", post.url), &format!("=\"{url}"));
+        post.content_html = crate::post::rebase_links(&post.content_html, &post.url, &url);
         post.url = url;
     }
     post.route = placement.route;
