@@ -65,22 +65,40 @@ pub struct Remembered {
     pub problem: Option<String>,
 }
 
-/// Where a post sorts in a feed: newest first, ties by slug, then path, so the order
-/// never depends on reading order.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Order {
-    newest: Reverse<DateTime<Utc>>,
-    slug: String,
-    path: String,
+/// A post as it sorts in a feed: newest first, ties by slug, then path, so the order
+/// never depends on reading order. It orders by the post's own fields, so a feed of
+/// 100,000 posts holds one pointer each, no copy of a key.
+#[derive(Debug, Clone)]
+struct Ranked(Arc<Post>);
+
+impl Ranked {
+    fn key(&self) -> (Reverse<DateTime<Utc>>, &str, &str) {
+        let post = &self.0;
+        (
+            Reverse(post.published.with_timezone(&Utc)),
+            &post.slug,
+            &post.path,
+        )
+    }
 }
 
-impl Order {
-    fn of(post: &Post) -> Order {
-        Order {
-            newest: Reverse(post.published.with_timezone(&Utc)),
-            slug: post.slug.clone(),
-            path: post.path.clone(),
-        }
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Ranked) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Ranked {}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Ranked) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Ranked) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
     }
 }
 
@@ -91,7 +109,7 @@ impl Order {
 pub struct Catalog {
     entries: BTreeMap<String, Entry>,
     /// The visible posts of each feed (the site's, each category's and author's).
-    feeds: BTreeMap<FeedKey, BTreeMap<Order, Arc<Post>>>,
+    feeds: BTreeMap<FeedKey, BTreeSet<Ranked>>,
     /// Posts not yet visible, by the time they come due (drafts are never here).
     scheduled: BTreeSet<(DateTime<Utc>, String)>,
     /// The visible posts by page route. Persistent: a snapshot takes it in O(1) and
@@ -232,13 +250,13 @@ impl Catalog {
     pub fn top(&self, key: &FeedKey, n: usize) -> Vec<Arc<Post>> {
         self.feeds
             .get(key)
-            .map(|posts| posts.values().take(n).cloned().collect())
+            .map(|posts| posts.iter().take(n).map(|r| Arc::clone(&r.0)).collect())
             .unwrap_or_default()
     }
 
     /// The display name of a feed's category or author, as its newest post spells it.
     pub fn name_of(&self, key: &FeedKey) -> Option<String> {
-        let newest = self.feeds.get(key)?.values().next()?;
+        let newest = &self.feeds.get(key)?.first()?.0;
         let named = match key {
             FeedKey::Site => return None,
             FeedKey::Category(slug) => newest.categories.iter().find(|c| &c.slug == slug),
@@ -305,13 +323,12 @@ impl Catalog {
     }
 
     fn make_visible(&mut self, post: Arc<Post>) {
-        let order = Order::of(&post);
         for key in feeds_of(&post) {
             self.touched.insert(key.clone());
             self.feeds
                 .entry(key)
                 .or_default()
-                .insert(order.clone(), Arc::clone(&post));
+                .insert(Ranked(Arc::clone(&post)));
         }
         self.pages.insert_mut(post.route.clone(), post);
     }
@@ -322,10 +339,10 @@ impl Catalog {
         if post.draft || self.scheduled.remove(&(when, post.path.clone())) {
             return;
         }
-        let order = Order::of(post);
+        let ranked = Ranked(Arc::clone(post));
         for key in feeds_of(post) {
             if let Some(posts) = self.feeds.get_mut(&key) {
-                if posts.remove(&order).is_some() {
+                if posts.remove(&ranked) {
                     self.touched.insert(key.clone());
                 }
                 if posts.is_empty() {

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use crate::catalog::{Catalog, Update};
 use crate::config::Config;
 use crate::post::{self, Post};
-use crate::snapshot::Bodies;
+use crate::snapshot::{Bodies, Body};
 use crate::state::State;
 use lru::LruCache;
 
@@ -170,6 +170,7 @@ pub fn load(config: &Config, rel: &str) -> Update {
             // needs to place the post, and [`FileBodies`] reads the body again for the
             // few posts a feed shows or a reader opens.
             post.content_html = String::new();
+            post.summary = String::new();
             post.content_elsewhere = true;
             Update::Parsed(post)
         }
@@ -187,7 +188,7 @@ const BODY_CACHE: usize = 4096;
 pub struct FileBodies {
     config: Arc<Config>,
     /// By path: the fingerprint of the file the body was read from, and the body.
-    cache: Mutex<LruCache<String, (String, Arc<str>)>>,
+    cache: Mutex<LruCache<String, (String, Arc<Body>)>>,
 }
 
 impl FileBodies {
@@ -199,7 +200,7 @@ impl FileBodies {
         }
     }
 
-    fn cached(&self, post: &Post) -> Option<Arc<str>> {
+    fn cached(&self, post: &Post) -> Option<Arc<Body>> {
         let mut cache = self.cache.lock().ok()?;
         let (fingerprint, body) = cache.get(&post.path)?;
         (fingerprint == &post.claims.fingerprint).then(|| Arc::clone(body))
@@ -207,12 +208,14 @@ impl FileBodies {
 
     /// Reads and parses the file again; the links it made absolute against the page
     /// the rules give follow the post to the page the ledger gave it.
-    fn read_body(&self, post: &Post) -> Option<Arc<str>> {
+    fn read_body(&self, post: &Post) -> Option<Arc<Body>> {
         let path = full_path(&self.config, &post.path);
         let source = read(&path, &post.path, self.config.max_bytes).ok()?;
         let parsed = parse(&source, &self.config).ok()?;
-        let body: Arc<str> =
-            post::rebase_links(&parsed.content_html, &parsed.url, &post.url).into();
+        let body = Arc::new(Body {
+            content_html: post::rebase_links(&parsed.content_html, &parsed.url, &post.url),
+            summary: parsed.summary,
+        });
         if let Ok(mut cache) = self.cache.lock() {
             cache.put(
                 post.path.clone(),
@@ -224,10 +227,8 @@ impl FileBodies {
 }
 
 impl Bodies for FileBodies {
-    fn body(&self, post: &Post) -> Option<String> {
-        self.cached(post)
-            .or_else(|| self.read_body(post))
-            .map(|body| body.to_string())
+    fn body(&self, post: &Post) -> Option<Arc<Body>> {
+        self.cached(post).or_else(|| self.read_body(post))
     }
 
     fn prefetch(&self, posts: &[Arc<Post>]) {

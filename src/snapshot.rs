@@ -98,8 +98,8 @@ impl Default for PageCache {
 /// Where the body of a post whose catalog entry holds none (`content_elsewhere`) comes
 /// from: its file, read again.
 pub trait Bodies: Send + Sync + std::fmt::Debug {
-    /// The post's sanitized HTML body, or `None` when it cannot be had (the file went).
-    fn body(&self, post: &Post) -> Option<String>;
+    /// The post's body, or `None` when it cannot be had (the file went).
+    fn body(&self, post: &Post) -> Option<Arc<Body>>;
 
     /// Reads the bodies of `posts` ahead, when that is cheaper together.
     fn prefetch(&self, posts: &[Arc<Post>]) {
@@ -107,12 +107,21 @@ pub trait Bodies: Send + Sync + std::fmt::Debug {
     }
 }
 
+/// What a post keeps in its file rather than in memory: the fields only a feed or its
+/// page shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Body {
+    /// Sanitized HTML, links absolute against the post's page.
+    pub content_html: String,
+    pub summary: String,
+}
+
 /// For posts that carry their bodies (tests, fixtures): nothing is elsewhere.
 #[derive(Debug, Default)]
 pub struct InPost;
 
 impl Bodies for InPost {
-    fn body(&self, _post: &Post) -> Option<String> {
+    fn body(&self, _post: &Post) -> Option<Arc<Body>> {
         None
     }
 }
@@ -122,8 +131,10 @@ fn with_body<'a>(post: &'a Post, bodies: &dyn Bodies) -> std::borrow::Cow<'a, Po
     if !post.content_elsewhere {
         return std::borrow::Cow::Borrowed(post);
     }
+    let body = bodies.body(post).unwrap_or_default();
     std::borrow::Cow::Owned(Post {
-        content_html: bodies.body(post).unwrap_or_default(),
+        content_html: body.content_html.clone(),
+        summary: body.summary.clone(),
         content_elsewhere: false,
         ..post.clone()
     })

@@ -74,7 +74,18 @@ pub fn xml_allowed(c: char) -> bool {
 /// Removes what XML 1.0 forbids and what validators warn about: one stray byte must never
 /// make a whole feed unreadable.
 pub fn clean(text: &str) -> String {
-    text.chars().filter(|&c| xml_allowed(c)).collect()
+    // Almost every text is clean: copying it whole is many times faster than
+    // collecting it a char at a time (this ran on every post's whole body).
+    match text.char_indices().find(|&(_, c)| !xml_allowed(c)) {
+        None => text.to_string(),
+        Some((at, _)) => {
+            let (head, tail) = text.split_at(at);
+            let mut out = String::with_capacity(text.len());
+            out.push_str(head);
+            out.extend(tail.chars().filter(|&c| xml_allowed(c)));
+            out
+        }
+    }
 }
 
 #[cfg(test)]

@@ -304,6 +304,10 @@ fn place(post: &mut Post, placement: Placement, site: &Site) {
     }
     post.id = placement.id;
     post.slug = placement.slug;
+    // Asked of the ledger and answered: not kept for every post in memory. The
+    // fingerprint stays, to tell a changed file.
+    post.claims.slug_variants = Vec::new();
+    post.claims.aliases = Vec::new();
     for note in placement.notes {
         post.warnings.push(Problem {
             path: post.path.clone(),
