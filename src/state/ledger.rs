@@ -68,17 +68,20 @@ pub struct Placement {
 
 /// One post the ledger knows, present or removed.
 #[derive(Debug, Clone, PartialEq)]
+///
+/// Its strings are shared (`Arc<str>`) with the indexes below: a ledger of 100,000 posts
+/// holds each once.
 pub struct Entry {
-    pub id: String,
+    pub id: Arc<str>,
     /// The file it was last seen at.
-    pub path: String,
+    pub path: Arc<str>,
     /// The slug the rules gave last time: when it changes (a rename), the post moves.
-    pub natural_slug: String,
+    pub natural_slug: Arc<str>,
     /// The slug it holds, which may be a variant of `natural_slug`.
-    pub slug: String,
-    pub route: String,
+    pub slug: Arc<str>,
+    pub route: Arc<str>,
     pub first_seen: DateTime<Utc>,
-    pub fingerprint: String,
+    pub fingerprint: Arc<str>,
     /// When its file went away; `None` while it is present.
     pub removed_at: Option<DateTime<Utc>>,
 }
@@ -89,13 +92,13 @@ pub struct Ledger {
     /// By key: the row number in the database. Never shrinks, so keys stay valid.
     pub(super) entries: BTreeMap<i64, Entry>,
     /// Present posts by path.
-    by_path: HashMap<String, i64>,
+    by_path: HashMap<Arc<str>, i64>,
     /// Slugs held by present posts.
-    by_slug: HashMap<String, i64>,
+    by_slug: HashMap<Arc<str>, i64>,
     /// Page routes held by present posts.
-    by_route: HashMap<String, i64>,
+    by_route: HashMap<Arc<str>, i64>,
     /// Every id ever minted: an id is never given to two posts.
-    by_id: HashMap<String, i64>,
+    by_id: HashMap<Arc<str>, i64>,
     /// Posts removed within the remembered time: the only ones a new file's content or
     /// path is compared with, so a change set never walks the whole ledger.
     recently_removed: BTreeSet<i64>,
@@ -129,6 +132,14 @@ impl Dirty {
 
 /// How long a removed post is remembered when nothing says otherwise.
 pub const REMEMBER_DAYS: i64 = 7;
+
+/// `new` as a shared string: `old` itself when it says the same.
+fn shared(old: Option<&Arc<str>>, new: &str) -> Arc<str> {
+    match old {
+        Some(old) if &**old == new => Arc::clone(old),
+        _ => Arc::from(new),
+    }
+}
 
 impl Ledger {
     /// An empty ledger: a first run, or one without a database.
@@ -191,7 +202,7 @@ impl Ledger {
 
     /// The paths of every present post, sorted.
     pub fn present_paths(&self) -> Vec<String> {
-        let mut paths: Vec<String> = self.by_path.keys().cloned().collect();
+        let mut paths: Vec<String> = self.by_path.keys().map(|k| k.to_string()).collect();
         paths.sort();
         paths
     }
@@ -205,7 +216,7 @@ impl Ledger {
     pub fn redirect(&self, route: &str) -> Option<&str> {
         let key = self.redirects.get(route)?;
         let entry = self.entries.get(key)?;
-        (entry.removed_at.is_none() && entry.route != route).then_some(entry.route.as_str())
+        (entry.removed_at.is_none() && &*entry.route != route).then_some(&*entry.route)
     }
 
     /// Every redirect of a present post: `(from, to)` routes, sorted.
@@ -247,7 +258,7 @@ impl Ledger {
         // it held at its old path first, so posts can swap names in one change set.
         let keys: Vec<Option<i64>> = claims
             .iter()
-            .map(|c| self.by_path.get(&c.path).copied())
+            .map(|c| self.by_path.get(c.path.as_str()).copied())
             .collect();
         let mut order: Vec<usize> = (0..claims.len()).collect();
         // Posts already placed keep what they hold; new ones are placed explicit claims
@@ -321,14 +332,14 @@ impl Ledger {
                 .max_by(|(ka, a), (kb, b)| a.removed_at.cmp(&b.removed_at).then(kb.cmp(ka)))
                 .map(|(key, _)| *key)
         };
-        best(&|e| e.fingerprint == claim.fingerprint)
-            .or_else(|| best(&|e| e.path == claim.path))
+        best(&|e| *e.fingerprint == *claim.fingerprint)
+            .or_else(|| best(&|e| *e.path == *claim.path))
             .or_else(|| {
                 let id = claim
                     .id
                     .clone()
                     .unwrap_or_else(|| rules.mint(claim, &claim.slug));
-                let key = *self.by_id.get(&id)?;
+                let key = *self.by_id.get(id.as_str())?;
                 let entry = self.entries.get(&key)?;
                 removed(&key, entry).then_some(key)
             })
@@ -358,14 +369,14 @@ impl Ledger {
         let existing = key.and_then(|k| self.entries.get(&k).cloned());
         let keeps_slug = existing
             .as_ref()
-            .is_some_and(|e| e.natural_slug == claim.slug && self.slug_free(&e.slug, key));
+            .is_some_and(|e| *e.natural_slug == *claim.slug && self.slug_free(&e.slug, key));
         let slug = if let (true, Some(entry)) = (keeps_slug, &existing) {
-            if entry.slug != claim.slug {
+            if *entry.slug != *claim.slug {
                 // Said at every read, not only when chosen: `check` and `/healthz` keep
                 // showing why the post is not at the slug its file gives.
                 notes.push(self.variant_note(&claim.slug, &entry.slug));
             }
-            entry.slug.clone()
+            entry.slug.to_string()
         } else {
             self.free_slug(claim, key, &mut notes)?
         };
@@ -395,19 +406,19 @@ impl Ledger {
         };
         let key = key.unwrap_or_else(|| self.entries.keys().next_back().map_or(1, |k| k + 1));
         let id = match &existing {
-            Some(entry) => entry.id.clone(),
+            Some(entry) => entry.id.to_string(),
             None => self.mint(claim, &slug, rules, key),
         };
         if existing
             .as_ref()
-            .is_none_or(|old| old.route != route || old.removed_at.is_some())
+            .is_none_or(|old| *old.route != *route || old.removed_at.is_some())
         {
             self.redirects_stale = true;
         }
         if let Some(old) = &existing {
-            if old.route != route {
-                self.redirects.insert(old.route.clone(), key);
-                self.dirty.redirects.insert(old.route.clone());
+            if *old.route != *route {
+                self.redirects.insert(old.route.to_string(), key);
+                self.dirty.redirects.insert(old.route.to_string());
             }
             if self.by_slug.get(&old.slug) == Some(&key) {
                 self.by_slug.remove(&old.slug);
@@ -428,7 +439,7 @@ impl Ledger {
             if alias == &route {
                 continue;
             }
-            match self.by_route.get(alias) {
+            match self.by_route.get(alias.as_str()) {
                 Some(&holder) if holder != key => notes.push(format!(
                     "alias `{alias}` is the page of another post; it is not redirected"
                 )),
@@ -440,25 +451,33 @@ impl Ledger {
                 }
             }
         }
+        // The strings an entry had are kept when unchanged: shared, not copied.
+        let old = existing.as_ref();
         let entry = Entry {
-            id: id.clone(),
-            path: claim.path.clone(),
-            natural_slug: claim.slug.clone(),
-            slug: slug.clone(),
-            route: route.clone(),
+            id: shared(old.map(|e| &e.id), &id),
+            path: shared(old.map(|e| &e.path), &claim.path),
+            natural_slug: shared(old.map(|e| &e.natural_slug), &claim.slug),
+            slug: shared(old.map(|e| &e.slug), &slug),
+            route: shared(old.map(|e| &e.route), &route),
             first_seen,
-            fingerprint: claim.fingerprint.clone(),
+            fingerprint: shared(old.map(|e| &e.fingerprint), &claim.fingerprint),
             removed_at: None,
         };
+        let (path_key, slug_key, route_key, id_key) = (
+            Arc::clone(&entry.path),
+            Arc::clone(&entry.slug),
+            Arc::clone(&entry.route),
+            Arc::clone(&entry.id),
+        );
         self.recently_removed.remove(&key);
         if self.entries.get(&key) != Some(&entry) {
             self.entries.insert(key, entry);
             self.dirty.entries.insert(key);
         }
-        self.by_path.insert(claim.path.clone(), key);
-        self.by_slug.insert(slug.clone(), key);
-        self.by_route.insert(route.clone(), key);
-        self.by_id.insert(id.clone(), key);
+        self.by_path.insert(path_key, key);
+        self.by_slug.insert(slug_key, key);
+        self.by_route.insert(route_key, key);
+        self.by_id.insert(id_key, key);
         Ok(Placement {
             id,
             slug,
@@ -479,7 +498,7 @@ impl Ledger {
     /// The path of the present post other than `key` that holds `route`.
     fn route_holder(&self, route: &str, key: Option<i64>) -> Option<String> {
         let holder = self.by_route.get(route).filter(|h| Some(**h) != key)?;
-        self.entries.get(holder).map(|e| e.path.clone())
+        self.entries.get(holder).map(|e| e.path.to_string())
     }
 
     /// The claim's slug when free, else its first free variant; a chosen slug that is
@@ -496,9 +515,9 @@ impl Ledger {
         if claim.slug_explicit {
             let holder = self
                 .by_slug
-                .get(&claim.slug)
+                .get(claim.slug.as_str())
                 .and_then(|h| self.entries.get(h))
-                .map_or_else(String::new, |e| e.path.clone());
+                .map_or_else(String::new, |e| e.path.to_string());
             return Err(format!(
                 "slug `{}` is already taken by {holder}; set a different `slug` in the front matter",
                 claim.slug
@@ -522,7 +541,7 @@ impl Ledger {
             .by_slug
             .get(natural)
             .and_then(|h| self.entries.get(h))
-            .map_or("an earlier post", |e| e.path.as_str());
+            .map_or("an earlier post", |e| &*e.path);
         format!(
             "slug `{natural}` is already taken by {holder}; published as `{variant}` (set a `slug` in the front matter to choose another)"
         )
@@ -531,7 +550,7 @@ impl Ledger {
     /// A new post's id: the front matter's when no other post has it, else the rules';
     /// never one another post ever had.
     fn mint(&self, claim: &Claim, slug: &str, rules: &dyn Rules, key: i64) -> String {
-        let unused = |id: &String| self.by_id.get(id).is_none_or(|k| *k == key);
+        let unused = |id: &String| self.by_id.get(id.as_str()).is_none_or(|k| *k == key);
         if let Some(id) = claim.id.as_ref().filter(|id| unused(id)) {
             return id.clone();
         }

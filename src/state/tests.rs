@@ -252,7 +252,7 @@ fn the_database_keeps_the_ledger_across_a_restart() {
     let mut state = State::open(&path, Duration::days(7)).unwrap();
     assert_eq!(state.ledger.len(), 1);
     assert_eq!(
-        state.ledger.at_path("harbor.txt").map(|e| e.id.as_str()),
+        state.ledger.at_path("harbor.txt").map(|e| &*e.id),
         Some(placed[0].id.as_str())
     );
     assert_eq!(
