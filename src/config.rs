@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::post::Site;
+use crate::post::{Limits, Site};
 use crate::routes::{self, Format};
 
 /// A config that cannot be used. The message names the file and the key.
@@ -82,6 +82,9 @@ struct RawPosts {
     max_bytes: u64,
     debounce_ms: u64,
     rescan_secs: u64,
+    max_categories: usize,
+    max_authors: usize,
+    max_tags: usize,
 }
 
 impl Default for RawPosts {
@@ -91,6 +94,9 @@ impl Default for RawPosts {
             max_bytes: 4 * 1024 * 1024,
             debounce_ms: 50,
             rescan_secs: 60,
+            max_categories: 100,
+            max_authors: 100,
+            max_tags: 100,
         }
     }
 }
@@ -178,8 +184,13 @@ impl Config {
             }
             invalid(message)
         })?;
-        let site = site(raw.site).map_err(invalid)?;
+        let mut site = site(raw.site).map_err(invalid)?;
         check_limits(&raw.posts, &raw.feeds).map_err(invalid)?;
+        site.limits = Limits {
+            categories: raw.posts.max_categories,
+            authors: raw.posts.max_authors,
+            tags: raw.posts.max_tags,
+        };
         let formats = formats(raw.feeds.formats).map_err(invalid)?;
         let listen: SocketAddr = raw.server.listen.parse().map_err(|_| {
             invalid(format!(
@@ -260,6 +271,7 @@ fn site(raw: RawSite) -> Result<Site, String> {
         language: raw.language,
         timezone,
         permalink: raw.permalink,
+        limits: Limits::default(),
     })
 }
 
@@ -268,6 +280,17 @@ fn check_limits(posts: &RawPosts, feeds: &RawFeeds) -> Result<(), String> {
         return Err(
             "key `feeds.items`: must be at least 1 (the number of posts in each feed)".into(),
         );
+    }
+    for (key, max) in [
+        ("max_categories", posts.max_categories),
+        ("max_authors", posts.max_authors),
+        ("max_tags", posts.max_tags),
+    ] {
+        if max == 0 {
+            return Err(format!(
+                "key `posts.{key}`: must be at least 1 (the most names one post may carry)"
+            ));
+        }
     }
     if posts.max_bytes == 0 {
         return Err(

@@ -25,6 +25,7 @@ pub fn site() -> Site {
         language: "en".into(),
         timezone: chrono_tz::America::Los_Angeles,
         permalink: routes::DEFAULT_PERMALINK.into(),
+        limits: Default::default(),
     }
 }
 

@@ -89,6 +89,27 @@ pub struct Site {
     pub timezone: chrono_tz::Tz,
     /// The page route pattern of every post (`site.permalink`), e.g. `/posts/:slug/`.
     pub permalink: String,
+    /// How many names one post may carry: the rest are dropped with a warning.
+    pub limits: Limits,
+}
+
+/// How many categories, authors and tags one post may carry (`posts.max_categories`,
+/// `max_authors`, `max_tags`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub categories: usize,
+    pub authors: usize,
+    pub tags: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            categories: 100,
+            authors: 100,
+            tags: 100,
+        }
+    }
 }
 
 /// A post file as read from disk, before parsing.
@@ -202,9 +223,25 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
     // An `updated` before the publication date is a typo; no renderer should have to
     // guard against it.
     let updated = front.updated.unwrap_or(published).max(published);
+    let limits = site.limits;
     let categories = normalize::named(text::dedup_names(front.categories.clone()), "category");
+    let categories = normalize::at_most(
+        categories,
+        limits.categories,
+        "categories",
+        "max_categories",
+        &mut warn,
+    );
+    let authors = normalize::named(
+        normalize::author_names(front.authors.clone(), site),
+        "author",
+    );
+    let authors = normalize::at_most(authors, limits.authors, "authors", "max_authors", &mut warn);
+    let tags = text::dedup_names(front.tags.clone());
+    let tags = normalize::at_most(tags, limits.tags, "tags", "max_tags", &mut warn);
     let first_paragraph = body.first_paragraph();
-    let title = normalize::title(&front, &file, &first_paragraph);
+    let title =
+        normalize::capped_title(normalize::title(&front, &file, &first_paragraph), &mut warn);
     let summary = normalize::summary(&front, first_paragraph);
     let claims = normalize::claims(&front, &file, &slug, published, site, source, &mut warn);
     let route = claims
@@ -224,9 +261,9 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
         route,
         url,
         title: decode::clean(&title),
-        authors: normalize::named(normalize::author_names(front.authors, site), "author"),
+        authors,
         categories,
-        tags: text::dedup_names(front.tags),
+        tags,
         published,
         updated,
         file_modified: source.modified,

@@ -180,14 +180,53 @@ pub fn author_names(written: Vec<String>, site: &Site) -> Vec<String> {
 /// Each name with its slug (`{prefix}-{hash}` when it has nothing sluggable), in order;
 /// a name whose slug an earlier one has is dropped (“Bay Area”, “bay-area”).
 pub fn named(names: Vec<String>, prefix: &str) -> Vec<Named> {
+    let mut slugs = std::collections::HashSet::new();
     let mut named: Vec<Named> = Vec::new();
     for name in names {
         let slug = slug_or_hash(&name, prefix);
-        if !named.iter().any(|n| n.slug == slug) {
+        if slugs.insert(slug.clone()) {
             named.push(Named { name, slug });
         }
     }
     named
+}
+
+/// The first `max` of `names`, with a warning naming the key and the setting when the
+/// rest is dropped: one post must not be able to make thousands of feeds.
+pub fn at_most<T>(
+    mut names: Vec<T>,
+    max: usize,
+    key: &str,
+    setting: &str,
+    warn: &mut impl FnMut(usize, String),
+) -> Vec<T> {
+    if names.len() > max {
+        warn(
+            1,
+            format!(
+                "key `{key}`: {} names, only the first {max} are kept; list fewer or raise posts.{setting}",
+                names.len()
+            ),
+        );
+        names.truncate(max);
+    }
+    names
+}
+
+/// A title longer than this many characters is cut, with a warning: readers show a
+/// line, not a page.
+pub const MAX_TITLE_CHARS: usize = 300;
+
+/// `title` cut to [`MAX_TITLE_CHARS`] at a character boundary, with a warning.
+pub fn capped_title(title: String, warn: &mut impl FnMut(usize, String)) -> String {
+    if title.chars().count() <= MAX_TITLE_CHARS {
+        return title;
+    }
+    warn(
+        1,
+        format!("the title is over {MAX_TITLE_CHARS} characters; it is cut there: shorten it"),
+    );
+    text::truncate(&title, MAX_TITLE_CHARS)
 }
 
 /// The front matter's `id` when it is a URI (another is warned about), else the tag URI

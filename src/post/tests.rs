@@ -11,6 +11,11 @@ fn site() -> Site {
         language: "en".into(),
         timezone: chrono_tz::America::Los_Angeles,
         permalink: crate::routes::DEFAULT_PERMALINK.into(),
+        limits: Limits {
+            categories: 3,
+            authors: 4,
+            tags: 4,
+        },
     }
 }
 
@@ -835,4 +840,32 @@ fn claims_carry_what_the_ledger_needs() {
     let chosen = post("a.md", "---\nslug: Road Map\ndate: 2020-01-01\n---\n\nx\n");
     assert!(chosen.claims.slug_explicit);
     assert_eq!(chosen.slug, "road-map");
+}
+
+#[test]
+fn names_beyond_the_limits_are_dropped_with_a_warning_naming_the_setting() {
+    let categories: Vec<String> = (0..10_000).map(|i| format!("c{i}")).collect();
+    let tags: Vec<String> = (0..40_000).map(|i| format!("t{i}")).collect();
+    let text = format!(
+        "---\ntitle: {}\ndate: 2020-01-01\nauthors: [A, B, C, D, E]\ncategories: [{}]\ntags: [{}]\n---\n\nBody.\n",
+        "x".repeat(400),
+        categories.join(", "),
+        tags.join(", ")
+    );
+    let p = post("many.md", &text);
+    let names = |named: &[Named]| named.iter().map(|n| n.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&p.categories), vec!["c0", "c1", "c2"]);
+    assert_eq!(names(&p.authors), vec!["A", "B", "C", "D"]);
+    assert_eq!(p.tags, vec!["t0", "t1", "t2", "t3"]);
+    assert_eq!(p.title.chars().count(), 300);
+    let messages: Vec<&str> = p.warnings.iter().map(|w| w.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        vec![
+            "key `categories`: 10000 names, only the first 3 are kept; list fewer or raise posts.max_categories",
+            "key `authors`: 5 names, only the first 4 are kept; list fewer or raise posts.max_authors",
+            "key `tags`: 40000 names, only the first 4 are kept; list fewer or raise posts.max_tags",
+            "the title is over 300 characters; it is cut there: shorten it",
+        ]
+    );
 }
