@@ -85,3 +85,6 @@ stop_pid() {
 vm_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
 
 mib() { python3 -c "print(f'{$1 / 1024:.1f}')"; }
+
+# Other work on the machine skews every figure: print the load average to show it.
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
