@@ -48,7 +48,7 @@ pub fn build(
     out: &Path,
     now: DateTime<Utc>,
 ) -> Result<Report, BuildError> {
-    let mut scanned = scan::load_catalog(config, state, now);
+    let mut scanned = scan::load_catalog(config, state, now, scan::BUILD_KEEPS_BYTES);
     let touched = scanned.catalog.take_touched();
     let remembered = state.remembered();
     let bodies: Arc<dyn Bodies> = Arc::new(scan::FileBodies::new(Arc::new(config.clone())));

@@ -41,7 +41,7 @@ impl Findings {
 /// that cannot be read is an error: the posts in it would be missing from every feed.
 pub fn check(config: &Config, now: DateTime<Utc>) -> Findings {
     let mut state = State::for_check(config);
-    let scanned = scan::load_catalog(config, &mut state, now);
+    let scanned = scan::load_catalog(config, &mut state, now, 0);
     let mut errors = scanned.unreadable;
     errors.extend(scanned.catalog.errors());
     // By path, the order the catalog lists its own in.

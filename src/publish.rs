@@ -175,7 +175,7 @@ impl Publisher {
             .affected(changes)
             .into_iter()
             .partition(|rel| post::is_post_path(std::path::Path::new(rel)));
-        let mut updates = scan::load_all(&self.config, posts);
+        let mut updates = scan::load_all(&self.config, posts, 0);
         updates.extend(others.into_iter().map(|rel| (rel, Update::Removed)));
         for (rel, update) in self
             .state

@@ -86,12 +86,17 @@ pub struct Scanned {
 }
 
 /// Reads and parses every post file under the posts folder, each placed by the ledger
-/// of `state` as seen at `now`.
-pub fn load_catalog(config: &Config, state: &mut State, now: DateTime<Utc>) -> Scanned {
+/// of `state` as seen at `now`, keeping bodies up to `keep_bytes` (see [`load_all`]).
+pub fn load_catalog(
+    config: &Config,
+    state: &mut State,
+    now: DateTime<Utc>,
+    keep_bytes: usize,
+) -> Scanned {
     let listing = list(&config.posts_dir);
     let mut catalog = Catalog::new();
     catalog.advance(now);
-    let updates = load_all(config, listing.files);
+    let updates = load_all(config, listing.files, keep_bytes);
     for (rel, update) in state.settle(updates, true, &config.site, now) {
         catalog.apply(&rel, update);
     }
@@ -101,17 +106,32 @@ pub fn load_catalog(config: &Config, state: &mut State, now: DateTime<Utc>) -> S
     }
 }
 
-/// Reads and parses each of `paths`, on every core, in the order given.
-pub fn load_all(config: &Config, paths: Vec<String>) -> Vec<(String, Update)> {
+/// Reads and parses each of `paths`, on every core, in the order given. Bodies are kept
+/// in the posts up to `keep_bytes` in all, and left in their files beyond (see
+/// [`load`]): `build` keeps what fits so it need not read a post twice, `serve` keeps
+/// none, so its memory does not grow with the archive.
+pub fn load_all(config: &Config, paths: Vec<String>, keep_bytes: usize) -> Vec<(String, Update)> {
     use rayon::prelude::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let kept = AtomicUsize::new(0);
     paths
         .into_par_iter()
         .map(|rel| {
-            let update = load(config, &rel);
+            let mut update = load_whole(config, &rel);
+            if let Update::Parsed(post) = &mut update {
+                let size = post.content_html.len() + post.summary.len();
+                if kept.fetch_add(size, Ordering::Relaxed) + size > keep_bytes {
+                    leave_body(post);
+                }
+            }
             (rel, update)
         })
         .collect()
 }
+
+/// How many bytes of post bodies `build` keeps in memory rather than reading a post
+/// twice: a 10,000-post site whole, half of a 100,000-post one.
+pub const BUILD_KEEPS_BYTES: usize = 256 << 20;
 
 /// The newest modification time of `dir` and the folders under it (hidden ones left
 /// out): when a file in them was last created, renamed or deleted.
@@ -160,20 +180,30 @@ pub fn full_path(config: &Config, rel: &str) -> PathBuf {
 
 /// Reads and parses the post file at `rel`: what the catalog should make of it now.
 pub fn load(config: &Config, rel: &str) -> Update {
+    let mut update = load_whole(config, rel);
+    if let Update::Parsed(post) = &mut update {
+        leave_body(post);
+    }
+    update
+}
+
+/// The body stays in the file: the catalog holds what every feed and page needs to place
+/// the post, and [`FileBodies`] reads the body again for the few posts a feed shows or a
+/// reader opens.
+fn leave_body(post: &mut Post) {
+    post.content_html = String::new();
+    post.summary = String::new();
+    post.content_elsewhere = true;
+}
+
+/// Reads and parses one post file, body and all.
+fn load_whole(config: &Config, rel: &str) -> Update {
     let path = full_path(config, rel);
     if std::fs::symlink_metadata(&path).is_err() {
         return Update::Removed;
     }
     match read(&path, rel, config.max_bytes).and_then(|source| parse(&source, config)) {
-        Ok(mut post) => {
-            // The body stays in the file: the catalog holds what every feed and page
-            // needs to place the post, and [`FileBodies`] reads the body again for the
-            // few posts a feed shows or a reader opens.
-            post.content_html = String::new();
-            post.summary = String::new();
-            post.content_elsewhere = true;
-            Update::Parsed(post)
-        }
+        Ok(post) => Update::Parsed(post),
         Err(problem) => Update::Failed(problem),
     }
 }

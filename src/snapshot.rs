@@ -384,8 +384,31 @@ impl Snapshot {
             .filter(|post| post.content_elsewhere)
             .collect();
         bodies.prefetch(&shown);
-        for key in keys {
-            pass.feed(key, catalog, remembered, bodies.as_ref(), config);
+        let jobs: Vec<FeedJob> = keys
+            .into_iter()
+            .filter_map(|key| pass.feed(key, catalog, remembered, config))
+            .collect();
+        // Every changed route of every touched feed, rendered on every core; then placed
+        // in order, so the result never depends on which core finished first.
+        let rendered = render_feeds(&pass, &jobs, bodies.as_ref(), config);
+        for (job, formats) in jobs.iter().zip(rendered) {
+            for (format, body) in formats {
+                let route = job.key.route(format);
+                pass.place(route, job.input.clone(), job.modified, || {
+                    body.unwrap_or_else(|| {
+                        let full: Vec<std::borrow::Cow<Post>> = job
+                            .posts
+                            .iter()
+                            .map(|p| with_body(p, bodies.as_ref()))
+                            .collect();
+                        let refs: Vec<&Post> = full.iter().map(|p| p.as_ref()).collect();
+                        (
+                            format.content_type(),
+                            feed::render_feed(format, &config.site, &job.info, &refs),
+                        )
+                    })
+                });
+            }
         }
         pass.next.feeds = pass.next.listing.len();
         pass.listing(config);
@@ -421,6 +444,62 @@ fn feeds_to_render(
     keys
 }
 
+/// One feed to render: its posts (newest `feeds.items`) and what it is rendered from.
+struct FeedJob {
+    key: FeedKey,
+    info: FeedInfo,
+    posts: Vec<Arc<Post>>,
+    modified: DateTime<Utc>,
+    input: Input,
+}
+
+/// Each job's formats, with the body of each whose input changed, rendered on every
+/// core (`None`: unchanged, the route before it stays).
+type RenderedFormats = Vec<(Format, Option<(&'static str, String)>)>;
+
+fn render_feeds(
+    pass: &Pass<'_>,
+    jobs: &[FeedJob],
+    bodies: &dyn Bodies,
+    config: &Config,
+) -> Vec<RenderedFormats> {
+    use rayon::prelude::*;
+    jobs.par_iter()
+        .map(|job| {
+            let changed: Vec<Format> = config
+                .formats
+                .iter()
+                .copied()
+                .filter(|format| {
+                    pass.prev
+                        .routes
+                        .get(&job.key.route(*format))
+                        .is_none_or(|old| old.input != job.input)
+                })
+                .collect();
+            let full: Vec<std::borrow::Cow<Post>> = if changed.is_empty() {
+                Vec::new()
+            } else {
+                job.posts.iter().map(|p| with_body(p, bodies)).collect()
+            };
+            let refs: Vec<&Post> = full.iter().map(|p| p.as_ref()).collect();
+            config
+                .formats
+                .par_iter()
+                .map(|&format| {
+                    let body = changed.contains(&format).then(|| {
+                        (
+                            format.content_type(),
+                            feed::render_feed(format, &config.site, &job.info, &refs),
+                        )
+                    });
+                    (format, body)
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// One publish in progress: the snapshot before it and the one it builds.
 struct Pass<'a> {
     prev: &'a Snapshot,
@@ -433,14 +512,15 @@ struct Pass<'a> {
 impl Pass<'_> {
     /// Renders one feed in every format, or takes its routes away when it has no post
     /// and was never remembered (the site's feed always stays).
+    /// What rendering one feed needs, or (its routes taken away) nothing when it has no
+    /// post and was never remembered; the site's feed always stays.
     fn feed(
         &mut self,
         key: FeedKey,
         catalog: &Catalog,
         remembered: &Remembered,
-        bodies: &dyn Bodies,
         config: &Config,
-    ) {
+    ) -> Option<FeedJob> {
         let posts = catalog.top(&key, config.items);
         let name = match &key {
             FeedKey::Site => Some(config.site.title.clone()),
@@ -452,36 +532,32 @@ impl Pass<'_> {
             !posts.is_empty() || key == FeedKey::Site || remembered.feeds.contains_key(&key)
         }) else {
             self.retire(&key, config);
-            return;
+            return None;
         };
         let title = match key {
             FeedKey::Site => config.site.title.clone(),
             _ => format!("{} — {}", config.site.title, name),
         };
-        let full: Vec<std::borrow::Cow<Post>> =
-            posts.iter().map(|p| with_body(p, bodies)).collect();
-        let refs: Vec<&Post> = full.iter().map(|p| p.as_ref()).collect();
         let info = FeedInfo {
             key: key.clone(),
             title,
             name: name.clone(),
-            updated: FeedInfo::updated_of(refs.iter().copied()),
+            updated: FeedInfo::updated_of(posts.iter().map(|p| p.as_ref())),
         };
         let modified = newest_change(&posts);
         let input = Input::Feed(
             info.clone(),
             posts.iter().cloned().map(ByIdentity).collect(),
         );
-        for &format in &config.formats {
-            self.place(key.route(format), input.clone(), modified, || {
-                (
-                    format.content_type(),
-                    feed::render_feed(format, &config.site, &info, &refs),
-                )
-            });
-        }
         self.next.feed_names.push((key.clone(), name));
-        self.next.listing.insert(key, info);
+        self.next.listing.insert(key.clone(), info.clone());
+        Some(FeedJob {
+            key,
+            info,
+            posts,
+            modified,
+            input,
+        })
     }
 
     /// Takes a feed's routes away, remembering their Last-Modified.
