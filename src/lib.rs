@@ -13,13 +13,15 @@
 //! - [`testing`]: fixtures for tests only (the example site, a `Post` builder), shared by
 //!   unit and integration tests. Imports only `post` and `routes`; hidden from the docs.
 //! - [`config`]: `config.toml`, its defaults and validation.
-//! - [`catalog`]: every post by path, with what each change touched.
+//! - [`catalog`]: every post by path, each feed's visible posts kept in order, and the
+//!   feeds each change touched.
 //! - [`state`]: the identity ledger (each post's id, slug, page route and former
 //!   routes; the feeds ever published) and the SQLite database it is kept in.
 //! - [`feed`]: renderers for RSS, Atom, JSON Feed and the HTML/OPML pages. Pure.
-//! - [`snapshot`]: every route rendered and compressed, with ETag and Last-Modified.
+//! - [`snapshot`]: every route with ETag and Last-Modified: feeds prerendered and
+//!   compressed, post pages rendered on request through a bounded cache.
 //! - [`scan`]: listing the post files of a folder, reading one into a catalog update and
-//!   all of them into a catalog.
+//!   all of them into a catalog; reading bodies left in their files again.
 //! - [`build`] and [`check`]: the one-shot commands over a scanned folder.
 //! - [`watch`]: file system events → change sets. Knows nothing of HTTP.
 //! - [`server`]: HTTP over a snapshot. Knows nothing of files.
