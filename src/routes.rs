@@ -109,6 +109,19 @@ pub struct PermalinkParts<'a> {
     pub category: &'a str,
 }
 
+impl<'a> PermalinkParts<'a> {
+    /// The parts of a post published on `day` (in the site's time zone).
+    pub fn on(day: impl chrono::Datelike, slug: &'a str, category: &'a str) -> Self {
+        PermalinkParts {
+            year: day.year(),
+            month: day.month(),
+            day: day.day(),
+            slug,
+            category,
+        }
+    }
+}
+
 const TOKENS: &[&str] = &[":year", ":month", ":day", ":slug", ":title", ":category"];
 
 /// Checks a permalink pattern (`site.permalink` or a post's `permalink`): a path from

@@ -61,6 +61,7 @@ mod document;
 mod file_info;
 mod front;
 mod html;
+mod identity;
 mod normalize;
 mod text;
 
@@ -72,6 +73,7 @@ use file_info::FileName;
 use crate::routes;
 
 pub use file_info::{is_post_path, slugify};
+pub use identity::{rebase_links, Claims, Limits};
 
 /// What a post needs to know of the site: read from `config.toml` by the caller.
 #[derive(Debug, Clone)]
@@ -91,25 +93,6 @@ pub struct Site {
     pub permalink: String,
     /// How many names one post may carry: the rest are dropped with a warning.
     pub limits: Limits,
-}
-
-/// How many categories, authors and tags one post may carry (`posts.max_categories`,
-/// `max_authors`, `max_tags`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    pub categories: usize,
-    pub authors: usize,
-    pub tags: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            categories: 100,
-            authors: 100,
-            tags: 100,
-        }
-    }
 }
 
 /// A post file as read from disk, before parsing.
@@ -175,25 +158,6 @@ pub struct Post {
     /// What the file asks of the identity ledger, which settles `id`, `slug`, `url` and
     /// the date of an undated post for good.
     pub claims: Claims,
-}
-
-/// What a post file asks for its identity; the ledger (`state`) decides.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Claims {
-    /// The writer chose the slug (`slug` in the front matter): a taken one is an error.
-    pub slug_explicit: bool,
-    /// Readable slugs to use, in order, when another post holds `slug`.
-    pub slug_variants: Vec<String>,
-    /// The page route the writer chose (`permalink`, `url`, `path`).
-    pub route: Option<String>,
-    /// Former routes the writer lists (`aliases`, `redirect_from`).
-    pub aliases: Vec<String>,
-    /// The front matter's `id`, when it is a URI.
-    pub id: Option<String>,
-    /// No date anywhere: the post is dated by when it was first seen.
-    pub undated: bool,
-    /// A hash of the file's bytes, for recognizing a renamed or moved file.
-    pub fingerprint: String,
 }
 
 /// Parses and normalizes one post file.
@@ -274,12 +238,6 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
         claims,
         content_elsewhere: false,
     })
-}
-
-/// `html` with the links the parser made absolute against `from` (the page it expected)
-/// moved to `to` (the page the ledger placed the post at).
-pub fn rebase_links(html: &str, from: &str, to: &str) -> String {
-    html.replace(&format!("=\"{from}"), &format!("=\"{to}"))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! and the site to the field every renderer can rely on, with the fallbacks the README
 //! gives under "Post formats" (What every post gets).
 
-use chrono::{DateTime, Datelike, FixedOffset, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use chrono_tz::Tz;
 
 use super::document::Body;
@@ -66,15 +66,12 @@ pub fn route(
     published: DateTime<FixedOffset>,
     categories: &[Named],
 ) -> String {
+    let category = categories.first().map_or("", |c| c.slug.as_str());
     let local = published.with_timezone(&site.timezone);
-    let parts = routes::PermalinkParts {
-        year: local.year(),
-        month: local.month(),
-        day: local.day(),
-        slug,
-        category: categories.first().map_or("", |c| c.slug.as_str()),
-    };
-    routes::permalink(&site.permalink, &parts)
+    routes::permalink(
+        &site.permalink,
+        &routes::PermalinkParts::on(local, slug, category),
+    )
 }
 
 /// What the file asks of the identity ledger. A chosen page route that is not a path
@@ -106,14 +103,7 @@ pub fn claims(
     let route = route.map(|pattern| {
         // A chosen permalink may use the pattern's tokens too (Jekyll allows it).
         let local = published.with_timezone(&site.timezone);
-        let parts = routes::PermalinkParts {
-            year: local.year(),
-            month: local.month(),
-            day: local.day(),
-            slug,
-            category: "",
-        };
-        routes::permalink(&pattern, &parts)
+        routes::permalink(&pattern, &routes::PermalinkParts::on(local, slug, ""))
     });
     let aliases = front
         .aliases

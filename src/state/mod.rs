@@ -248,13 +248,7 @@ impl Rules for SiteRules<'_> {
 
     fn route(&self, claim: &Claim, slug: &str) -> String {
         let local = claim.date.with_timezone(&self.0.timezone);
-        let parts = routes::PermalinkParts {
-            year: chrono::Datelike::year(&local),
-            month: chrono::Datelike::month(&local),
-            day: chrono::Datelike::day(&local),
-            slug,
-            category: &claim.category,
-        };
+        let parts = routes::PermalinkParts::on(local, slug, &claim.category);
         routes::permalink(&self.0.permalink, &parts)
     }
 }
