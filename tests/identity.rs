@@ -6,21 +6,16 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
 use chrono::DateTime;
+use common::site::{article, folder, write, Got, Site};
 use common::{wait_until, PATIENCE};
-use dropfeed::config::Config;
-use dropfeed::publish::{Daemon, ServeError};
-use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
-use tempfile::TempDir;
 
 /// What every link and id of these sites starts with.
 const BASE: &str = "http://127.0.0.1";
@@ -34,33 +29,6 @@ author = "Newsroom"
 # Off, so every change below is seen by the watcher alone.
 rescan_secs = 0
 "#;
-
-struct Site {
-    dir: TempDir,
-    addr: SocketAddr,
-    client: reqwest::Client,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<Result<(), ServeError>>>,
-}
-
-struct Got {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Got {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
 
 /// What the three site feeds say of one post: its id and its date, in each format.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,59 +53,15 @@ impl Item {
     }
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .build()
-        .unwrap()
-}
-
 impl Site {
     /// A new site with the given config and posts, served.
     async fn new(config: &str, posts: &[(&str, &str)]) -> Site {
         Site::serve(folder(config, posts)).await
     }
 
-    /// Serves the site in `dir`.
-    async fn serve(dir: TempDir) -> Site {
-        let config = Config::load(&dir.path().join("config.toml")).unwrap();
-        let daemon = Daemon::start(config, "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
-        let addr = daemon.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(daemon.run(async move {
-            let _ = stopped.await;
-        }));
-        Site {
-            dir,
-            addr,
-            client: client(),
-            stop: Some(stop),
-            task: Some(task),
-        }
-    }
-
-    /// Stops the server and hands back its folder.
-    async fn stop(mut self) -> TempDir {
-        let _ = self.stop.take().unwrap().send(());
-        self.task.take().unwrap().await.unwrap().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        std::mem::replace(&mut self.dir, dir)
-    }
-
     /// Stops the server and starts a new one on the same folder and database.
     async fn restart(self) -> Site {
         Site::serve(self.stop().await).await
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn posts(&self) -> PathBuf {
-        self.path().join("posts")
     }
 
     /// The state database: `[state] db` is left at its default, `dropfeed.db` beside
@@ -146,38 +70,12 @@ impl Site {
         self.path().join("dropfeed.db")
     }
 
-    async fn get(&self, path: &str) -> Got {
-        fetch(&self.client, self.addr, path).await
-    }
-
-    /// Polls `path` until `ok` holds, for at most [`PATIENCE`].
-    async fn wait_for(&self, path: &str, what: &str, ok: impl Fn(&Got) -> bool) -> Got {
-        let ok = &ok;
-        wait_until(PATIENCE, what, || async move {
-            let got = self.get(path).await;
-            if ok(&got) {
-                Ok(got)
-            } else {
-                Err(format!("{path} answers {} {:?}", got.status, got.text()))
-            }
-        })
-        .await
-    }
-
     /// Waits until the page at `route` answers 200 with HTML holding `text`.
     async fn shows(&self, route: &str, text: &str, what: &str) -> Got {
         self.wait_for(route, what, |got| {
             got.status == StatusCode::OK && got.text().contains(text)
         })
         .await
-    }
-
-    /// Waits until `route` answers 301 to `target`.
-    async fn redirects(&self, route: &str, target: &str, what: &str) {
-        self.wait_for(route, what, |got| {
-            got.status == StatusCode::MOVED_PERMANENTLY && got.header("location") == target
-        })
-        .await;
     }
 
     /// What the site feeds say now of the post whose page is `route`.
@@ -212,10 +110,6 @@ impl Site {
         }
     }
 
-    async fn health(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.get("/healthz").await.body).unwrap()
-    }
-
     /// Writes `marker.txt` with `text` and waits for its page: once it is served, every
     /// change made to the posts before it has been published.
     async fn publish_marker(&self, text: &str) {
@@ -223,40 +117,6 @@ impl Site {
         self.shows("/posts/marker/", text, "the marker written after")
             .await;
     }
-}
-
-async fn fetch(client: &reqwest::Client, addr: SocketAddr, path: &str) -> Got {
-    let response = client
-        .get(format!("http://{addr}{path}"))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.bytes().await.unwrap();
-    Got {
-        status,
-        headers,
-        body,
-    }
-}
-
-/// A site folder: `config.toml`, and `posts/` holding `posts`.
-fn folder(config: &str, posts: &[(&str, &str)]) -> TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("config.toml"), config).unwrap();
-    std::fs::create_dir(dir.path().join("posts")).unwrap();
-    for (path, text) in posts {
-        write(&dir.path().join("posts").join(path), text);
-    }
-    dir
-}
-
-fn write(path: &Path, text: &str) {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).unwrap();
-    }
-    std::fs::write(path, text).unwrap();
 }
 
 /// Sets the file's modification time, as `touch -d` does.
@@ -320,11 +180,6 @@ fn json_item(json: &str, page: &str) -> Option<(String, String)> {
 fn only<T>(mut found: impl Iterator<Item = T>) -> Option<T> {
     let first = found.next()?;
     found.next().is_none().then_some(first)
-}
-
-/// An article-text post, as saved from a blog page.
-fn article(author: &str, date: &str, categories: &str, body: &str) -> String {
-    format!("Posted by {author} on {date}\nCategories: {categories}\n\n{body}\n")
 }
 
 fn night_bus() -> String {
@@ -818,7 +673,8 @@ async fn a_category_emptied_then_refilled_answers_200_throughout_and_after_a_res
             let mut seen = Vec::new();
             while !done.load(Ordering::SeqCst) {
                 for feed in feeds {
-                    seen.push((feed, fetch(&client, addr, feed).await.status));
+                    let answer = client.get(format!("http://{addr}{feed}")).send().await;
+                    seen.push((feed, answer.unwrap().status()));
                 }
             }
             seen

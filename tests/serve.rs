@@ -7,17 +7,13 @@ mod common;
 
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use common::site::{article, client, folder, write, Got, Site};
 use common::{wait_until, PATIENCE};
-use dropfeed::config::Config;
-use dropfeed::publish::{Daemon, ServeError};
-use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
-use tempfile::TempDir;
 
 const CONFIG: &str = r#"
 [site]
@@ -30,41 +26,6 @@ rescan_secs = 0
 max_bytes = 4096
 "#;
 
-struct Site {
-    dir: TempDir,
-    addr: SocketAddr,
-    client: reqwest::Client,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<Result<(), ServeError>>>,
-}
-
-struct Got {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Got {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .build()
-        .unwrap()
-}
-
 impl Site {
     /// A new site with the given posts, served.
     async fn new(posts: &[(&str, &str)]) -> Site {
@@ -73,86 +34,7 @@ impl Site {
 
     /// A new site with the given config and posts, served.
     async fn with_config(config: &str, posts: &[(&str, &str)]) -> Site {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("config.toml"), config).unwrap();
-        std::fs::create_dir(dir.path().join("posts")).unwrap();
-        std::fs::create_dir(dir.path().join("outside")).unwrap();
-        for (path, text) in posts {
-            write(&dir.path().join("posts").join(path), text);
-        }
-        Site::serve(dir).await
-    }
-
-    /// Serves the site in `dir`.
-    async fn serve(dir: TempDir) -> Site {
-        let config = Config::load(&dir.path().join("config.toml")).unwrap();
-        let daemon = Daemon::start(config, "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
-        let addr = daemon.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(daemon.run(async move {
-            let _ = stopped.await;
-        }));
-        Site {
-            dir,
-            addr,
-            client: client(),
-            stop: Some(stop),
-            task: Some(task),
-        }
-    }
-
-    /// Stops the server and hands back its folder.
-    async fn stop(mut self) -> TempDir {
-        let _ = self.stop.take().unwrap().send(());
-        self.task.take().unwrap().await.unwrap().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        std::mem::replace(&mut self.dir, dir)
-    }
-
-    fn posts(&self) -> PathBuf {
-        self.dir.path().join("posts")
-    }
-
-    fn outside(&self) -> PathBuf {
-        self.dir.path().join("outside")
-    }
-
-    async fn request(&self, method: reqwest::Method, path: &str, headers: &[(&str, &str)]) -> Got {
-        let mut request = self
-            .client
-            .request(method, format!("http://{}{path}", self.addr));
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.bytes().await.unwrap();
-        Got {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    async fn get(&self, path: &str) -> Got {
-        self.request(reqwest::Method::GET, path, &[]).await
-    }
-
-    /// Polls `path` until `ok` holds, for at most [`PATIENCE`].
-    async fn wait_for(&self, path: &str, what: &str, ok: impl Fn(&Got) -> bool) -> Got {
-        let ok = &ok;
-        wait_until(PATIENCE, what, || async move {
-            let got = self.get(path).await;
-            if ok(&got) {
-                Ok(got)
-            } else {
-                Err(format!("{path} answers {} {:?}", got.status, got.text()))
-            }
-        })
-        .await
+        Site::serve(folder(config, posts)).await
     }
 
     /// Waits until the page of `slug` holds `text`.
@@ -169,10 +51,6 @@ impl Site {
             got.status == StatusCode::NOT_FOUND
         })
         .await;
-    }
-
-    async fn health(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.get("/healthz").await.body).unwrap()
     }
 
     /// Waits until the feed at `feed` answers 200 and lists the post `slug`.
@@ -211,15 +89,6 @@ impl Site {
         .await
     }
 
-    /// Waits until `route` answers 301 to `target`.
-    async fn redirects(&self, route: &str, target: &str, what: &str) {
-        self.wait_for(route, what, |got| {
-            got.status == StatusCode::MOVED_PERMANENTLY
-                && got.headers.get("location").and_then(|l| l.to_str().ok()) == Some(target)
-        })
-        .await;
-    }
-
     /// The validators of each route, which must answer 200.
     async fn validators(&self, routes: &[&str]) -> Vec<(String, String)> {
         let mut all = Vec::new();
@@ -243,18 +112,6 @@ fn guid_of(rss: &str, slug: &str) -> String {
     let open = start + item[start..].find('>').unwrap() + 1;
     let close = item.find("</guid>").unwrap();
     item[open..close].to_string()
-}
-
-fn write(path: &Path, text: &str) {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).unwrap();
-    }
-    std::fs::write(path, text).unwrap();
-}
-
-/// An article-text post, as saved from a blog page.
-fn article(author: &str, date: &str, categories: &str, body: &str) -> String {
-    format!("Posted by {author} on {date}\nCategories: {categories}\n\n{body}\n")
 }
 
 /// Ann Lee's post in Transit, dated 2019-03-03.

@@ -95,3 +95,4 @@ where
         }
     }
 }
+pub mod site;
