@@ -149,12 +149,6 @@ impl Publisher {
             rescan: true,
         };
         let published = publisher.publish(&rescan, true);
-        // The first snapshot is served whole from the first request on: its compressed
-        // variants are made here, before `serve` listens.
-        let current = publisher.snapshots.load_full();
-        if let Some(compressed) = current.compress_pending() {
-            publisher.snapshots.store(Arc::new(compressed));
-        }
         (publisher, published.unwrap_or_else(Published::nothing))
     }
 
@@ -216,16 +210,10 @@ impl Publisher {
         let next = Arc::new(next);
         self.snapshots.store(Arc::clone(&next));
         let took = start.elapsed();
-        // Readers already have the new bodies; the compressed variants follow, made
-        // off the publish loop so the next change set need not wait for them. They are
-        // swapped in only over the snapshot they were made from: if a later publish got
-        // there first, its own compression covers the routes still pending.
-        let snapshots = Arc::clone(&self.snapshots);
-        rayon::spawn(move || {
-            if let Some(compressed) = next.compress_pending() {
-                snapshots.compare_and_swap(&next, Arc::new(compressed));
-            }
-        });
+        // Readers already have the new bodies; the compressed variants follow.
+        if let Some(compressed) = next.compress_pending() {
+            self.snapshots.store(Arc::new(compressed));
+        }
         Some(Published {
             counts,
             routes,
