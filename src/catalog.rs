@@ -241,6 +241,14 @@ impl Catalog {
         }
     }
 
+    /// The modification time and size of the file the post at `path` was read from,
+    /// when its current content is that post (it has no error).
+    pub fn read_from(&self, path: &str) -> Option<(DateTime<Utc>, u64)> {
+        let entry = self.entries.get(path)?;
+        let post = entry.post.as_ref().filter(|_| entry.error.is_none())?;
+        Some((post.file_modified, post.file_size))
+    }
+
     /// Takes the set of feeds whose visible posts changed since the last call.
     pub fn take_touched(&mut self) -> BTreeSet<FeedKey> {
         std::mem::take(&mut self.touched)

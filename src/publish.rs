@@ -171,15 +171,23 @@ impl Publisher {
         self.catalog.advance(now);
         // A catalog path that no longer names a post file (a folder took its place) is
         // removed; the others are read, on every core when there are many.
-        let (posts, others): (Vec<String>, Vec<String>) = self
-            .affected(changes)
+        let mut affected = self.affected(changes);
+        // A rescan reads again only what changed since it was read: a site of 100,000
+        // posts is not parsed again every `posts.rescan_secs`. Then the catalog's paths
+        // stand for the whole folder, so the ledger is not told of a whole-folder scan.
+        let before = affected.len();
+        if changes.rescan {
+            affected.retain(|rel| !self.unchanged_since_read(rel));
+        }
+        let whole_folder = changes.rescan && affected.len() == before;
+        let (posts, others): (Vec<String>, Vec<String>) = affected
             .into_iter()
             .partition(|rel| post::is_post_path(std::path::Path::new(rel)));
         let mut updates = scan::load_all(&self.config, posts, 0);
         updates.extend(others.into_iter().map(|rel| (rel, Update::Removed)));
         for (rel, update) in self
             .state
-            .settle(updates, changes.rescan, &self.config.site, now)
+            .settle(updates, whole_folder, &self.config.site, now)
         {
             let problems = problems_of(&update);
             let applied = self.catalog.apply(&rel, update);
@@ -219,6 +227,19 @@ impl Publisher {
             routes,
             took,
         })
+    }
+
+    /// True when the file at `rel` is the one the catalog's post was read from: same
+    /// modification time and size, and it parsed.
+    fn unchanged_since_read(&self, rel: &str) -> bool {
+        let Some((modified, size)) = self.catalog.read_from(rel) else {
+            return false;
+        };
+        let Ok(meta) = std::fs::metadata(scan::full_path(&self.config, rel)) else {
+            return false;
+        };
+        let now_modified = meta.modified().map(DateTime::<Utc>::from).ok();
+        now_modified == Some(modified) && meta.len() == size
     }
 
     /// Every post path a change set may have changed: for a folder, the catalog's paths
@@ -438,6 +459,21 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
         .unwrap_or("a panic without a message")
 }
 
+/// Keeps the allocator from hoarding what a long-running `serve` frees: glibc by default
+/// raises its mmap threshold each time a large block is freed, so the feeds a publish
+/// renders (hundreds of KB each) end up in heaps that can only grow, one per thread.
+/// A fixed threshold sends them back to the system when freed, and two arenas are
+/// enough for two cores. Measured with `bench/steady` (PERFORMANCE.md).
+pub fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; it is called before any thread
+    // of ours allocates concurrently, and glibc takes its own lock.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
 /// Hands the memory the first scan freed (every post parsed, its body dropped) back to
 /// the system: glibc keeps freed blocks in the middle of its heap otherwise, and the
 /// daemon's resident size would stay at the scan's peak.
@@ -558,6 +594,41 @@ mod tests {
         );
         assert!(has(&publisher, "/posts/new/"));
         assert!(!has(&publisher, "/posts/a/"));
+    }
+
+    #[test]
+    fn a_rescan_reads_again_only_files_changed_since_they_were_read() {
+        let (dir, mut publisher) = site();
+        let rescan = ChangeSet {
+            paths: BTreeSet::new(),
+            rescan: true,
+        };
+        let a = dir.path().join("posts/a.txt");
+        let modified = std::fs::metadata(&a).unwrap().modified().unwrap();
+        // Same size and modification time: a rescan takes it for the file it read.
+        std::fs::write(&a, "ank").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&a)
+            .unwrap()
+            .set_modified(modified)
+            .unwrap();
+        assert!(publisher.publish(&rescan, false).is_none());
+        assert!(publisher
+            .snapshots()
+            .load()
+            .get("/rss.xml")
+            .is_some_and(|feed| !String::from_utf8_lossy(&feed.body).contains("ank")));
+        // Another size: read again.
+        std::fs::write(&a, "anteater").unwrap();
+        let published = publisher.publish(&rescan, false).unwrap();
+        assert_eq!(
+            published.counts,
+            Counts {
+                modified: 1,
+                ..Counts::default()
+            }
+        );
     }
 
     /// A clock that starts at `start` and moves with tokio's clock, so a paused test

@@ -177,6 +177,7 @@ impl PostBuilder {
             published,
             updated: updated.unwrap_or(published),
             file_modified: published.with_timezone(&Utc),
+            file_size: 0,
             summary,
             content_html,
             draft,

@@ -144,6 +144,9 @@ pub struct Post {
     /// `updated`/`lastmod` from front matter, else `published`; never before `published`.
     pub updated: DateTime<FixedOffset>,
     pub file_modified: DateTime<Utc>,
+    /// The size of the file it was read from: with `file_modified`, what tells a rescan
+    /// the file has not changed since.
+    pub file_size: u64,
     /// Plain text, at most 300 characters.
     pub summary: String,
     /// Sanitized HTML with absolute URLs; empty when `content_elsewhere`.
@@ -231,6 +234,7 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
         published,
         updated,
         file_modified: source.modified,
+        file_size: source.bytes.len() as u64,
         summary: decode::clean(&summary),
         content_html: decode::clean(&content_html),
         draft: front.draft,
