@@ -120,11 +120,11 @@ pub fn respond_at<B>(
         return rendered_response(&rendered, req, head, now);
     }
     let target = routes::alias_target(&path)
-        .filter(|target| snapshot.get(target).is_some())
+        .filter(|target| snapshot.has(target))
         .or_else(|| {
             snapshot
                 .redirect(&path)
-                .filter(|target| snapshot.get(target).is_some())
+                .filter(|target| snapshot.has(target))
                 .map(str::to_string)
         });
     match target {

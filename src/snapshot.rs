@@ -152,7 +152,7 @@ struct PageContext {
 }
 
 /// Every route at one publish.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Snapshot {
     routes: HashMap<String, Route>,
     /// Last-Modified of routes that have gone, so one that comes back never goes back
@@ -223,6 +223,12 @@ impl Snapshot {
             Some(r) => Some(Arc::clone(&r.rendered)),
             None => self.page(route),
         }
+    }
+
+    /// True when `route` answers (a prerendered route or a post's page), without
+    /// rendering anything.
+    pub fn has(&self, route: &str) -> bool {
+        self.routes.contains_key(route) || self.pages.contains_key(route)
     }
 
     /// The page of the post at `route`, rendered now or taken from the cache.
@@ -317,22 +323,9 @@ impl Snapshot {
                 ((*route).clone(), Route { rendered, input })
             })
             .collect();
-        let mut routes = self.routes.clone();
-        routes.extend(done);
-        Some(Snapshot {
-            routes,
-            retired: self.retired.clone(),
-            floor: self.floor,
-            published_at: self.published_at,
-            feeds: self.feeds,
-            posts: self.posts,
-            listing: self.listing.clone(),
-            feed_names: self.feed_names.clone(),
-            redirects: Arc::clone(&self.redirects),
-            pages: self.pages.clone(),
-            page_context: self.page_context.clone(),
-            page_cache: Arc::clone(&self.page_cache),
-        })
+        let mut compressed = self.clone();
+        compressed.routes.extend(done);
+        Some(compressed)
     }
 
     pub fn route_count(&self) -> usize {
@@ -392,22 +385,10 @@ impl Snapshot {
         // in order, so the result never depends on which core finished first.
         let rendered = render_feeds(&pass, &jobs, bodies.as_ref(), config);
         for (job, formats) in jobs.iter().zip(rendered) {
+            // A format left out kept its input: its route stays as it was.
             for (format, body) in formats {
                 let route = job.key.route(format);
-                pass.place(route, job.input.clone(), job.modified, || {
-                    body.unwrap_or_else(|| {
-                        let full: Vec<std::borrow::Cow<Post>> = job
-                            .posts
-                            .iter()
-                            .map(|p| with_body(p, bodies.as_ref()))
-                            .collect();
-                        let refs: Vec<&Post> = full.iter().map(|p| p.as_ref()).collect();
-                        (
-                            format.content_type(),
-                            feed::render_feed(format, &config.site, &job.info, &refs),
-                        )
-                    })
-                });
+                pass.place(route, job.input.clone(), job.modified, || body);
             }
         }
         pass.next.feeds = pass.next.listing.len();
@@ -453,9 +434,8 @@ struct FeedJob {
     input: Input,
 }
 
-/// Each job's formats, with the body of each whose input changed, rendered on every
-/// core (`None`: unchanged, the route before it stays).
-type RenderedFormats = Vec<(Format, Option<(&'static str, String)>)>;
+/// Each job's formats whose input changed, with their bodies, rendered on every core.
+type RenderedFormats = Vec<(Format, (&'static str, String))>;
 
 fn render_feeds(
     pass: &Pass<'_>,
@@ -483,17 +463,11 @@ fn render_feeds(
                 job.posts.iter().map(|p| with_body(p, bodies)).collect()
             };
             let refs: Vec<&Post> = full.iter().map(|p| p.as_ref()).collect();
-            config
-                .formats
+            changed
                 .par_iter()
                 .map(|&format| {
-                    let body = changed.contains(&format).then(|| {
-                        (
-                            format.content_type(),
-                            feed::render_feed(format, &config.site, &job.info, &refs),
-                        )
-                    });
-                    (format, body)
+                    let body = feed::render_feed(format, &config.site, &job.info, &refs);
+                    (format, (format.content_type(), body))
                 })
                 .collect()
         })

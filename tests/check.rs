@@ -103,8 +103,8 @@ const EXPECTED_CHECK_LINES: &[&str] = &[
     "posts/unclosed.md:1: front matter opened with `---` on line 1 is never closed; add a closing `---` line",
 ];
 
-#[test]
-fn check_on_good_posts_exits_0() {
+/// A site with the empty config and one good post.
+fn good_site() -> tempfile::TempDir {
     let site = tempfile::tempdir().expect("temp dir");
     write(site.path(), "config.toml", b"");
     write(
@@ -112,6 +112,12 @@ fn check_on_good_posts_exits_0() {
         "posts/good.md",
         b"---\ntitle: Good\ndate: 2024-01-02\n---\nFine.\n",
     );
+    site
+}
+
+#[test]
+fn check_on_good_posts_exits_0() {
+    let site = good_site();
     let output = dropfeed(site.path(), &["check"]);
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&output.stdout), "");
@@ -203,13 +209,7 @@ fn check_into_a_reader_that_stops_early_exits_quietly() {
 /// vanishing without a word.
 #[test]
 fn an_unreadable_folder_is_reported_and_check_exits_1() {
-    let site = tempfile::tempdir().expect("temp dir");
-    write(site.path(), "config.toml", b"");
-    write(
-        site.path(),
-        "posts/good.md",
-        b"---\ntitle: Good\ndate: 2024-01-02\n---\nFine.\n",
-    );
+    let site = good_site();
     let name = "d".repeat(250);
     // Made one level at a time with relative paths, so no path given to mkdir is too long;
     // bash, not sh: dash's `cd` fails once the whole path is.

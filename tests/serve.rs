@@ -272,7 +272,10 @@ async fn a_save_that_pauses_half_way_is_never_published_torn() {
 
     // A writer truncates the file, writes half of the new version, and pauses with the
     // file still open: far longer than the 50 ms debounce, well within WRITE_WAIT. The
-    // pause is the scenario, not a wait for something.
+    // pause is the scenario, not a wait for something: what is asserted is that nothing
+    // happens during it, and there is no outcome to poll for (the watcher shows nothing
+    // while it holds an open file back; a marker post written now would be held back
+    // with it). A shorter pause would test less; the second half below is polled for.
     let mut file = std::fs::File::create(site.posts().join("slow.txt")).unwrap();
     file.write_all(b"Posted by Ann Lee on March 3, 2019\nCategories: Wea")
         .unwrap();
