@@ -117,6 +117,10 @@ pub struct Catalog {
     pages: HashTrieMapSync<String, Arc<Post>>,
     /// Paths whose entry has an error or whose post has warnings: what `/healthz` lists.
     noted: BTreeSet<String>,
+    /// What the listing of the posts folder found wrong (a folder it cannot read, a link
+    /// out of it, a name that is not UTF-8), by path: the posts there are missing, and
+    /// `/healthz` lists these beside the files that failed.
+    unlisted: BTreeMap<String, Problem>,
     /// Feeds whose visible posts changed since [`Catalog::take_touched`].
     touched: BTreeSet<FeedKey>,
     /// How many entries hold a post, drafts and future ones included.
@@ -133,6 +137,7 @@ impl Default for Catalog {
             scheduled: BTreeSet::new(),
             pages: HashTrieMapSync::new_sync(),
             noted: BTreeSet::new(),
+            unlisted: BTreeMap::new(),
             touched: BTreeSet::new(),
             known: 0,
             now: DateTime::<Utc>::MIN_UTC,
@@ -293,12 +298,42 @@ impl Catalog {
         self.known
     }
 
-    /// Files that failed to parse, by path.
+    /// Files that failed to parse and what the listing found wrong, by path.
     pub fn errors(&self) -> Vec<Problem> {
-        self.noted
+        let mut errors: Vec<Problem> = self
+            .noted
             .iter()
             .filter_map(|path| self.entries.get(path)?.error.clone())
-            .collect()
+            .chain(self.unlisted.values().cloned())
+            .collect();
+        errors.sort_by(|a, b| a.path.cmp(&b.path));
+        errors
+    }
+
+    /// Notes what a listing of the folder `rel` (`""`: the whole posts folder) found
+    /// wrong, in place of what was noted at or under it before. Gives the problems not
+    /// noted before, and whether any noted before is gone.
+    pub fn note_listing(&mut self, rel: &str, problems: Vec<Problem>) -> (Vec<Problem>, bool) {
+        let under = |path: &str| {
+            rel.is_empty()
+                || path
+                    .strip_prefix(rel)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        };
+        let paths: Vec<String> = self.unlisted.keys().filter(|p| under(p)).cloned().collect();
+        let before: BTreeMap<String, Problem> = paths
+            .iter()
+            .filter_map(|path| self.unlisted.remove_entry(path))
+            .collect();
+        let mut new = Vec::new();
+        for problem in problems {
+            if before.get(&problem.path) != Some(&problem) {
+                new.push(problem.clone());
+            }
+            self.unlisted.insert(problem.path.clone(), problem);
+        }
+        let gone = before.keys().any(|path| !self.unlisted.contains_key(path));
+        (new, gone)
     }
 
     /// Problems that did not stop a post (guessed encoding, missing date), by path.

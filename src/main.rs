@@ -36,7 +36,7 @@ enum Command {
     Build {
         #[arg(long, default_value = "config.toml")]
         config: PathBuf,
-        /// The folder to write into; created if missing.
+        /// The folder to write; created if missing, replaced whole if built before.
         #[arg(long)]
         out: PathBuf,
         /// Build without the state database: ids, slugs and pages from the rules alone,
@@ -93,9 +93,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 dropfeed::state::State::for_build(&config, !no_state).map_err(|err| {
                     anyhow::anyhow!("{err}; or build without it: dropfeed build --no-state")
                 })?;
-            let report = dropfeed::build::build(&config, &mut state, &out, chrono::Utc::now())
-                .with_context(|| format!("building into {}", out.display()))?;
-            for problem in report.unreadable.iter().chain(&report.errors) {
+            // Every error names the path it is about.
+            let report = dropfeed::build::build(&config, &mut state, &out, chrono::Utc::now())?;
+            for problem in &report.errors {
                 tracing::warn!(
                     "skipped {}:{}: {}",
                     config.posts_dir.join(&problem.path).display(),

@@ -120,6 +120,8 @@ pub struct Publisher {
     bodies: Arc<dyn Bodies>,
     /// What "now" is for every publish: which posts are due, and the date of what changed.
     clock: Clock,
+    /// What the listings found wrong changed since the last publish: `/healthz` must say.
+    listing_changed: bool,
 }
 
 /// What [`Publisher::publish`] did.
@@ -143,6 +145,7 @@ impl Publisher {
             bodies,
             snapshots: Arc::new(ArcSwap::from_pointee(Snapshot::starting_after(floor))),
             clock,
+            listing_changed: false,
         };
         let rescan = ChangeSet {
             paths: BTreeSet::new(),
@@ -198,7 +201,8 @@ impl Publisher {
         }
         self.state.verify();
         let touched = self.catalog.take_touched();
-        if counts.is_empty() && touched.is_empty() && !force {
+        let listing_changed = std::mem::take(&mut self.listing_changed);
+        if counts.is_empty() && touched.is_empty() && !force && !listing_changed {
             let _ = self.state.save();
             return None;
         }
@@ -244,12 +248,15 @@ impl Publisher {
 
     /// Every post path a change set may have changed: for a folder, the catalog's paths
     /// under it and the files now in it.
-    fn affected(&self, changes: &ChangeSet) -> BTreeSet<String> {
-        let dir = &self.config.posts_dir;
+    fn affected(&mut self, changes: &ChangeSet) -> BTreeSet<String> {
+        let config = Arc::clone(&self.config);
+        let dir = &config.posts_dir;
         if changes.rescan {
             let mut paths: BTreeSet<String> =
                 self.catalog.paths_under("").map(str::to_string).collect();
-            paths.extend(scan::list(dir).into_files_logging_problems(dir));
+            let listing = scan::list(dir);
+            paths.extend(listing.files);
+            self.note_listing("", listing.problems);
             return paths;
         }
         let mut paths = BTreeSet::new();
@@ -259,17 +266,21 @@ impl Publisher {
             }
             let prefix = format!("{rel}/");
             paths.extend(self.catalog.paths_under(&prefix).map(str::to_string));
-            let folder = dir.join(rel);
-            if folder.is_dir() {
-                paths.extend(
-                    scan::list(&folder)
-                        .into_files_logging_problems(&folder)
-                        .into_iter()
-                        .map(|p| format!("{prefix}{p}")),
-                );
+            if let Some(listing) = scan::list_under(dir, rel) {
+                paths.extend(listing.files);
+                self.note_listing(rel, listing.problems);
             }
         }
         paths
+    }
+
+    /// Notes what a listing found wrong in the catalog, for `/healthz`, and logs what is
+    /// new; a change there is a change to publish.
+    fn note_listing(&mut self, rel: &str, problems: Vec<Problem>) {
+        let (new, gone) = self.catalog.note_listing(rel, problems);
+        let new: Vec<(bool, Problem)> = new.into_iter().map(|p| (true, p)).collect();
+        log_problems(&new, &self.config.posts_dir);
+        self.listing_changed |= gone || !new.is_empty();
     }
 }
 
