@@ -390,7 +390,10 @@ impl Fields<'_> {
         };
         date::parse(value, tz)
             .map(Some)
-            .ok_or_else(|| self.error(key, format!("`{value}` is not a date; {}", date::ACCEPTED)))
+            .ok_or_else(|| {
+                let value = super::text::quote(value);
+                self.error(key, format!("`{value}` is not a date; {}", date::ACCEPTED))
+            })
     }
 
     fn list(&self, key: &str, split: Split) -> Result<Vec<String>, Error> {
