@@ -3,8 +3,8 @@
 
 use chrono_tz::Tz;
 
-use super::{date, text};
 use super::front::{self, Front};
+use super::{date, text};
 
 /// One line of an article's header.
 enum HeaderLine<'a> {

@@ -434,4 +434,3 @@ mod tests {
         assert_eq!(leading_heading("## Second level\n"), None);
     }
 }
-
