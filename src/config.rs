@@ -85,6 +85,7 @@ struct RawPosts {
     max_categories: usize,
     max_authors: usize,
     max_tags: usize,
+    parse_budget_ms: u64,
 }
 
 impl Default for RawPosts {
@@ -97,6 +98,7 @@ impl Default for RawPosts {
             max_categories: 100,
             max_authors: 100,
             max_tags: 100,
+            parse_budget_ms: 1000,
         }
     }
 }
@@ -146,6 +148,9 @@ pub struct Config {
     pub debounce_ms: u64,
     /// Zero turns the periodic rescan off.
     pub rescan_secs: u64,
+    /// The longest one file may take to read and parse before it is refused
+    /// (`posts.parse_budget_ms`): one hostile file must not hold a publish.
+    pub parse_budget: std::time::Duration,
     pub items: usize,
     /// In the order the config lists them, without duplicates.
     pub formats: Vec<Format>,
@@ -212,6 +217,7 @@ impl Config {
             max_bytes: raw.posts.max_bytes,
             debounce_ms: raw.posts.debounce_ms,
             rescan_secs: raw.posts.rescan_secs,
+            parse_budget: std::time::Duration::from_millis(raw.posts.parse_budget_ms),
             items: raw.feeds.items,
             formats,
             cache_max_age: raw.feeds.cache_max_age,
@@ -292,6 +298,12 @@ fn check_limits(posts: &RawPosts, feeds: &RawFeeds) -> Result<(), String> {
             ));
         }
     }
+    if posts.parse_budget_ms == 0 {
+        return Err(
+            "key `posts.parse_budget_ms`: must be at least 1 (the most milliseconds one file may take to read)"
+                .into(),
+        );
+    }
     if posts.max_bytes == 0 {
         return Err(
             "key `posts.max_bytes`: must be at least 1 (the largest post file, in bytes)".into(),
@@ -331,6 +343,7 @@ mod tests {
         assert_eq!(config.max_bytes, 4_194_304);
         assert_eq!(config.debounce_ms, 50);
         assert_eq!(config.rescan_secs, 60);
+        assert_eq!(config.parse_budget, std::time::Duration::from_millis(1000));
         assert_eq!(config.items, 50);
         assert_eq!(
             config.formats,
@@ -340,6 +353,17 @@ mod tests {
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(config.state_db, PathBuf::from("site/dropfeed.db"));
         assert_eq!(config.remember_removed_days, 7);
+    }
+
+    #[test]
+    fn parse_budget_is_at_least_one_millisecond() {
+        let config = parse("[posts]\nparse_budget_ms = 50\n").unwrap();
+        assert_eq!(config.parse_budget, std::time::Duration::from_millis(50));
+        let err = parse("[posts]\nparse_budget_ms = 0\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "site/config.toml: key `posts.parse_budget_ms`: must be at least 1 (the most milliseconds one file may take to read)"
+        );
     }
 
     #[test]

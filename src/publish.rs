@@ -7,7 +7,7 @@
 //! paths that changed, re-renders only the routes whose inputs changed (on a blocking
 //! thread, so no request waits on it), and swaps the new snapshot in with one atomic store.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -122,6 +122,11 @@ pub struct Publisher {
     clock: Clock,
     /// What the listings found wrong changed since the last publish: `/healthz` must say.
     listing_changed: bool,
+    /// Reads and parses the files a change names, each within `posts.parse_budget_ms`.
+    reader: scan::Reader,
+    /// Files refused for their budget, with the modification time and size they had:
+    /// a rescan does not read one again (and pay its budget again) until either changes.
+    refused: HashMap<String, (DateTime<Utc>, u64)>,
 }
 
 /// What [`Publisher::publish`] did.
@@ -135,6 +140,16 @@ pub struct Published {
 impl Publisher {
     /// Reads every post and builds the first snapshot, at the time `clock` gives.
     pub fn new(config: Arc<Config>, clock: Clock) -> (Publisher, Published) {
+        let reader = scan::Reader::new(Arc::clone(&config));
+        Publisher::with_reader(config, clock, reader)
+    }
+
+    /// [`Publisher::new`], reading files with `reader`.
+    pub fn with_reader(
+        config: Arc<Config>,
+        clock: Clock,
+        reader: scan::Reader,
+    ) -> (Publisher, Published) {
         let floor = scan::newest_folder_change(&config.posts_dir);
         let state = State::for_serve(&config);
         let bodies: Arc<dyn Bodies> = Arc::new(scan::FileBodies::new(Arc::clone(&config)));
@@ -146,6 +161,8 @@ impl Publisher {
             snapshots: Arc::new(ArcSwap::from_pointee(Snapshot::starting_after(floor))),
             clock,
             listing_changed: false,
+            reader,
+            refused: HashMap::new(),
         };
         let rescan = ChangeSet {
             paths: BTreeSet::new(),
@@ -182,12 +199,27 @@ impl Publisher {
         if changes.rescan {
             affected.retain(|rel| !self.unchanged_since_read(rel));
         }
-        let whole_folder = changes.rescan && affected.len() == before;
+        let none_left_out = affected.len() == before;
         let (posts, others): (Vec<String>, Vec<String>) = affected
             .into_iter()
             .partition(|rel| post::is_post_path(std::path::Path::new(rel)));
-        let mut updates = scan::load_all(&self.config, posts, 0);
+        let loaded = self.reader.load_all(posts, 0);
+        let mut updates = loaded.updates;
         updates.extend(others.into_iter().map(|rel| (rel, Update::Removed)));
+        for (rel, _) in &updates {
+            self.refused.remove(rel);
+        }
+        for (rel, modified, size) in loaded.refused {
+            self.refused.insert(rel, (modified, size));
+        }
+        if !loaded.not_read.is_empty() {
+            tracing::warn!(
+                files = loaded.not_read.len(),
+                "not read now: {} files are still being read past posts.parse_budget_ms; the rest is read at the next change or rescan",
+                scan::MAX_OVERRUNNING
+            );
+        }
+        let whole_folder = changes.rescan && none_left_out && loaded.not_read.is_empty();
         for (rel, update) in self
             .state
             .settle(updates, whole_folder, &self.config.site, now)
@@ -233,10 +265,11 @@ impl Publisher {
         })
     }
 
-    /// True when the file at `rel` is the one the catalog's post was read from: same
-    /// modification time and size, and it parsed.
+    /// True when the file at `rel` is the one the catalog's post was read from (same
+    /// modification time and size, and it parsed), or the one refused for its budget.
     fn unchanged_since_read(&self, rel: &str) -> bool {
-        let Some((modified, size)) = self.catalog.read_from(rel) else {
+        let read = self.catalog.read_from(rel);
+        let Some((modified, size)) = read.or_else(|| self.refused.get(rel).copied()) else {
             return false;
         };
         let Ok(meta) = std::fs::metadata(scan::full_path(&self.config, rel)) else {
