@@ -164,11 +164,7 @@ impl Publisher {
             reader,
             refused: HashMap::new(),
         };
-        let rescan = ChangeSet {
-            paths: BTreeSet::new(),
-            rescan: true,
-        };
-        let published = publisher.publish(&rescan, true);
+        let published = publisher.publish(&ChangeSet::everything(), true);
         (publisher, published.unwrap_or_else(Published::nothing))
     }
 
@@ -188,6 +184,7 @@ impl Publisher {
         let start = Instant::now();
         let now = self.clock.now();
         let mut counts = Counts::default();
+        let posts_before = self.catalog.known();
         self.catalog.advance(now);
         // A catalog path that no longer names a post file (a folder took its place) is
         // removed; the others are read, on every core when there are many.
@@ -196,6 +193,9 @@ impl Publisher {
         // posts is not parsed again every `posts.rescan_secs`. Then the catalog's paths
         // stand for the whole folder, so the ledger is not told of a whole-folder scan.
         let before = affected.len();
+        // A file the watcher holds back is being written, or may be gone again in a
+        // moment: its last version stays until the watcher sends it.
+        affected.retain(|rel| !changes.held.contains(rel));
         if changes.rescan {
             affected.retain(|rel| !self.unchanged_since_read(rel));
         }
@@ -232,9 +232,15 @@ impl Publisher {
             counts.add(applied);
         }
         self.state.verify();
+        let folder_exists = self.config.posts_dir.is_dir();
+        self.catalog.judge_folder(folder_exists, posts_before);
+        // A bad file deleted, or the folder gone or back, changes no feed: /healthz is
+        // all that changes, and it must at once.
+        let health_changed = self.catalog.take_problems_changed();
         let touched = self.catalog.take_touched();
         let listing_changed = std::mem::take(&mut self.listing_changed);
-        if counts.is_empty() && touched.is_empty() && !force && !listing_changed {
+        if counts.is_empty() && touched.is_empty() && !health_changed && !listing_changed && !force
+        {
             let _ = self.state.save();
             return None;
         }
@@ -460,7 +466,7 @@ impl Daemon {
                     }
                 },
                 () = sleep_until(due) => (ChangeSet::default(), true, "a post came due"),
-                () = tick(&mut rescan) => (ChangeSet { paths: BTreeSet::new(), rescan: true }, false, "rescan"),
+                () = tick(&mut rescan) => (watch.rescan(), false, "rescan"),
             };
             let job = tokio::task::spawn_blocking(move || {
                 // A panic here is a bug; the server keeps the last good snapshot and the
@@ -573,7 +579,7 @@ mod tests {
     fn changes(paths: &[&str]) -> ChangeSet {
         ChangeSet {
             paths: paths.iter().map(|p| p.to_string()).collect(),
-            rescan: false,
+            ..ChangeSet::default()
         }
     }
 
@@ -623,10 +629,7 @@ mod tests {
         let (dir, mut publisher) = site();
         std::fs::write(dir.path().join("posts/new.txt"), "newt").unwrap();
         std::fs::remove_file(dir.path().join("posts/a.txt")).unwrap();
-        let rescan = ChangeSet {
-            paths: BTreeSet::new(),
-            rescan: true,
-        };
+        let rescan = ChangeSet::everything();
         let published = publisher.publish(&rescan, false).unwrap();
         assert_eq!(
             published.counts,
@@ -643,10 +646,7 @@ mod tests {
     #[test]
     fn a_rescan_reads_again_only_files_changed_since_they_were_read() {
         let (dir, mut publisher) = site();
-        let rescan = ChangeSet {
-            paths: BTreeSet::new(),
-            rescan: true,
-        };
+        let rescan = ChangeSet::everything();
         let a = dir.path().join("posts/a.txt");
         let modified = std::fs::metadata(&a).unwrap().modified().unwrap();
         // Same size and modification time: a rescan takes it for the file it read.
