@@ -810,6 +810,84 @@ mod tests {
         );
     }
 
+    #[test]
+    fn reconfigure_publishes_every_route_with_the_new_config_where_the_server_reads() {
+        let (dir, mut publisher) = site();
+        let served = publisher.snapshots();
+        let feed = |snapshots: &Arc<ArcSwap<Snapshot>>| {
+            let rendered = snapshots.load().get("/rss.xml").unwrap();
+            String::from_utf8_lossy(&rendered.body).into_owned()
+        };
+        let before = feed(&served);
+        assert!(before.contains("<title>dropfeed</title>"), "{before}");
+        let config = Config::parse(
+            "[site]\ntitle = \"Renamed\"\n",
+            &dir.path().join("config.toml"),
+        )
+        .unwrap();
+        let published = publisher.reconfigure(Arc::new(config));
+        assert_eq!(published.counts.added, 2);
+        let after = feed(&served);
+        assert!(after.contains("<title>Renamed</title>"), "{after}");
+        // The ledger is kept: the same ids.
+        let guids = |feed: &str| -> Vec<String> {
+            feed.split("<guid")
+                .skip(1)
+                .map(|item| item.split("</guid>").next().unwrap_or("").to_string())
+                .collect()
+        };
+        assert_eq!(guids(&after), guids(&before));
+        assert_eq!(guids(&after).len(), 2);
+        assert!(Arc::ptr_eq(&served, &publisher.snapshots()));
+    }
+
+    #[test]
+    fn a_reload_holds_back_what_only_a_restart_can_apply() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let mut running = Config::parse("", &path).unwrap();
+        // As `Daemon::start_with_clock` runs it.
+        running.posts_dir = std::path::absolute(&running.posts_dir).unwrap();
+
+        let (same, held) = live_part(&running, Config::parse("", &path).unwrap());
+        assert_eq!(held, Vec::<&str>::new());
+        assert_eq!(same.posts_dir, running.posts_dir);
+
+        let read = Config::parse(
+            "[site]\ntitle = \"After\"\n\n\
+             [posts]\ndir = \"elsewhere\"\nrescan_secs = 5\ndebounce_ms = 9\nmax_bytes = 10\n\n\
+             [state]\ndb = \"other.db\"\nremember_removed_days = 1\n\n\
+             [server]\nlisten = \"127.0.0.1:9\"\nheader_timeout_secs = 1\nidle_timeout_secs = 1\n\
+             max_connections = 1\nmax_streams = 1\n",
+            &path,
+        )
+        .unwrap();
+        let (applied, held) = live_part(&running, read);
+        assert_eq!(
+            held,
+            [
+                "posts.dir",
+                "posts.debounce_ms",
+                "state.db",
+                "state.remember_removed_days",
+                "server.listen",
+                "server.header_timeout_secs",
+                "server.idle_timeout_secs",
+                "server.max_connections",
+                "server.max_streams",
+            ]
+        );
+        assert_eq!(applied.site.title, "After");
+        assert_eq!(applied.rescan_secs, 5);
+        assert_eq!(applied.max_bytes, 10);
+        assert_eq!(applied.posts_dir, running.posts_dir);
+        assert_eq!(applied.debounce_ms, 50);
+        assert_eq!(applied.state_db, running.state_db);
+        assert_eq!(applied.remember_removed_days, 7);
+        assert_eq!(applied.listen, running.listen);
+        assert_eq!(applied.server, running.server);
+    }
+
     /// A clock that starts at `start` and moves with tokio's clock, so a paused test
     /// runtime moves it on as fast as timers allow.
     fn following_tokio_time(start: DateTime<Utc>) -> Clock {

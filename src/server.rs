@@ -605,6 +605,44 @@ mod tests {
     }
 
     #[test]
+    fn accept_failures_back_off_to_a_second_and_warn_at_most_once_a_second() {
+        let err = std::io::Error::from_raw_os_error(libc::EMFILE);
+        let mut errors = AcceptErrors::default();
+        let start = Instant::now();
+        let mut now = start;
+        let mut last = start;
+        let mut pauses = Vec::new();
+        let mut warnings = Vec::new();
+        // Out of descriptors for 25 s, as in the probe that logged 605 warnings.
+        while now < start + Duration::from_secs(25) {
+            let (pause, warning) = errors.failed(&err, now);
+            pauses.push(pause.as_millis());
+            warnings.extend(warning);
+            last = now;
+            now += pause;
+        }
+        assert_eq!(pauses[..9], [10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
+        assert_eq!(pauses.len(), 31);
+        assert_eq!(warnings.len(), 25);
+        assert_eq!(
+            warnings[0],
+            "cannot accept connections: Too many open files (os error 24); waiting 10 ms; \
+             if it says too many open files, raise `ulimit -n` or lower `server.max_connections`"
+        );
+        assert_eq!(
+            warnings[1],
+            "cannot accept connections: Too many open files (os error 24) (7 times since the \
+             last warning); waiting 1000 ms; if it says too many open files, raise `ulimit -n` \
+             or lower `server.max_connections`"
+        );
+        // One accepted: the next failure waits the shortest pause again, but the warning
+        // still waits its second.
+        errors.accepted();
+        let soon = last + Duration::from_millis(500);
+        assert_eq!(errors.failed(&err, soon), (Duration::from_millis(10), None));
+    }
+
+    #[test]
     fn a_feed_has_every_caching_header() {
         let snapshot = snapshot();
         let rendered = snapshot.get("/categories/bay-area/rss.xml").unwrap();
