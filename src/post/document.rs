@@ -111,6 +111,7 @@ fn plain_fields(front: Front) -> Front {
     Front {
         title: plain(front.title),
         summary: plain(front.summary),
+        authors: list(front.authors),
         categories: list(front.categories),
         tags: list(front.tags),
         ..front

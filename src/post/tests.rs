@@ -336,6 +336,22 @@ summary: \"<em>Short</em> &amp; sweet\"\ncategories: [\"R&amp;D\", \"<i>Bay</i> 
     assert_eq!(p.tags, vec!["Tom & Jerry"]);
 }
 
+/// Regression (hostile corpus): authors kept their tags, so `<script>` reached every
+/// feed's `dc:creator` and `author` as text a reader takes for HTML.
+#[test]
+fn authors_lose_their_entities_and_tags() {
+    let p = post(
+        "q.md",
+        "---\ntitle: Q\ndate: 2019-03-03\nauthor: \"<script>alert(1)</script>Ann &amp; Bo\"\n---\nx\n",
+    );
+    assert_eq!(names(&p.authors), vec![("Ann & Bo", "ann-bo")]);
+    let p = post(
+        "q.txt",
+        "Posted by <img src=x onerror=alert(1)>Eve on March 3, 2019\n\nBody.\n",
+    );
+    assert_eq!(names(&p.authors), vec![("Eve", "eve")]);
+}
+
 #[test]
 fn article_title_header_loses_its_entities_and_tags() {
     let p = post(
