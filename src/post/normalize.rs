@@ -307,9 +307,14 @@ pub fn id(
         if is_uri(id) {
             return id.to_string();
         }
+        let what = if is_script_url(id) {
+            "is a script or data URL, not an id"
+        } else {
+            "is not a URI"
+        };
         warn(
             front.id_line.unwrap_or(1),
-            format!("key `id`: `{}` is not a URI; use a tag: or https: URI, or remove it to use the default", text::quote(id)),
+            format!("key `id`: `{}` {what}; use a tag: or https: URI, or remove it to use the default", text::quote(id)),
         );
     }
     let day = published.with_timezone(&site.timezone).format("%Y-%m-%d");
@@ -317,7 +322,8 @@ pub fn id(
 }
 
 /// True for an absolute URI, as Atom's `<id>` must be: a scheme
-/// (`[A-Za-z][A-Za-z0-9+.-]*:`), something after it, and no whitespace.
+/// (`[A-Za-z][A-Za-z0-9+.-]*:`), something after it, and no whitespace; and not a
+/// script or data URL, which a reader that follows ids would run.
 pub fn is_uri(id: &str) -> bool {
     let Some((scheme, rest)) = id.split_once(':') else {
         return false;
@@ -327,6 +333,16 @@ pub fn is_uri(id: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'))
         && !rest.is_empty()
         && !id.chars().any(char::is_whitespace)
+        && !is_script_url(id)
+}
+
+/// True for a `javascript:`, `vbscript:` or `data:` URL, in any case.
+fn is_script_url(id: &str) -> bool {
+    id.split_once(':').is_some_and(|(scheme, _)| {
+        ["javascript", "vbscript", "data"]
+            .iter()
+            .any(|s| scheme.eq_ignore_ascii_case(s))
+    })
 }
 
 /// The body as sanitized HTML with URLs made absolute against the post's `url`.

@@ -315,6 +315,11 @@ fn front_matter_id_that_is_not_a_uri_falls_back_to_the_tag_uri_with_a_warning() 
         ("tag:", false),
         (":x", false),
         ("tag:a b", false),
+        // Regression (hostile corpus): a script URL was kept as every feed's item id.
+        ("javascript:alert(1)", false),
+        ("JaVaScRiPt:alert(1)", false),
+        ("vbscript:msgbox(1)", false),
+        ("data:text/html,x", false),
     ] {
         assert_eq!(is_uri(id), kept, "{id}");
     }
