@@ -161,6 +161,79 @@ pub fn check_permalink(pattern: &str, needs_slug: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// True for a route the site serves itself or one under it: the index, the feeds and
+/// their folders, OPML, the health report, and the old feed addresses that redirect to
+/// the feeds. A post's page there would be shadowed by `serve` and overwrite a file in
+/// `build`, or stop it (`/opml.xml/` needs a folder where the file is); an alias there
+/// would redirect a feed on hosts that apply `_redirects` before files.
+pub fn is_site_route(route: &str) -> bool {
+    const TOP: &[&str] = &[
+        "index.html",
+        "index.htm",
+        "opml.xml",
+        "healthz",
+        "metrics",
+        "websub",
+        "favicon.ico",
+        "_redirects",
+        "categories",
+        "authors",
+        "tags",
+    ];
+    let first = route
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let feeds = [Format::Rss, Format::Atom, Format::Json].map(Format::file_name);
+    // `rss.xml.gz` and `rss.xml.br` are `build`'s files too.
+    let is_or_beside = |name: &&str| {
+        first == *name
+            || first
+                .strip_prefix(*name)
+                .is_some_and(|rest| rest.starts_with('.'))
+    };
+    route == INDEX
+        || TOP.iter().chain(feeds.iter()).any(is_or_beside)
+        || alias_target(route).is_some()
+}
+
+/// Checks the page a post chose for itself (its `permalink`, `url` or `path`) beyond
+/// [`check_permalink`]: not a route of the site (see [`is_site_route`]), and a file
+/// `build` can write beside every other page: not `…/index.html`, which is the file of
+/// the page `…/` another post may hold, and no folder named `….html`, where another
+/// page may be that file.
+pub fn check_own_page(route: &str) -> Result<(), String> {
+    if is_site_route(route) {
+        return Err(format!(
+            "`{route}` is a route of the site (the index, a feed or a report)"
+        ));
+    }
+    if let Some(folder) = route
+        .strip_suffix("/index.html")
+        .or_else(|| route.strip_suffix("/index.htm"))
+    {
+        return Err(format!(
+            "`{route}` is the file of the page `{folder}/`; write `{folder}/` instead"
+        ));
+    }
+    // Every segment is a folder but a last one no `/` follows, which is a file.
+    let folders = if route.ends_with('/') {
+        route
+    } else {
+        route.rsplit_once('/').map_or("", |(folders, _)| folders)
+    };
+    if folders
+        .split('/')
+        .any(|folder| folder.ends_with(".html") || folder.ends_with(".htm"))
+    {
+        return Err(format!(
+            "`{route}` makes a folder of a page file; end it with `.html` or with `/`, not both"
+        ));
+    }
+    Ok(())
+}
+
 /// The page route a permalink pattern gives a post: `/:year/:month/:day/:slug.html` →
 /// `/2019/03/10/rainfall-totals.html`. Empty segments (no category) are dropped.
 pub fn permalink(pattern: &str, parts: &PermalinkParts) -> String {
@@ -267,6 +340,46 @@ pub fn file_for(route: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (hostile corpus): `permalink: /index.html` replaced the index in
+    /// `build`, `/opml.xml/` stopped it, and an alias `/rss.xml` went into `_redirects`.
+    #[test]
+    fn a_post_never_takes_a_route_of_the_site_or_a_file_of_another_page() {
+        for route in [
+            "/",
+            "/index.html",
+            "/opml.xml/",
+            "/rss.xml",
+            "/rss.xml.gz/",
+            "/healthz",
+            "/categories/transit/rss.xml/",
+            "/authors/ann/",
+            "/feed/",
+            "/category/transit/feed/",
+        ] {
+            assert!(is_site_route(route), "{route}");
+            assert!(check_own_page(route).is_err(), "{route}");
+        }
+        for route in [
+            "/posts/a/",
+            "/2019/03/a.html",
+            "/about/",
+            "/rss/",
+            "/feeds.html",
+        ] {
+            assert!(!is_site_route(route), "{route}");
+            assert_eq!(check_own_page(route), Ok(()), "{route}");
+        }
+        assert_eq!(
+            check_own_page("/posts/a/index.html"),
+            Err("`/posts/a/index.html` is the file of the page `/posts/a/`; write `/posts/a/` instead".into())
+        );
+        assert_eq!(
+            check_own_page("/a.html/"),
+            Err("`/a.html/` makes a folder of a page file; end it with `.html` or with `/`, not both".into())
+        );
+        assert!(check_own_page("/a.html/b/").is_err());
+    }
 
     #[test]
     fn every_alias_leads_back_to_its_route() {

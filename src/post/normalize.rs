@@ -105,6 +105,7 @@ pub fn claims(
             .and_then(|route| {
                 // The message quotes the route: a megabyte of it must not be logged.
                 routes::check_permalink(&route, false)
+                    .and_then(|()| routes::check_own_page(&route))
                     .map_err(|message| message.replace(&route, &text::quote(&route)))
                     .and_then(|()| bounded_route(route))
             });
@@ -124,11 +125,28 @@ pub fn claims(
         let local = published.with_timezone(&site.timezone);
         routes::permalink(&pattern, &routes::PermalinkParts::on(local, slug, ""))
     });
-    let aliases = front
+    let mut aliases = Vec::new();
+    for route in front
         .aliases
         .iter()
         .filter_map(|link| routes::route_of_link(link, &site.base_url))
-        .collect();
+    {
+        let refused = if route.split('/').any(|s| s == ".." || s == ".") {
+            "is not a plain path"
+        } else if routes::is_site_route(&route) {
+            "is a route of the site"
+        } else {
+            aliases.push(route);
+            continue;
+        };
+        warn(
+            1,
+            format!(
+                "alias `{}` {refused}; it is not redirected",
+                text::quote(&route)
+            ),
+        );
+    }
     let day = published.with_timezone(&site.timezone).date_naive();
     Claims {
         slug_explicit: front
@@ -314,7 +332,10 @@ pub fn id(
         };
         warn(
             front.id_line.unwrap_or(1),
-            format!("key `id`: `{}` {what}; use a tag: or https: URI, or remove it to use the default", text::quote(id)),
+            format!(
+                "key `id`: `{}` {what}; use a tag: or https: URI, or remove it to use the default",
+                text::quote(id)
+            ),
         );
     }
     let day = published.with_timezone(&site.timezone).format("%Y-%m-%d");
