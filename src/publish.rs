@@ -222,9 +222,10 @@ impl Publisher {
             affected.retain(|rel| !self.unchanged_since_read(rel));
         }
         let none_left_out = affected.len() == before;
-        let (posts, others): (Vec<String>, Vec<String>) = affected
-            .into_iter()
-            .partition(|rel| post::is_post_path(std::path::Path::new(rel)));
+        let config = Arc::clone(&self.config);
+        let (posts, others): (Vec<String>, Vec<String>) = affected.into_iter().partition(|rel| {
+            post::is_post_path(std::path::Path::new(rel)) && !is_folder(&config, rel)
+        });
         let loaded = self.reader.load_all(posts, 0);
         let mut updates = loaded.updates;
         updates.extend(others.into_iter().map(|rel| (rel, Update::Removed)));
@@ -321,7 +322,14 @@ impl Publisher {
             return paths;
         }
         let mut paths = BTreeSet::new();
+        let mut names_not_utf8 = false;
         for rel in &changes.paths {
+            // A name that is not UTF-8 arrives made lossy: nothing can be opened by it,
+            // and only a listing that meets the name itself reports it.
+            if rel.contains(char::REPLACEMENT_CHARACTER) {
+                names_not_utf8 = true;
+                continue;
+            }
             if post::is_post_path(std::path::Path::new(rel)) {
                 paths.insert(rel.clone());
             }
@@ -331,6 +339,9 @@ impl Publisher {
                 paths.extend(listing.files);
                 self.note_listing(rel, listing.problems);
             }
+        }
+        if names_not_utf8 {
+            self.note_listing("", scan::list(dir).problems);
         }
         paths
     }
@@ -343,6 +354,12 @@ impl Publisher {
         log_problems(&new, &self.config.posts_dir);
         self.listing_changed |= gone || !new.is_empty();
     }
+}
+
+/// True when the post path `rel` is a folder (`x.md/`): its posts are listed, and it is
+/// not read as one.
+fn is_folder(config: &Config, rel: &str) -> bool {
+    std::fs::symlink_metadata(scan::full_path(config, rel)).is_ok_and(|meta| meta.is_dir())
 }
 
 /// What a file's read gave that its writer should hear of: why it failed, or the
@@ -799,6 +816,38 @@ mod tests {
         );
         assert!(!has(&publisher, "/posts/batch/b/"));
         assert!(has(&publisher, "/posts/a/"));
+    }
+
+    /// Regression (hostile corpus): a folder named `x.md` was read as a post and listed
+    /// on /healthz as "not a regular file", which `check` never said.
+    #[test]
+    fn a_folder_named_like_a_post_is_listed_not_read() {
+        let (dir, mut publisher) = site();
+        std::fs::create_dir(dir.path().join("posts/x.md")).unwrap();
+        std::fs::write(dir.path().join("posts/x.md/in.txt"), "inn").unwrap();
+        let published = publisher.publish(&changes(&["x.md"]), false).unwrap();
+        assert_eq!(published.counts.added, 1);
+        assert!(has(&publisher, "/posts/x-md/in/"));
+        assert_eq!(publisher.catalog.errors(), Vec::new());
+    }
+
+    /// Regression (hostile corpus): a file named in bytes that are not UTF-8, made while
+    /// serving, reached the publish loop made lossy and was dropped without a word.
+    #[test]
+    fn a_name_not_utf8_made_while_serving_is_reported() {
+        use std::os::unix::ffi::OsStrExt;
+        let (dir, mut publisher) = site();
+        let name = std::ffi::OsStr::from_bytes(b"caf\xE9.txt");
+        std::fs::write(dir.path().join("posts").join(name), "cafe").unwrap();
+        let lossy = name.to_string_lossy().into_owned();
+        publisher.publish(&changes(&[&lossy]), false);
+        let errors = publisher.catalog.errors();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].path, "caf\u{FFFD}.txt");
+        assert_eq!(
+            errors[0].message,
+            "file name is not UTF-8, so it is not published; rename it to UTF-8"
+        );
     }
 
     #[test]
