@@ -6,8 +6,8 @@
 //! ambiguous in the autumn takes the earlier (the first 1:30).
 
 use chrono::{
-    DateTime, Duration, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset,
-    TimeZone,
+    DateTime, Datelike, Duration, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, NaiveTime,
+    Offset, TimeZone,
 };
 use chrono_tz::Tz;
 
@@ -15,8 +15,19 @@ use chrono_tz::Tz;
 pub const ACCEPTED: &str = "use 2019-03-03, 2019-03-03 09:05, 2019-03-03T09:05:00-08:00, \
                             March 3, 2019 or 3 March 2019";
 
-/// Parses one date in any accepted form; `None` when it is none of them.
+/// Parses one date in any accepted form; `None` when it is none of them, or when it is
+/// outside the years 1 to 9999, here or in UTC: feeds write four-digit years, and the
+/// W3C validator fails an Atom feed dated in year 0.
 pub fn parse(value: &str, tz: Tz) -> Option<DateTime<FixedOffset>> {
+    let in_range = |date: &DateTime<FixedOffset>| {
+        [date.year(), date.naive_utc().year()]
+            .iter()
+            .all(|year| (1..=9999).contains(year))
+    };
+    any_form(value, tz).filter(in_range)
+}
+
+fn any_form(value: &str, tz: Tz) -> Option<DateTime<FixedOffset>> {
     let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
     if value.is_empty() {
         return None;
@@ -257,6 +268,19 @@ mod tests {
     use super::*;
 
     const LA: Tz = chrono_tz::America::Los_Angeles;
+
+    /// Regression (hostile corpus): `date: 0000-01-01` was published, and the W3C
+    /// validator failed the site's Atom feed on it.
+    #[test]
+    fn dates_outside_the_years_1_to_9999_are_not_dates() {
+        let utc = chrono_tz::UTC;
+        assert_eq!(parse("0000-01-01", utc), None);
+        assert_eq!(parse("0001-01-01T00:30:00+01:00", utc), None);
+        assert_eq!(parse("9999-12-31T23:00:00-05:00", utc), None);
+        assert!(parse("0001-01-01", utc).is_some());
+        assert!(parse("9999-01-01", LA).is_some());
+        assert_eq!(crate::post::text::jekyll("0000-01-01-x"), None);
+    }
 
     fn iso(value: &str) -> String {
         parse(value, LA)

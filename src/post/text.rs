@@ -101,6 +101,10 @@ pub fn truncate(text: &str, max: usize) -> String {
 /// Splits a Jekyll name, `2019-03-03-night-bus`, into its date and the rest.
 pub fn jekyll(name: &str) -> Option<(NaiveDate, &str)> {
     let date = NaiveDate::parse_from_str(name.get(..10)?, "%Y-%m-%d").ok()?;
+    // A day whose midnight is in years 1 to 9999 in every zone, as `date::parse` wants.
+    if !(2..=9998).contains(&chrono::Datelike::year(&date)) {
+        return None;
+    }
     let rest = name.get(10..)?.strip_prefix('-')?;
     (!rest.is_empty()).then_some((date, rest))
 }
