@@ -155,8 +155,9 @@ pub fn writing(event: &notify::Event, posts_dir: &Path) -> Option<(Writing, Vec<
     (!paths.is_empty()).then_some((state, paths))
 }
 
-/// True when the post file at `rel` was created as a link (`ln`, `ln -s`): nothing writes
-/// it and no close will follow, so it must not be held as a file being written.
+/// True when the post file at `rel` was created as a link (`ln`, `ln -s`), or is no
+/// file at all (a named pipe, a folder named `x.md`): nothing writes it and no close
+/// will follow, so it must not be held as a file being written.
 fn has_no_writer(posts_dir: &Path, rel: &str) -> bool {
     let Ok(meta) = std::fs::symlink_metadata(posts_dir.join(rel)) else {
         // Already gone: there is nothing left to wait for.
@@ -166,7 +167,7 @@ fn has_no_writer(posts_dir: &Path, rel: &str) -> bool {
     let linked = std::os::unix::fs::MetadataExt::nlink(&meta) > 1;
     #[cfg(not(unix))]
     let linked = false;
-    meta.file_type().is_symlink() || linked
+    meta.file_type().is_symlink() || !meta.is_file() || linked
 }
 
 /// True for a post file, or a path that may be a folder of them. The file-name rules
@@ -781,6 +782,20 @@ mod tests {
         std::os::unix::fs::symlink("a.md", dir.path().join("c.md")).unwrap();
         assert!(has_no_writer(dir.path(), "c.md"));
         assert!(has_no_writer(dir.path(), "gone.md"));
+        // Regression (hostile corpus): a named pipe or a folder named like a post was
+        // held for HOLD_CAP, then published as "still being written".
+        std::fs::create_dir(dir.path().join("d.md")).unwrap();
+        assert!(has_no_writer(dir.path(), "d.md"));
+        let fifo = std::ffi::CString::new(
+            dir.path()
+                .join("p.md")
+                .into_os_string()
+                .into_encoded_bytes(),
+        )
+        .unwrap();
+        // SAFETY: a valid NUL-terminated path; mkfifo only creates a file.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        assert!(has_no_writer(dir.path(), "p.md"));
     }
 
     fn t(ms: u64) -> Duration {
