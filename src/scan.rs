@@ -56,6 +56,11 @@ pub fn list_under(dir: &Path, rel: &str) -> Option<Listing> {
                 return Some(listing);
             }
             Ok(meta) if meta.is_dir() => {}
+            // Gone, or a file: nothing to list. Any other failure hides what is there.
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                listing.problems.push(cannot_list(rel, &err));
+                return Some(listing);
+            }
             _ => return Some(listing),
         }
         // A folder reached through a link higher up (the watcher may follow one).
@@ -103,13 +108,18 @@ fn unreadable(dir: &Path, err: &walkdir::Error) -> Option<post::Problem> {
         return None;
     }
     let path = err.path().map(|p| to_slash(relative(dir, p)));
-    Some(post::Problem {
-        path: path.unwrap_or_default(),
+    Some(cannot_list(&path.unwrap_or_default(), io))
+}
+
+/// The problem of the folder `rel` that cannot be read.
+fn cannot_list(rel: &str, io: &std::io::Error) -> post::Problem {
+    post::Problem {
+        path: rel.to_string(),
         line: 1,
         message: format!(
             "cannot read this folder, so its posts are left out: {io}; check its permissions"
         ),
-    })
+    }
 }
 
 /// The problem to report for an entry whose name is not UTF-8, if it is a folder or
