@@ -2,7 +2,9 @@
 
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
@@ -145,9 +147,11 @@ fn link_out(dir: &Path, root: Option<&Path>, link: &Path) -> Option<post::Proble
     })
 }
 
-/// Every post under the posts folder, read and parsed, placed by the ledger of `state`
-/// as seen at `now`, keeping bodies up to `keep_bytes` (see [`load_all`]). What the
-/// listing found wrong is noted in the catalog with the files that failed.
+/// Reads and parses every post file under the posts folder, each placed by the ledger
+/// of `state` as seen at `now`, keeping bodies up to `keep_bytes` (see
+/// [`Reader::load_all`]). A file refused for its budget, or not read at all because too
+/// many slow ones still run, is a failed file here. What the listing found wrong is noted
+/// in the catalog with the files that failed.
 pub fn load_catalog(
     config: &Config,
     state: &mut State,
@@ -158,34 +162,285 @@ pub fn load_catalog(
     let mut catalog = Catalog::new();
     catalog.advance(now);
     catalog.note_listing("", listing.problems);
-    let updates = load_all(config, listing.files, keep_bytes);
+    let loaded = Reader::new(Arc::new(config.clone())).load_all(listing.files, keep_bytes);
+    let mut updates = loaded.updates;
+    updates.extend(
+        loaded
+            .not_read
+            .into_iter()
+            .map(|rel| (rel.clone(), Update::Failed(not_read(rel)))),
+    );
     for (rel, update) in state.settle(updates, true, &config.site, now) {
         catalog.apply(&rel, update);
     }
     catalog
 }
 
-/// Reads and parses each of `paths`, on every core, in the order given. Bodies are kept
-/// in the posts up to `keep_bytes` in all, and left in their files beyond (see
-/// [`load`]): `build` keeps what fits so it need not read a post twice, `serve` keeps
-/// none, so its memory does not grow with the archive.
-pub fn load_all(config: &Config, paths: Vec<String>, keep_bytes: usize) -> Vec<(String, Update)> {
-    use rayon::prelude::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let kept = AtomicUsize::new(0);
-    paths
-        .into_par_iter()
-        .map(|rel| {
-            let mut update = load_whole(config, &rel);
-            if let Update::Parsed(post) = &mut update {
-                let size = post.content_html.len() + post.summary.len();
-                if kept.fetch_add(size, Ordering::Relaxed) + size > keep_bytes {
-                    leave_body(post);
+/// The problem of a file left unread because [`MAX_OVERRUNNING`] slow reads still run.
+pub fn not_read(rel: String) -> post::Problem {
+    post::Problem {
+        path: rel,
+        line: 1,
+        message: format!(
+            "not read: {MAX_OVERRUNNING} other files are still being read past posts.parse_budget_ms; it is read at the next change or rescan"
+        ),
+    }
+}
+
+/// Reads that ran past their budget and still run, at most, before reading stops. A
+/// thread cannot be stopped from outside: one whose file is refused is left to end with
+/// its parse, and a flood of slow files must not make threads without end. A reader
+/// whose file is refused is replaced only while fewer than this many overrun, and a
+/// load starts no reader while this many do: the files left wait for the next change
+/// or rescan. So at most `MAX_OVERRUNNING` + 2 × cores parse threads are ever alive
+/// (a load's readers, one per core, may all overrun together), and reading goes on as
+/// soon as the overrunning parses end.
+pub const MAX_OVERRUNNING: usize = 4;
+
+/// How a [`Reader`] parses a file it has read.
+type ParseFn = Arc<dyn Fn(&post::Source, &Config) -> Result<Post, post::Problem> + Send + Sync>;
+
+/// Reads and parses post files on threads of its own, one per core, each file within
+/// `posts.parse_budget_ms`: a file still being read when its budget is spent is refused
+/// with that reason, and the others are read on, so one slow file never holds a
+/// publish. Clones share the count of reads running past their budget.
+#[derive(Clone)]
+pub struct Reader {
+    config: Arc<Config>,
+    parse: ParseFn,
+    /// Reader threads abandoned past their budget that have not ended yet.
+    overrunning: Arc<AtomicUsize>,
+}
+
+/// What reading a list of files gave.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// In the order given: what each file read gave (a refused one a failure).
+    pub updates: Vec<(String, Update)>,
+    /// The files refused for their budget, with the modification time and size they had
+    /// when read: not worth reading again until either changes.
+    pub refused: Vec<(String, DateTime<Utc>, u64)>,
+    /// The files not read at all, because [`MAX_OVERRUNNING`] reads still run past their
+    /// budget.
+    pub not_read: Vec<String>,
+}
+
+/// One load's files, shared with its reader threads.
+struct Shared {
+    paths: Vec<String>,
+    /// The index of the next file to read.
+    next: AtomicUsize,
+    config: Arc<Config>,
+    parse: ParseFn,
+}
+
+/// What one reader thread is doing, as the load waiting on it sees it.
+#[derive(Default)]
+struct Slot {
+    /// The file it reads (its index) and since when.
+    running: Option<(usize, Instant)>,
+    /// The modification time and size of that file, once read.
+    read: Option<(DateTime<Utc>, u64)>,
+    /// Its file was refused: the thread drops what it gives and ends.
+    abandoned: bool,
+}
+
+fn lock(slot: &Mutex<Slot>) -> std::sync::MutexGuard<'_, Slot> {
+    // Nothing panics while a slot is held; a poisoned one is still consistent.
+    slot.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Reader {
+    pub fn new(config: Arc<Config>) -> Reader {
+        Reader::with_parse(config, parse)
+    }
+
+    /// A reader that parses with `parse` instead of [`post::parse`]: for tests of the
+    /// budget, with a parse that is slow on purpose.
+    #[doc(hidden)]
+    pub fn with_parse(
+        config: Arc<Config>,
+        parse: impl Fn(&post::Source, &Config) -> Result<Post, post::Problem> + Send + Sync + 'static,
+    ) -> Reader {
+        Reader {
+            config,
+            parse: Arc::new(parse),
+            overrunning: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// How many reads run past their budget now.
+    pub fn overrunning(&self) -> usize {
+        self.overrunning.load(Ordering::SeqCst)
+    }
+
+    /// Reads and parses each of `paths`, on every core. Bodies are kept in the posts up
+    /// to `keep_bytes` in all, and left in their files beyond (see [`load`]): `build`
+    /// keeps what fits so it need not read a post twice, `serve` keeps none, so its
+    /// memory does not grow with the archive.
+    pub fn load_all(&self, paths: Vec<String>, keep_bytes: usize) -> Loaded {
+        let count = paths.len();
+        let budget = self.config.parse_budget;
+        let shared = Arc::new(Shared {
+            paths,
+            next: AtomicUsize::new(0),
+            config: Arc::clone(&self.config),
+            parse: Arc::clone(&self.parse),
+        });
+        let (done, results) = mpsc::channel::<(usize, Update)>();
+        let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        let starting = if self.overrunning() < MAX_OVERRUNNING {
+            cores.min(count)
+        } else {
+            0
+        };
+        let mut readers: Vec<Arc<Mutex<Slot>>> = (0..starting)
+            .filter_map(|_| self.spawn(&shared, &done))
+            .collect();
+        let mut got: Vec<Option<Update>> = (0..count).map(|_| None).collect();
+        let mut refused = Vec::new();
+        let mut waiting = count;
+        let mut kept = 0;
+        while waiting > 0 && !readers.is_empty() {
+            let deadline = readers
+                .iter()
+                .filter_map(|slot| lock(slot).running.map(|(_, started)| started + budget))
+                .min();
+            let wait = deadline.map_or(budget, |d| d.saturating_duration_since(Instant::now()));
+            match results.recv_timeout(wait) {
+                Ok((at, mut update)) => {
+                    if let Update::Parsed(post) = &mut update {
+                        kept += post.content_html.len() + post.summary.len();
+                        if kept > keep_bytes {
+                            leave_body(post);
+                        }
+                    }
+                    if let Some(slot) = got.get_mut(at) {
+                        *slot = Some(update);
+                    }
+                    waiting -= 1;
+                }
+                Err(_) => {
+                    let now = Instant::now();
+                    let mut replace = 0;
+                    readers.retain(|slot| {
+                        let mut slot = lock(slot);
+                        let Some((at, started)) = slot.running else {
+                            return true;
+                        };
+                        if now.duration_since(started) < budget {
+                            return true;
+                        }
+                        slot.abandoned = true;
+                        // Decided here, one refusal at a time, so how many readers a
+                        // load ends with does not depend on which time out together.
+                        if self.overrunning.fetch_add(1, Ordering::SeqCst) + 1 < MAX_OVERRUNNING {
+                            replace += 1;
+                        }
+                        let rel = shared.paths.get(at).cloned().unwrap_or_default();
+                        if let Some((modified, size)) = slot.read {
+                            refused.push((rel.clone(), modified, size));
+                        }
+                        if let Some(result) = got.get_mut(at) {
+                            *result = Some(Update::Failed(over_budget(rel, budget)));
+                        }
+                        waiting -= 1;
+                        false
+                    });
+                    for _ in 0..replace {
+                        readers.extend(self.spawn(&shared, &done));
+                    }
                 }
             }
-            (rel, update)
-        })
-        .collect()
+        }
+        let mut loaded = Loaded {
+            refused,
+            ..Loaded::default()
+        };
+        for (rel, update) in shared.paths.iter().zip(got) {
+            match update {
+                Some(update) => loaded.updates.push((rel.clone(), update)),
+                None => loaded.not_read.push(rel.clone()),
+            }
+        }
+        loaded
+    }
+
+    /// A new reader thread taking files from `shared`, unless the system has no thread
+    /// to give.
+    fn spawn(
+        &self,
+        shared: &Arc<Shared>,
+        done: &mpsc::Sender<(usize, Update)>,
+    ) -> Option<Arc<Mutex<Slot>>> {
+        let slot = Arc::new(Mutex::new(Slot::default()));
+        let (shared, done, overrunning) = (
+            Arc::clone(shared),
+            done.clone(),
+            Arc::clone(&self.overrunning),
+        );
+        let mine = Arc::clone(&slot);
+        let spawned = std::thread::Builder::new()
+            .name("read-posts".into())
+            .spawn(move || read_files(&shared, &mine, &done, &overrunning));
+        match spawned {
+            Ok(_) => Some(slot),
+            Err(err) => {
+                tracing::warn!("cannot start a thread to read posts: {err}");
+                None
+            }
+        }
+    }
+}
+
+/// A reader thread: reads files from `shared` until there are none left, or until the
+/// file it reads is refused for its budget.
+fn read_files(
+    shared: &Shared,
+    slot: &Mutex<Slot>,
+    done: &mpsc::Sender<(usize, Update)>,
+    overrunning: &AtomicUsize,
+) {
+    loop {
+        let at = shared.next.fetch_add(1, Ordering::SeqCst);
+        let Some(rel) = shared.paths.get(at) else {
+            return;
+        };
+        *lock(slot) = Slot {
+            running: Some((at, Instant::now())),
+            ..Slot::default()
+        };
+        let update = load_with(&shared.config, rel, &*shared.parse, |source| {
+            lock(slot).read = Some((source.modified, source.bytes.len() as u64));
+        });
+        let mut slot = lock(slot);
+        if slot.abandoned {
+            overrunning.fetch_sub(1, Ordering::SeqCst);
+            return;
+        }
+        slot.running = None;
+        if done.send((at, update)).is_err() {
+            return;
+        }
+    }
+}
+
+/// The problem of a file refused for taking longer than `budget` to read.
+fn over_budget(rel: String, budget: Duration) -> post::Problem {
+    let ms = budget.as_millis();
+    let took = if ms % 1000 == 0 {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{ms} ms")
+    };
+    post::Problem {
+        path: rel,
+        line: 1,
+        message: format!(
+            "took more than {took} to read; refused: split it or simplify it, or raise posts.parse_budget_ms"
+        ),
+    }
 }
 
 /// How many bytes of post bodies `build` keeps in memory rather than reading a post
@@ -258,11 +513,25 @@ fn leave_body(post: &mut Post) {
 
 /// Reads and parses one post file, body and all.
 fn load_whole(config: &Config, rel: &str) -> Update {
+    load_with(config, rel, &parse, |_| {})
+}
+
+/// Reads one post file, tells `on_read` what was read, and parses it with `parse`.
+fn load_with(
+    config: &Config,
+    rel: &str,
+    parse: &dyn Fn(&post::Source, &Config) -> Result<Post, post::Problem>,
+    on_read: impl FnOnce(&post::Source),
+) -> Update {
     let path = full_path(config, rel);
     if std::fs::symlink_metadata(&path).is_err() {
         return Update::Removed;
     }
-    match read(&path, rel, config.max_bytes).and_then(|source| parse(&source, config)) {
+    let parsed = read(&path, rel, config.max_bytes).and_then(|source| {
+        on_read(&source);
+        parse(&source, config)
+    });
+    match parsed {
         Ok(post) => Update::Parsed(post),
         Err(problem) => Update::Failed(problem),
     }

@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 use super::document::Body;
 use super::file_info::{fnv1a, slug_from_front, slug_or_hash, FileName};
 use super::front::{Error, Front};
-use super::{date, decode, html, text, Claims, Named, Site, Source};
+use super::{date, decode, text, Claims, Named, Site, Source};
 use crate::routes;
 
 /// The front matter's `slug` made safe, else the one the path gives.
@@ -101,8 +101,13 @@ pub fn claims(
 ) -> Claims {
     let route = front.route.as_deref().and_then(|link| {
         let route = routes::route_of_link(link, &site.base_url)
-            .ok_or_else(|| format!("`{link}` is not a path on this site"))
-            .and_then(|route| routes::check_permalink(&route, false).map(|()| route));
+            .ok_or_else(|| format!("`{}` is not a path on this site", text::quote(link)))
+            .and_then(|route| {
+                // The message quotes the route: a megabyte of it must not be logged.
+                routes::check_permalink(&route, false)
+                    .map_err(|message| message.replace(&route, &text::quote(&route)))
+                    .and_then(|()| bounded_route(route))
+            });
         match route {
             Ok(route) => Some(route),
             Err(message) => {
@@ -142,6 +147,21 @@ pub fn claims(
         undated: front.date.is_none() && front.bad_date.is_none() && file.date.is_none(),
         fingerprint: format!("{:016x}", fnv1a(&source.bytes)),
     }
+}
+
+/// A chosen route whose file names `build` could write and whose URL a server would
+/// take: each segment at most 200 bytes (a file name may have 255, and `build` adds
+/// `.gz`), the whole at most 1,000.
+fn bounded_route(route: String) -> Result<String, String> {
+    const MAX_SEGMENT: usize = 200;
+    const MAX_ROUTE: usize = 1000;
+    if route.len() > MAX_ROUTE || route.split('/').any(|segment| segment.len() > MAX_SEGMENT) {
+        return Err(format!(
+            "`{}` is longer than {MAX_ROUTE} bytes or has a part over {MAX_SEGMENT}; shorten it",
+            text::quote(&route)
+        ));
+    }
+    Ok(route)
 }
 
 /// The title given, else the file name when it is words, else the first sentence, else
@@ -217,6 +237,42 @@ pub fn at_most<T>(
     names
 }
 
+/// A category, tag or author name longer than this many characters is cut, with a
+/// warning: it names a feed, and its slug a URL.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// Each name cut to [`MAX_NAME_CHARS`] at a word boundary, with one warning for the key
+/// (not one per name: a post may carry thousands).
+pub fn capped_names(
+    names: Vec<String>,
+    key: &str,
+    warn: &mut impl FnMut(usize, String),
+) -> Vec<String> {
+    let mut cut = 0;
+    let names = names
+        .into_iter()
+        .map(|name| {
+            if name.chars().nth(MAX_NAME_CHARS).is_none() {
+                return name;
+            }
+            cut += 1;
+            text::truncate(&text::collapse(&name), MAX_NAME_CHARS)
+        })
+        .collect();
+    match cut {
+        0 => {}
+        1 => warn(
+            1,
+            format!("key `{key}`: a name is over {MAX_NAME_CHARS} characters; it is cut there: shorten it"),
+        ),
+        _ => warn(
+            1,
+            format!("key `{key}`: {cut} names are over {MAX_NAME_CHARS} characters; they are cut there: shorten them"),
+        ),
+    }
+    names
+}
+
 /// A title longer than this many characters is cut, with a warning: readers show a
 /// line, not a page.
 pub const MAX_TITLE_CHARS: usize = 300;
@@ -253,7 +309,7 @@ pub fn id(
         }
         warn(
             front.id_line.unwrap_or(1),
-            format!("key `id`: `{id}` is not a URI; use a tag: or https: URI, or remove it to use the default"),
+            format!("key `id`: `{}` is not a URI; use a tag: or https: URI, or remove it to use the default", text::quote(id)),
         );
     }
     let day = published.with_timezone(&site.timezone).format("%Y-%m-%d");
@@ -273,15 +329,7 @@ pub fn is_uri(id: &str) -> bool {
         && !id.chars().any(char::is_whitespace)
 }
 
-/// The body as sanitized HTML with URLs made absolute against the post's `url`. Markup
-/// nested too deep is refused: sanitizing it would take quadratic time.
+/// The body as sanitized HTML with URLs made absolute against the post's `url`.
 pub fn content(body: &Body, url: &str) -> Result<String, String> {
-    let html = body.html();
-    if html::depth(&html) > html::MAX_DEPTH {
-        return Err(format!(
-            "markup nested over {} levels deep; flatten the lists, quotes or HTML",
-            html::MAX_DEPTH
-        ));
-    }
-    Ok(html::sanitize(&html, url))
+    body.safe_html(url)
 }
