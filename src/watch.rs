@@ -227,10 +227,16 @@ impl Drop for Watch {
 /// watch is armed when it appears.
 pub fn start(posts_dir: PathBuf, debounce: Duration) -> Result<Watch, WatchError> {
     let (raw_tx, raw_rx) = mpsc::unbounded_channel();
-    let mut watcher = notify::recommended_watcher(move |event| {
-        // The receiver is gone only when the watch is shutting down.
-        let _ = raw_tx.send(event);
-    })
+    // Linked folders are never entered: nothing is published through a link (`scan`
+    // refuses links out, and a link in names files published where they are), so their
+    // events would only put refusals of files no reader can get on /healthz.
+    let mut watcher = notify::RecommendedWatcher::new(
+        move |event| {
+            // The receiver is gone only when the watch is shutting down.
+            let _ = raw_tx.send(event);
+        },
+        notify::Config::default().with_follow_symlinks(false),
+    )
     .map_err(WatchError::Start)?;
     if let Some(parent) = posts_dir.parent() {
         watcher

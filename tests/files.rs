@@ -202,6 +202,16 @@ async fn serve_publishes_nothing_through_links_out_and_lists_them_on_healthz() {
     })
     .await;
     assert!(!site.get("/rss.xml").await.text().contains(SECRET));
+    // The watcher does not enter linked folders either: a file written behind a link
+    // is not even a refusal on /healthz, only the link itself is.
+    let health = site.health().await;
+    let behind_links: Vec<&Value> = health["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["path"].as_str().is_some_and(|p| p.contains('/')))
+        .collect();
+    assert_eq!(behind_links, Vec::<&Value>::new());
     assert_eq!(
         site.get("/posts/ext2/new/").await.status,
         StatusCode::NOT_FOUND
