@@ -16,13 +16,10 @@ use crate::state::{State, StateError};
 /// Why a build stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    /// A write that failed, with the file it was for.
+    /// A write that failed, with the file it was for. The error is in the message, not
+    /// a source: the CLI prints the chain, and would print it twice.
     #[error("{path}: cannot write: {err}")]
-    Write {
-        path: PathBuf,
-        #[source]
-        err: std::io::Error,
-    },
+    Write { path: PathBuf, err: std::io::Error },
     #[error("{0} is a file, not a folder; choose a folder for --out")]
     OutIsFile(PathBuf),
     /// `--out` holds files of its own: a build replaces the folder whole, so it would
@@ -58,7 +55,7 @@ pub fn build(
     out: &Path,
     now: DateTime<Utc>,
 ) -> Result<Report, BuildError> {
-    let staging = Staging::beside(out)?;
+    let staging = Staging::for_out(out)?;
     let mut catalog = scan::load_catalog(config, state, now, scan::BUILD_KEEPS_BYTES);
     let touched = catalog.take_touched();
     let remembered = state.remembered();
@@ -121,7 +118,7 @@ struct Staging {
 
 impl Staging {
     /// Checks that `out` may be replaced, and makes the folder to write in.
-    fn beside(out: &Path) -> Result<Staging, BuildError> {
+    fn for_out(out: &Path) -> Result<Staging, BuildError> {
         let fail = |path: &Path| {
             let path = path.to_path_buf();
             move |err| BuildError::Write { path, err }
@@ -157,21 +154,32 @@ impl Staging {
             .parent()
             .ok_or_else(|| BuildError::OutNotBuilt(out.to_path_buf()))?;
         let name = resolved.file_name().unwrap_or_default().to_string_lossy();
-        let inside = is_mount_point(&resolved, parent);
-        let (folder, prefix) = if inside {
-            (resolved.as_path(), format!("{MARKER}-tmp-"))
-        } else {
-            (parent, format!(".{name}.dropfeed-tmp-"))
+        let stage = |(folder, prefix): &(PathBuf, String)| -> std::io::Result<PathBuf> {
+            remove_abandoned(folder, prefix);
+            let temp = folder.join(format!("{prefix}{}", std::process::id()));
+            // Left by an earlier build that had this process id and was killed.
+            let _ = std::fs::remove_dir_all(&temp);
+            std::fs::create_dir(&temp)?;
+            Ok(temp)
         };
-        remove_abandoned(folder, &prefix);
-        let temp = folder.join(format!("{prefix}{}", std::process::id()));
-        // Left by an earlier build that had this process id and was killed.
-        let _ = std::fs::remove_dir_all(&temp);
-        std::fs::create_dir(&temp).map_err(fail(&temp))?;
+        let beside = (parent.to_path_buf(), format!(".{name}.dropfeed-tmp-"));
+        let within = (resolved.clone(), format!("{MARKER}-tmp-"));
+        let mut inside = is_mount_point(&resolved, parent);
+        let mut staged = stage(if inside { &within } else { &beside });
+        // A web root the builder owns in a folder it may not write (`/var/www/html`):
+        // inside is the only place left.
+        if !inside && resolved.is_dir() && staged.as_ref().is_err_and(cannot_write_there) {
+            inside = true;
+            staged = stage(&within);
+        }
+        let (folder, _) = if inside { &within } else { &beside };
+        let temp = staged.map_err(fail(folder))?;
         // The new output keeps the permissions the old one was given (a web server's
         // group, say).
-        if let Ok(meta) = std::fs::metadata(&resolved) {
-            let _ = std::fs::set_permissions(&temp, meta.permissions());
+        if !inside {
+            if let Ok(meta) = std::fs::metadata(&resolved) {
+                let _ = std::fs::set_permissions(&temp, meta.permissions());
+            }
         }
         Ok(Staging {
             out: resolved,
@@ -263,6 +271,14 @@ fn is_mount_point(dir: &Path, parent: &Path) -> bool {
         let _ = (dir, parent);
         false
     }
+}
+
+/// True for the errors of a folder the builder may not write in.
+fn cannot_write_there(err: &std::io::Error) -> bool {
+    matches!(
+        err.kind(),
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+    )
 }
 
 /// Removes the staging folders in `folder` named `prefix` + a process id that is no

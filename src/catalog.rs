@@ -334,8 +334,8 @@ impl Catalog {
 
     /// Notes what a listing of the folder `rel` (`""`: the whole posts folder) found
     /// wrong, in place of what was noted at or under it before. Gives the problems not
-    /// noted before, and whether any noted before is gone.
-    pub fn note_listing(&mut self, rel: &str, problems: Vec<Problem>) -> (Vec<Problem>, bool) {
+    /// noted before, for the log.
+    pub fn note_listing(&mut self, rel: &str, problems: Vec<Problem>) -> Vec<Problem> {
         let under = |path: &str| {
             rel.is_empty()
                 || path
@@ -355,7 +355,8 @@ impl Catalog {
             self.unlisted.insert(problem.path.clone(), problem);
         }
         let gone = before.keys().any(|path| !self.unlisted.contains_key(path));
-        (new, gone)
+        self.problems_changed |= gone || !new.is_empty();
+        new
     }
 
     /// Problems that did not stop a post (guessed encoding, missing date), by path.

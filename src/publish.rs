@@ -121,8 +121,6 @@ pub struct Publisher {
     bodies: Arc<dyn Bodies>,
     /// What "now" is for every publish: which posts are due, and the date of what changed.
     clock: Clock,
-    /// What the listings found wrong changed since the last publish: `/healthz` must say.
-    listing_changed: bool,
     /// Reads and parses the files a change names, each within `posts.parse_budget_ms`.
     reader: scan::Reader,
     /// Files refused for their budget, with the modification time and size they had:
@@ -161,7 +159,6 @@ impl Publisher {
             bodies,
             snapshots: Arc::new(ArcSwap::from_pointee(Snapshot::starting_after(floor))),
             clock,
-            listing_changed: false,
             reader,
             refused: HashMap::new(),
         };
@@ -261,9 +258,7 @@ impl Publisher {
         // all that changes, and it must at once.
         let health_changed = self.catalog.take_problems_changed();
         let touched = self.catalog.take_touched();
-        let listing_changed = std::mem::take(&mut self.listing_changed);
-        if counts.is_empty() && touched.is_empty() && !health_changed && !listing_changed && !force
-        {
+        if counts.is_empty() && touched.is_empty() && !health_changed && !force {
             let _ = self.state.save();
             return None;
         }
@@ -347,12 +342,11 @@ impl Publisher {
     }
 
     /// Notes what a listing found wrong in the catalog, for `/healthz`, and logs what is
-    /// new; a change there is a change to publish.
+    /// new.
     fn note_listing(&mut self, rel: &str, problems: Vec<Problem>) {
-        let (new, gone) = self.catalog.note_listing(rel, problems);
+        let new = self.catalog.note_listing(rel, problems);
         let new: Vec<(bool, Problem)> = new.into_iter().map(|p| (true, p)).collect();
         log_problems(&new, &self.config.posts_dir);
-        self.listing_changed |= gone || !new.is_empty();
     }
 }
 

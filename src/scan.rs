@@ -626,10 +626,10 @@ fn parse(source: &post::Source, config: &Config) -> Result<post::Post, post::Pro
 /// with `rel`, the `/`-separated path under it.
 ///
 /// A symlink (or a folder link on the way) is followed only where it stays inside the
-/// posts folder: `ln -s /etc/passwd posts/leak.txt` must publish nothing. The target is
-/// checked before the file is opened (opening a device can have effects of its own),
-/// and the file actually opened is checked again, so a link swapped in between is
-/// caught too.
+/// posts folder: `ln -s /etc/passwd posts/leak.txt` must publish nothing. What is
+/// checked is where the file actually opened is, so a link swapped in after any check
+/// of the path cannot lead the read out; only regular files are opened, so no device
+/// is opened at all.
 pub fn read(path: &Path, rel: &str, max_bytes: u64) -> Result<post::Source, post::Problem> {
     use std::io::Read;
     let problem = |message: String| post::Problem {
@@ -640,7 +640,14 @@ pub fn read(path: &Path, rel: &str, max_bytes: u64) -> Result<post::Source, post
     let cannot = |err: std::io::Error| problem(format!("cannot read the file: {err}"));
     let root = posts_folder(path, rel)
         .ok_or_else(|| problem("cannot read the file: the posts folder is gone".into()))?;
-    let target = std::fs::canonicalize(path).map_err(|err| {
+    let outside = |target: &Path| problem(format!("links to {}: {LINK_OUT}", target.display()));
+    let not_regular = || {
+        problem(
+            "not a regular file; post files must be plain files ending in .txt, .md or .markdown"
+                .into(),
+        )
+    };
+    let meta = std::fs::metadata(path).map_err(|err| {
         let link = std::fs::symlink_metadata(path).map(|m| m.file_type().is_symlink());
         if matches!(link, Ok(true)) && err.kind() == std::io::ErrorKind::NotFound {
             problem("dangling symlink: its target does not exist; fix or delete the link".into())
@@ -648,21 +655,17 @@ pub fn read(path: &Path, rel: &str, max_bytes: u64) -> Result<post::Source, post
             cannot(err)
         }
     })?;
-    let outside = |target: &Path| problem(format!("links to {}: {LINK_OUT}", target.display()));
-    if !target.starts_with(&root) {
-        return Err(outside(&target));
+    if !meta.is_file() {
+        // A link out is refused as one, whatever it leads to.
+        return Err(match std::fs::canonicalize(path) {
+            Ok(target) if !target.starts_with(&root) => outside(&target),
+            _ => not_regular(),
+        });
     }
-    let not_regular = || {
-        problem(
-            "not a regular file; post files must be plain files ending in .txt, .md or .markdown"
-                .into(),
-        )
-    };
-    if !std::fs::metadata(&target).map_err(cannot)?.is_file() {
-        return Err(not_regular());
-    }
-    let file = open_nonblocking(&target).map_err(cannot)?;
-    let opened = opened_path(&file).unwrap_or(target);
+    let file = open_nonblocking(path).map_err(cannot)?;
+    let opened = opened_path(&file)
+        .or_else(|| std::fs::canonicalize(path).ok())
+        .ok_or_else(|| problem("cannot read the file: it moved while it was opened".into()))?;
     if !opened.starts_with(&root) {
         return Err(outside(&opened));
     }
@@ -717,7 +720,7 @@ fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
 }
 
 /// Where the open file really is, as the kernel resolved it when it was opened; `None`
-/// where that cannot be asked, and the check before opening stands alone.
+/// where that cannot be asked (the path is resolved again instead, a moment later).
 fn opened_path(file: &std::fs::File) -> Option<PathBuf> {
     #[cfg(target_os = "linux")]
     {

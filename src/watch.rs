@@ -13,7 +13,7 @@
 //!
 //! A file goes out in a change set only once it is *ready*: closed by its writer and quiet
 //! for the debounce. One that is still being written, or keeps changing, is held back
-//! ([`Debounce`]) while the rest of its change set goes out on time, and the previous
+//! (`Debounce`) while the rest of its change set goes out on time, and the previous
 //! version stays published; what exists for less than the debounce is never read. Knows
 //! nothing of HTTP.
 
@@ -125,7 +125,7 @@ pub fn classify(result: &notify::Result<notify::Event>, posts_dir: &Path) -> Cha
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Writing {
     /// Created: a writer is about to fill it, and it has only just come to exist. (A link
-    /// made with `ln` is created too, with no writer behind it: see [`has_no_writer`].)
+    /// made with `ln` is created too, with no writer behind it; the watch tells it apart.)
     Created,
     /// Written to: a read now could see half a save.
     Written,
@@ -222,17 +222,22 @@ impl Drop for Watch {
 /// Starts watching `posts_dir` (an absolute path). Events closer than `debounce` to each
 /// other are one change set; a change set waits at most `debounce` after its last event,
 /// and at most [`MAX_WAIT`] in all under a steady stream of events. A file still open for
-/// writing or still changing is held back from it (see [`Debounce`]), at most
-/// [`HOLD_CAP`].
+/// writing or still changing is held back from it, at most [`HOLD_CAP`].
 ///
 /// A missing posts folder is not an error: its parent is watched, and the folder's own
 /// watch is armed when it appears.
 pub fn start(posts_dir: PathBuf, debounce: Duration) -> Result<Watch, WatchError> {
     let (raw_tx, raw_rx) = mpsc::unbounded_channel();
-    let mut watcher = notify::recommended_watcher(move |event| {
-        // The receiver is gone only when the watch is shutting down.
-        let _ = raw_tx.send(event);
-    })
+    // Linked folders are never entered: nothing is published through a link (`scan`
+    // refuses links out, and a link in names files published where they are), so their
+    // events would only put refusals of files no reader can get on /healthz.
+    let mut watcher = notify::RecommendedWatcher::new(
+        move |event| {
+            // The receiver is gone only when the watch is shutting down.
+            let _ = raw_tx.send(event);
+        },
+        notify::Config::default().with_follow_symlinks(false),
+    )
     .map_err(WatchError::Start)?;
     if let Some(parent) = posts_dir.parent() {
         watcher
@@ -296,8 +301,8 @@ struct Debounce {
     rescan: bool,
     /// When the events arriving now go out together; `None` once they have.
     batch: Option<Batch>,
-    /// The paths of `files` left behind by a set that went out: each goes out at its own
-    /// time, not with the events arriving since.
+    /// The paths of `files` left behind by a set that went out, not ready then: each goes
+    /// out once ready, with the next batch if one is gathering.
     behind: BTreeSet<String>,
     /// The paths of `files`, shared with [`Watch::rescan`].
     held: Arc<Mutex<BTreeSet<String>>>,
@@ -420,22 +425,22 @@ impl Debounce {
     }
 
     /// When the next change set may go out if no event comes first; `None` when nothing
-    /// is pending.
+    /// is pending. While events arrive, the paths left behind wait for their batch: each
+    /// going out alone as it becomes ready would make a publish per file of a long copy.
     fn next_deadline(&self) -> Option<Instant> {
-        let batch = self
-            .batch
-            .map(|batch| batch.quiet_until.min(batch.give_up_at));
-        let behind = self
-            .behind
+        if let Some(batch) = self.batch {
+            return Some(batch.quiet_until.min(batch.give_up_at));
+        }
+        self.behind
             .iter()
             .filter_map(|path| self.files.get(path))
             .map(|file| file.ready_at(self.debounce))
-            .min();
-        batch.into_iter().chain(behind).min()
+            .min()
     }
 
-    /// The change set due at `now`, if any: every ready path of a batch that is due, or
-    /// the paths left behind that have become ready. What is not ready is held back.
+    /// The change set due at `now`, if any: every ready path once the batch is due, or,
+    /// with no batch gathering, the paths left behind that have become ready. What is not
+    /// ready is held back.
     fn on_deadline(&mut self, now: Instant) -> Option<ChangeSet> {
         if self.next_deadline()? > now {
             return None;
@@ -498,7 +503,7 @@ async fn debounce_loop(
             // pending set: it may open a write that must hold its file back.
             biased;
             event = raw.recv() => {
-                let Some(event) = event else { return };
+                let Some(event) = event else { break };
                 let change = classify(&event, &posts_dir);
                 match change {
                     Change::Rescan => {
@@ -507,16 +512,7 @@ async fn debounce_loop(
                     Change::Rearm => rearm(&mut watcher, &posts_dir),
                     Change::Paths(_) | Change::Ignore => {}
                 }
-                let writes = event
-                    .as_ref()
-                    .ok()
-                    .and_then(|event| writing(event, &posts_dir))
-                    .map(|(writing, paths)| match writing {
-                        Writing::Created if paths.iter().all(|rel| has_no_writer(&posts_dir, rel)) => {
-                            (Writing::Moved, paths)
-                        }
-                        _ => (writing, paths),
-                    });
+                let writes = event.as_ref().ok().and_then(|event| writes_of(event, &posts_dir));
                 state.on_event(Instant::now(), change, writes);
             }
             // Unconstrained, as `timeout_at`'s timer is: a flood of events that uses up
@@ -524,12 +520,22 @@ async fn debounce_loop(
             () = tokio::task::unconstrained(sleep_until(deadline)) => {
                 if let Some(changes) = state.on_deadline(Instant::now()) {
                     if tx.send(changes).await.is_err() {
-                        return;
+                        break;
                     }
                 }
             }
         }
     }
+    // Nothing will send what is held now: the periodic rescan must read it.
+    lock(&state.held).clear();
+}
+
+/// [`writing`], with a link (`ln`) taken for what it is: created with no writer behind it.
+fn writes_of(event: &notify::Event, posts_dir: &Path) -> Option<(Writing, Vec<String>)> {
+    let (writing, paths) = writing(event, posts_dir)?;
+    let linked =
+        writing == Writing::Created && paths.iter().all(|rel| has_no_writer(posts_dir, rel));
+    Some((if linked { Writing::Moved } else { writing }, paths))
 }
 
 /// Arms the posts folder's watch again, after the folder itself came or went. Runs before
@@ -927,6 +933,21 @@ mod tests {
     }
 
     #[test]
+    fn a_file_left_behind_goes_out_with_the_batch_gathering_when_it_is_ready() {
+        let mut fed = Fed::new();
+        for ms in (0..1000).step_by(30) {
+            fed.saved(ms, &format!("{ms}.md"));
+        }
+        assert_eq!(fed.at(1000).map(|set| set.paths.len()), Some(32));
+        // A copy goes on: what was left behind joins it rather than going out alone, a
+        // publish for each file.
+        fed.saved(1005, "next.md");
+        assert_eq!(fed.deadline(), Some(t(1055)));
+        assert_eq!(fed.at(1010), None);
+        assert_eq!(fed.at(1055), Some(set(&["960.md", "990.md", "next.md"])));
+    }
+
+    #[test]
     fn an_ignored_event_leaves_every_deadline_where_it_was() {
         let mut fed = Fed::new();
         fed.saved(0, "a.md");
@@ -1143,15 +1164,17 @@ mod tests {
         assert_eq!(start.elapsed(), MAX_WAIT);
         assert_eq!(first.paths.len(), 32);
         assert!(first.paths.contains("930.md"));
-        // Saved less than the debounce before the cap: each goes out once quiet, alone.
-        for (at, path) in [(1010, "960.md"), (1040, "990.md")] {
-            let behind = changes.recv().await.unwrap();
-            assert_eq!(start.elapsed(), t(at));
-            assert_eq!(behind.paths, BTreeSet::from([path.to_string()]));
-        }
+        // Saved less than the debounce before the cap: each goes out once ready, alone
+        // while no event comes, or with the next batch.
+        let behind = changes.recv().await.unwrap();
+        assert_eq!(start.elapsed(), t(1010));
+        assert_eq!(behind.paths, BTreeSet::from(["960.md".to_string()]));
         let second = changes.recv().await.unwrap();
         assert_eq!(start.elapsed(), t(2020));
+        assert_eq!(second.paths.len(), 33);
         assert_eq!(second.paths.first().map(String::as_str), Some("1020.md"));
+        assert!(second.paths.contains("990.md"));
+        assert!(!second.paths.contains("1980.md"));
     }
 
     #[tokio::test(start_paused = true)]
