@@ -1050,8 +1050,9 @@ fn dropfeed(dir: &Path, args: &[&str]) -> Output {
     child.wait_with_output().unwrap()
 }
 
-/// Writes the corpus into `$DROPFEED_HOSTILE_OUT/posts` beside a config, for
-/// `bench/hostile-serve` to drop into a release `serve`. Run by that script only.
+/// Writes a site into `$DROPFEED_HOSTILE_OUT` (the config, the good posts, the corpus in
+/// `staging/` beside `posts/`, and `expected.json`) for `bench/hostile-serve` to drop
+/// into a release `serve`. Run by that script only.
 #[test]
 #[ignore]
 fn write_the_corpus_for_the_bench() {
@@ -1064,9 +1065,18 @@ fn write_the_corpus_for_the_bench() {
     // Beside `posts/`, so the links' relative targets lead where they do from there.
     let staging = out.join("staging");
     std::fs::create_dir_all(&staging).unwrap();
-    for case in corpus() {
-        make(&case, &staging);
+    let cases = corpus();
+    for case in &cases {
+        make(case, &staging);
     }
+    // What the script waits for: the posts counted and every refused case listed.
+    let refused: Vec<&str> = cases
+        .iter()
+        .filter(|c| matches!(c.expect, Refused(_)))
+        .map(|c| c.path)
+        .collect();
+    let expected = serde_json::json!({"posts": expected_posts(&cases), "refused": refused});
+    std::fs::write(out.join("expected.json"), expected.to_string()).unwrap();
 }
 
 /// The latency of every probe a [`Prober`] made, by route.
