@@ -136,7 +136,7 @@ pub fn not_read(rel: String) -> post::Problem {
 /// or rescan. So at most `MAX_OVERRUNNING` + 2 × cores parse threads are ever alive
 /// (a load's readers, one per core, may all overrun together), and reading goes on as
 /// soon as the overrunning parses end.
-pub const MAX_OVERRUNNING: usize = 4;
+pub const MAX_OVERRUNNING: usize = 2;
 
 /// How a [`Reader`] parses a file it has read.
 type ParseFn = Arc<dyn Fn(&post::Source, &Config) -> Result<Post, post::Problem> + Send + Sync>;

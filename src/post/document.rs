@@ -31,20 +31,14 @@ impl Body {
     /// The body as HTML that is safe to show: Markdown rendered and sanitized with its
     /// links made absolute against `url`; paragraphs escaped, which leaves nothing to
     /// sanitize (and spares the sanitizer's tree, hundreds of bytes per paragraph). Markup
-    /// nested too deep is refused: sanitizing it would take quadratic time.
+    /// nested too deep (sanitizing it would take quadratic time) or with too many elements
+    /// (the sanitizer's tree would take hundreds of megabytes) is refused.
     pub fn safe_html(&self, url: &str) -> Result<String, String> {
         let markdown = match self {
             Body::Paragraphs(paragraphs) => return Ok(html::paragraphs(paragraphs)),
             Body::Markdown(markdown) => markdown,
         };
-        let rendered = html::markdown(markdown);
-        if html::depth(&rendered) > html::MAX_DEPTH {
-            return Err(format!(
-                "markup nested over {} levels deep; flatten the lists, quotes or HTML",
-                html::MAX_DEPTH
-            ));
-        }
-        Ok(html::sanitize(&rendered, url))
+        Ok(html::sanitize(&html::markdown(markdown)?, url))
     }
 }
 
