@@ -150,7 +150,9 @@ impl Publisher {
     ) -> (Publisher, Published) {
         let floor = scan::newest_folder_change(&config.posts_dir);
         let state = State::for_serve(&config);
-        let bodies: Arc<dyn Bodies> = Arc::new(scan::FileBodies::new(Arc::clone(&config)));
+        let file_bodies = Arc::new(scan::FileBodies::new(Arc::clone(&config)));
+        let reader = reader.keeping_bodies_in(Arc::clone(&file_bodies));
+        let bodies: Arc<dyn Bodies> = file_bodies;
         let mut publisher = Publisher {
             config,
             catalog: Catalog::new(),
