@@ -110,11 +110,23 @@ pub fn claims(
         let local = published.with_timezone(&site.timezone);
         routes::permalink(&pattern, &routes::PermalinkParts::on(local, slug, ""))
     });
-    let aliases = front
+    let mut aliases: Vec<String> = front
         .aliases
         .iter()
         .filter_map(|link| routes::route_of_link(link, &site.base_url))
+        .filter_map(|route| bounded_route(route).ok())
         .collect();
+    // Each is a redirect kept in the ledger for good: a post must not bring thousands.
+    if aliases.len() > MAX_ALIASES {
+        warn(
+            1,
+            format!(
+                "key `aliases`: {} former URLs, only the first {MAX_ALIASES} are kept; list fewer",
+                aliases.len()
+            ),
+        );
+        aliases.truncate(MAX_ALIASES);
+    }
     let day = published.with_timezone(&site.timezone).date_naive();
     Claims {
         slug_explicit: front
@@ -222,6 +234,9 @@ pub fn at_most<T>(
     }
     names
 }
+
+/// The most former routes (`aliases`, `redirect_from`) one post may list.
+pub const MAX_ALIASES: usize = 100;
 
 /// A category, tag or author name longer than this many characters is cut, with a
 /// warning: it names a feed, and its slug a URL.

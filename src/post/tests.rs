@@ -1025,3 +1025,19 @@ fn markup_with_over_100000_elements_is_refused() {
         "tags.md:1: markup with over 100000 elements (emphasis, links, list items, table cells, tags); split the post"
     );
 }
+
+#[test]
+fn aliases_beyond_100_are_dropped_with_a_warning() {
+    let aliases: Vec<String> = (0..400_000).map(|i| format!("/old/{i}/")).collect();
+    let text = format!(
+        "---\ntitle: Moved\ndate: 2020-01-01\naliases: [{}]\n---\n\nBody.\n",
+        aliases.join(", ")
+    );
+    let p = post("moved.md", &text);
+    assert_eq!(p.claims.aliases.len(), 100);
+    assert_eq!(p.claims.aliases[99], "/old/99/");
+    assert_eq!(
+        p.warnings[0].message,
+        "key `aliases`: 400000 former URLs, only the first 100 are kept; list fewer"
+    );
+}
