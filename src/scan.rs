@@ -500,9 +500,18 @@ const BODY_CACHE: usize = 4096;
 #[derive(Debug)]
 pub struct FileBodies {
     config: Arc<Config>,
-    /// By path: the fingerprint of the file the body was read from, the page its links
-    /// were made absolute against, and the body.
-    cache: Mutex<LruCache<String, (String, String, Arc<Body>)>>,
+    /// By path.
+    cache: Mutex<LruCache<String, Cached>>,
+}
+
+/// A body in the cache, with what tells whether it is still the post's.
+#[derive(Debug)]
+struct Cached {
+    /// The fingerprint of the file the body was read from.
+    fingerprint: String,
+    /// The page its links were made absolute against.
+    url: String,
+    body: Arc<Body>,
 }
 
 impl FileBodies {
@@ -516,7 +525,11 @@ impl FileBodies {
 
     fn cached(&self, post: &Post) -> Option<Arc<Body>> {
         let mut cache = self.cache.lock().ok()?;
-        let (fingerprint, url, body) = cache.get(&post.path)?;
+        let Cached {
+            fingerprint,
+            url,
+            body,
+        } = cache.get(&post.path)?;
         if fingerprint != &post.claims.fingerprint {
             return None;
         }
@@ -539,7 +552,11 @@ impl FileBodies {
         if let Ok(mut cache) = self.cache.lock() {
             cache.put(
                 post.path.clone(),
-                (post.claims.fingerprint.clone(), post.url.clone(), body),
+                Cached {
+                    fingerprint: post.claims.fingerprint.clone(),
+                    url: post.url.clone(),
+                    body,
+                },
             );
         }
         leave_body(post);
@@ -558,11 +575,11 @@ impl FileBodies {
         if let Ok(mut cache) = self.cache.lock() {
             cache.put(
                 post.path.clone(),
-                (
-                    post.claims.fingerprint.clone(),
-                    post.url.clone(),
-                    Arc::clone(&body),
-                ),
+                Cached {
+                    fingerprint: post.claims.fingerprint.clone(),
+                    url: post.url.clone(),
+                    body: Arc::clone(&body),
+                },
             );
         }
         Some(body)
