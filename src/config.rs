@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -125,12 +126,47 @@ impl Default for RawFeeds {
 #[serde(deny_unknown_fields, default)]
 struct RawServer {
     listen: String,
+    header_timeout_secs: u64,
+    idle_timeout_secs: u64,
+    max_connections: usize,
+    max_streams: u32,
 }
 
 impl Default for RawServer {
     fn default() -> Self {
+        let limits = ServerLimits::default();
         RawServer {
             listen: "127.0.0.1:8080".into(),
+            header_timeout_secs: limits.header_timeout.as_secs(),
+            idle_timeout_secs: limits.idle_timeout.as_secs(),
+            max_connections: limits.max_connections,
+            max_streams: limits.max_streams,
+        }
+    }
+}
+
+/// What one client may hold of the server: `[server]` less the address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// How long an HTTP/1 request head may take to arrive once its first byte has: a
+    /// client sending half a header (slowloris) is cut off after it.
+    pub header_timeout: Duration,
+    /// How long a connection is kept with no request in flight, or with a response
+    /// the client stopped reading.
+    pub idle_timeout: Duration,
+    /// Connections served at once; the next ones wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// HTTP/2 requests in flight on one connection.
+    pub max_streams: u32,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+            max_streams: 100,
         }
     }
 }
@@ -156,6 +192,7 @@ pub struct Config {
     pub formats: Vec<Format>,
     pub cache_max_age: u64,
     pub listen: SocketAddr,
+    pub server: ServerLimits,
     /// The state database (the identity ledger), resolved against the config's folder.
     pub state_db: PathBuf,
     /// How long a removed post waits for its content to come back under another name
@@ -203,6 +240,7 @@ impl Config {
                 raw.server.listen
             ))
         })?;
+        let server = server_limits(&raw.server).map_err(invalid)?;
         if raw.state.db.as_os_str().is_empty() {
             return Err(invalid(
                 "key `state.db`: must name a file, such as \"dropfeed.db\"".into(),
@@ -222,6 +260,7 @@ impl Config {
             formats,
             cache_max_age: raw.feeds.cache_max_age,
             listen,
+            server,
             state_db: folder.join(raw.state.db),
             remember_removed_days: raw.state.remember_removed_days,
         })
@@ -312,6 +351,42 @@ fn check_limits(posts: &RawPosts, feeds: &RawFeeds) -> Result<(), String> {
     Ok(())
 }
 
+/// `[server]`'s limits; none may be zero, which would refuse every client.
+fn server_limits(raw: &RawServer) -> Result<ServerLimits, String> {
+    for (key, value, what) in [
+        (
+            "header_timeout_secs",
+            raw.header_timeout_secs,
+            "the seconds a request head may take to arrive",
+        ),
+        (
+            "idle_timeout_secs",
+            raw.idle_timeout_secs,
+            "the seconds a connection is kept with no request in flight",
+        ),
+        (
+            "max_connections",
+            raw.max_connections as u64,
+            "the connections served at once",
+        ),
+        (
+            "max_streams",
+            u64::from(raw.max_streams),
+            "the HTTP/2 requests in flight on one connection",
+        ),
+    ] {
+        if value == 0 {
+            return Err(format!("key `server.{key}`: must be at least 1 ({what})"));
+        }
+    }
+    Ok(ServerLimits {
+        header_timeout: Duration::from_secs(raw.header_timeout_secs),
+        idle_timeout: Duration::from_secs(raw.idle_timeout_secs),
+        max_connections: raw.max_connections,
+        max_streams: raw.max_streams,
+    })
+}
+
 /// The formats in the order listed, without duplicates; at least one.
 fn formats(listed: Vec<Format>) -> Result<Vec<Format>, String> {
     let mut formats = Vec::new();
@@ -351,6 +426,15 @@ mod tests {
         );
         assert_eq!(config.cache_max_age, 300);
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(
+            config.server,
+            ServerLimits {
+                header_timeout: Duration::from_secs(10),
+                idle_timeout: Duration::from_secs(60),
+                max_connections: 1024,
+                max_streams: 100,
+            }
+        );
         assert_eq!(config.state_db, PathBuf::from("site/dropfeed.db"));
         assert_eq!(config.remember_removed_days, 7);
     }
@@ -444,6 +528,54 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "site/config.toml: key `server.listen`: `localhost` is not an address; expected IP:PORT such as \"127.0.0.1:8080\""
+        );
+    }
+
+    #[test]
+    fn server_limits_are_read() {
+        let config = parse(
+            "[server]\nheader_timeout_secs = 1\nidle_timeout_secs = 2\nmax_connections = 3\nmax_streams = 4\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.server,
+            ServerLimits {
+                header_timeout: Duration::from_secs(1),
+                idle_timeout: Duration::from_secs(2),
+                max_connections: 3,
+                max_streams: 4,
+            }
+        );
+    }
+
+    #[test]
+    fn a_zero_server_limit_names_the_key_and_the_fix() {
+        for (key, expected) in [
+            (
+                "header_timeout_secs",
+                "key `server.header_timeout_secs`: must be at least 1 (the seconds a request head may take to arrive)",
+            ),
+            (
+                "idle_timeout_secs",
+                "key `server.idle_timeout_secs`: must be at least 1 (the seconds a connection is kept with no request in flight)",
+            ),
+            (
+                "max_connections",
+                "key `server.max_connections`: must be at least 1 (the connections served at once)",
+            ),
+            (
+                "max_streams",
+                "key `server.max_streams`: must be at least 1 (the HTTP/2 requests in flight on one connection)",
+            ),
+        ] {
+            let err = parse(&format!("[server]\n{key} = 0\n")).unwrap_err();
+            assert_eq!(err.to_string(), format!("site/config.toml: {expected}"));
+        }
+        let err = parse("[server]\nmax_streams = -1\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("site/config.toml: line 2: invalid value"),
+            "{err}"
         );
     }
 

@@ -15,50 +15,84 @@ use crate::snapshot::{Bodies, Body};
 use crate::state::State;
 use lru::LruCache;
 
-/// The post files under a folder, and the folders under it that could not be read.
+/// The post files under a folder, and what under it cannot be published from there.
 #[derive(Debug, Default)]
 pub struct Listing {
-    /// `/`-separated paths relative to the folder, sorted.
+    /// `/`-separated paths relative to the posts folder, sorted.
     pub files: Vec<String>,
-    /// One per folder that could not be read, its path relative to the folder listed: the
-    /// posts in it are missing from `files`, and the writer should hear why.
+    /// One per folder that could not be read, per link that leads out of the posts
+    /// folder and per post file or folder whose name is not UTF-8, its path relative to
+    /// the posts folder: the posts there are missing from `files`, and the writer should
+    /// hear why.
     pub problems: Vec<post::Problem>,
 }
 
-impl Listing {
-    /// The files, after logging each problem with `warn!` (`dir` is the folder listed):
-    /// for callers that have no report to put the problems in.
-    pub fn into_files_logging_problems(self, dir: &Path) -> Vec<String> {
-        for problem in &self.problems {
-            tracing::warn!(
-                "{}:{}: {}",
-                dir.join(&problem.path).display(),
-                problem.line,
-                problem.message
-            );
-        }
-        self.files
-    }
+/// Every post file under the posts folder `dir`. See [`list_under`].
+pub fn list(dir: &Path) -> Listing {
+    list_under(dir, "").unwrap_or_default()
 }
 
-/// Every post file under `dir`. Hidden folders are not entered; a missing folder has no
-/// posts, and neither has one that vanishes while it is listed. Symlinks are listed, not
-/// followed into folders, so a dangling one is reported when it is read.
-pub fn list(dir: &Path) -> Listing {
+/// Every post file under `rel`, a folder of the posts folder `dir` (`""`: all of it).
+/// Hidden folders are not entered; a missing folder has no posts, and neither has one
+/// that vanishes while it is listed. Symlinks are listed, not followed into folders, so
+/// nothing outside the posts folder is ever walked: a link to a file is read (and
+/// refused there if it leads out, see [`read`]), a link to a folder is not entered (one
+/// that leads out is reported), and a `rel` that is or lies behind a link is not listed.
+/// `None` when `rel` cannot be looked up: a name that is not UTF-8 arrives from the
+/// watcher made lossy, and what the last whole listing found there stands.
+pub fn list_under(dir: &Path, rel: &str) -> Option<Listing> {
     let mut listing = Listing::default();
-    for entry in walk(dir) {
-        match entry {
-            Ok(entry) => {
-                let rel = relative(dir, entry.path());
-                if !entry.file_type().is_dir() && post::is_post_path(rel) {
-                    listing.files.push(to_slash(rel));
-                }
+    if rel.contains(char::REPLACEMENT_CHARACTER) {
+        return None;
+    }
+    let root = std::fs::canonicalize(dir).ok();
+    let start = dir.join(rel);
+    if !rel.is_empty() {
+        match std::fs::symlink_metadata(&start) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                listing
+                    .problems
+                    .extend(link_out(dir, root.as_deref(), &start));
+                return Some(listing);
             }
-            Err(err) => listing.problems.extend(unreadable(dir, &err)),
+            Ok(meta) if meta.is_dir() => {}
+            _ => return Some(listing),
+        }
+        // A folder reached through a link higher up (the watcher may follow one).
+        let inside = std::fs::canonicalize(&start)
+            .ok()
+            .zip(root.as_deref())
+            .is_some_and(|(start, root)| start.starts_with(root));
+        if !inside {
+            return Some(listing);
+        }
+    }
+    let mut entries = walk(&start);
+    while let Some(entry) = entries.next() {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(err) => {
+                listing.problems.extend(unreadable(dir, &err));
+                continue;
+            }
+        };
+        let rel = relative(dir, entry.path());
+        let is_dir = entry.file_type().is_dir();
+        if entry.file_name().to_str().is_none() {
+            if is_dir {
+                entries.skip_current_dir();
+            }
+            listing.problems.extend(not_utf8(rel, is_dir));
+        } else if entry.file_type().is_symlink() && !post::is_post_path(rel) {
+            listing
+                .problems
+                .extend(link_out(dir, root.as_deref(), entry.path()));
+        } else if !is_dir && post::is_post_path(rel) {
+            listing.files.push(to_slash(rel));
         }
     }
     listing.files.sort();
-    listing
+    Some(listing)
 }
 
 /// The problem to report for a walk error, if any: a folder that is gone is no problem
@@ -78,28 +112,56 @@ fn unreadable(dir: &Path, err: &walkdir::Error) -> Option<post::Problem> {
     })
 }
 
-/// Every post under the posts folder, read and parsed, and the folders that could not be
-/// read.
-pub struct Scanned {
-    pub catalog: Catalog,
-    /// Problems of the listing (see [`Listing::problems`]), paths relative to the posts
-    /// folder.
-    pub unreadable: Vec<post::Problem>,
+/// The problem to report for an entry whose name is not UTF-8, if it is a folder or
+/// would be a post file: feeds and URLs are UTF-8, so its posts cannot be published.
+fn not_utf8(rel: &Path, is_dir: bool) -> Option<post::Problem> {
+    let message = if is_dir {
+        "folder name is not UTF-8, so its posts are left out; rename it to UTF-8"
+    } else if post::is_post_path(Path::new(&*rel.to_string_lossy())) {
+        "file name is not UTF-8, so it is not published; rename it to UTF-8"
+    } else {
+        return None;
+    };
+    Some(post::Problem {
+        path: to_slash(rel),
+        line: 1,
+        message: message.into(),
+    })
+}
+
+/// Why nothing is published from outside the posts folder, with where a link leads.
+const LINK_OUT: &str = "links outside the posts folder are not published; copy the file in instead";
+
+/// The problem to report for the symlink at `link`, if it leads to a folder outside the
+/// posts folder `dir` (canonical: `root`). A link to a file is no problem here: it is
+/// listed, and read or refused by [`read`].
+fn link_out(dir: &Path, root: Option<&Path>, link: &Path) -> Option<post::Problem> {
+    let target = std::fs::canonicalize(link).ok()?;
+    if !target.is_dir() || root.is_some_and(|root| target.starts_with(root)) {
+        return None;
+    }
+    Some(post::Problem {
+        path: to_slash(relative(dir, link)),
+        line: 1,
+        message: format!("links to {}: {LINK_OUT}", target.display()),
+    })
 }
 
 /// Reads and parses every post file under the posts folder, each placed by the ledger
 /// of `state` as seen at `now`, keeping bodies up to `keep_bytes` (see
 /// [`Reader::load_all`]). A file refused for its budget, or not read at all because too
-/// many slow ones still run, is a failed file here.
+/// many slow ones still run, is a failed file here. What the listing found wrong is noted
+/// in the catalog with the files that failed.
 pub fn load_catalog(
     config: &Config,
     state: &mut State,
     now: DateTime<Utc>,
     keep_bytes: usize,
-) -> Scanned {
+) -> Catalog {
     let listing = list(&config.posts_dir);
     let mut catalog = Catalog::new();
     catalog.advance(now);
+    catalog.note_listing("", listing.problems);
     let loaded = Reader::new(Arc::new(config.clone())).load_all(listing.files, keep_bytes);
     let mut updates = loaded.updates;
     updates.extend(
@@ -111,10 +173,7 @@ pub fn load_catalog(
     for (rel, update) in state.settle(updates, true, &config.site, now) {
         catalog.apply(&rel, update);
     }
-    Scanned {
-        catalog,
-        unreadable: listing.problems,
-    }
+    catalog
 }
 
 /// The problem of a file left unread because [`MAX_OVERRUNNING`] slow reads still run.
@@ -419,14 +478,15 @@ pub fn newest_folder_change(dir: &Path) -> Option<DateTime<Utc>> {
 
 /// Every entry under `dir` that is not hidden, entering folders but not symlinks to them
 /// (`dir` itself is followed if it is one). The one place the walking rules live.
-fn walk(dir: &Path) -> impl Iterator<Item = Result<walkdir::DirEntry, walkdir::Error>> {
+fn walk(dir: &Path) -> walkdir::FilterEntry<walkdir::IntoIter, fn(&walkdir::DirEntry) -> bool> {
+    fn shown(entry: &walkdir::DirEntry) -> bool {
+        entry.depth() == 0 || !entry.file_name().to_string_lossy().starts_with('.')
+    }
     walkdir::WalkDir::new(dir)
         .min_depth(1)
         .follow_links(false)
         .into_iter()
-        .filter_entry(|entry| {
-            entry.depth() == 0 || !entry.file_name().to_string_lossy().starts_with('.')
-        })
+        .filter_entry(shown as fn(&walkdir::DirEntry) -> bool)
 }
 
 /// `path` relative to `dir`, which the walk started from.
@@ -612,42 +672,73 @@ fn parse(source: &post::Source, config: &Config) -> Result<post::Post, post::Pro
     })
 }
 
-/// Reads one post file, refusing anything over `max_bytes` before reading it whole.
-/// `path` is the full path; `rel` the `/`-separated path under the posts folder.
+/// Reads one post file, refusing anything over `max_bytes` before reading it whole, and
+/// anything outside the posts folder. `path` is the full path, the posts folder joined
+/// with `rel`, the `/`-separated path under it.
+///
+/// A symlink (or a folder link on the way) is followed only where it stays inside the
+/// posts folder: `ln -s /etc/passwd posts/leak.txt` must publish nothing. What is
+/// checked is where the file actually opened is, so a link swapped in after any check
+/// of the path cannot lead the read out; only regular files are opened, so no device
+/// is opened at all.
 pub fn read(path: &Path, rel: &str, max_bytes: u64) -> Result<post::Source, post::Problem> {
+    use std::io::Read;
     let problem = |message: String| post::Problem {
         path: rel.to_string(),
         line: 1,
         message,
+    };
+    let cannot = |err: std::io::Error| problem(format!("cannot read the file: {err}"));
+    let root = posts_folder(path, rel)
+        .ok_or_else(|| problem("cannot read the file: the posts folder is gone".into()))?;
+    let outside = |target: &Path| problem(format!("links to {}: {LINK_OUT}", target.display()));
+    let not_regular = || {
+        problem(
+            "not a regular file; post files must be plain files ending in .txt, .md or .markdown"
+                .into(),
+        )
     };
     let meta = std::fs::metadata(path).map_err(|err| {
         let link = std::fs::symlink_metadata(path).map(|m| m.file_type().is_symlink());
         if matches!(link, Ok(true)) && err.kind() == std::io::ErrorKind::NotFound {
             problem("dangling symlink: its target does not exist; fix or delete the link".into())
         } else {
-            problem(format!("cannot read the file: {err}"))
+            cannot(err)
         }
     })?;
     if !meta.is_file() {
-        return Err(problem(
-            "not a regular file; post files must be plain files ending in .txt, .md or .markdown"
-                .into(),
-        ));
+        // A link out is refused as one, whatever it leads to.
+        return Err(match std::fs::canonicalize(path) {
+            Ok(target) if !target.starts_with(&root) => outside(&target),
+            _ => not_regular(),
+        });
     }
+    let file = open_nonblocking(path).map_err(cannot)?;
+    let opened = opened_path(&file)
+        .or_else(|| std::fs::canonicalize(path).ok())
+        .ok_or_else(|| problem("cannot read the file: it moved while it was opened".into()))?;
+    if !opened.starts_with(&root) {
+        return Err(outside(&opened));
+    }
+    let meta = file.metadata().map_err(cannot)?;
+    if !meta.is_file() {
+        return Err(not_regular());
+    }
+    let too_big = |len: u64| {
+        problem(format!(
+            "file is {len} bytes, over posts.max_bytes ({max_bytes}); split it or raise posts.max_bytes"
+        ))
+    };
     if meta.len() > max_bytes {
-        return Err(problem(format!(
-            "file is {} bytes, over posts.max_bytes ({max_bytes}); split it or raise posts.max_bytes",
-            meta.len()
-        )));
+        return Err(too_big(meta.len()));
     }
-    let bytes =
-        std::fs::read(path).map_err(|err| problem(format!("cannot read the file: {err}")))?;
-    // Checked again: the file may have grown between the stat and the read.
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    // One byte past the limit tells a file that grew since the stat.
+    file.take(max_bytes.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
     if bytes.len() as u64 > max_bytes {
-        return Err(problem(format!(
-            "file is {} bytes, over posts.max_bytes ({max_bytes}); split it or raise posts.max_bytes",
-            bytes.len()
-        )));
+        return Err(too_big(bytes.len() as u64));
     }
     let modified = meta
         .modified()
@@ -658,6 +749,40 @@ pub fn read(path: &Path, rel: &str, max_bytes: u64) -> Result<post::Source, post
         bytes,
         modified,
     })
+}
+
+/// The posts folder, resolved: `path` with the components of `rel` taken off its end.
+fn posts_folder(path: &Path, rel: &str) -> Option<PathBuf> {
+    let depth = Path::new(rel).components().count();
+    std::fs::canonicalize(path.ancestors().nth(depth)?).ok()
+}
+
+/// Opens a file for reading without waiting on it: a named pipe swapped in after the
+/// check would otherwise block the open until a writer came.
+fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    options.open(path)
+}
+
+/// Where the open file really is, as the kernel resolved it when it was opened; `None`
+/// where that cannot be asked (the path is resolved again instead, a moment later).
+fn opened_path(file: &std::fs::File) -> Option<PathBuf> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = file;
+        None
+    }
 }
 
 #[cfg(test)]

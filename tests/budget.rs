@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::collections::BTreeSet;
 use std::sync::{Arc, Condvar, Mutex};
 
 use common::site::{folder, write};
@@ -66,10 +65,7 @@ fn config(dir: &std::path::Path, budget_ms: u64) -> Arc<Config> {
 const POST: &str = "---\ntitle: A post\ndate: 2020-01-01\n---\n\nBody.\n";
 
 fn rescan() -> ChangeSet {
-    ChangeSet {
-        paths: BTreeSet::new(),
-        rescan: true,
-    }
+    ChangeSet::everything()
 }
 
 #[tokio::test]

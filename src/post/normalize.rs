@@ -46,7 +46,7 @@ pub fn published(
         );
         return Ok(date::midnight(day, tz));
     }
-    Ok(match (front.date, file.date) {
+    let published = match (front.date, file.date) {
         (Some(date), _) => date,
         (None, Some(day)) => date::midnight(day, tz),
         (None, None) => {
@@ -56,7 +56,21 @@ pub fn published(
             );
             modified.with_timezone(&tz).fixed_offset()
         }
-    })
+    };
+    // Scheduling a post is a few days or weeks ahead; a year is a typo (9999, 2205),
+    // and the post would wait for it without a word. The file's modification time
+    // stands for now: the parser reads no clock, and a post is saved when it is written.
+    let year_ahead = modified.checked_add_signed(chrono::TimeDelta::days(366));
+    if year_ahead.is_some_and(|limit| published > limit) {
+        warn(
+            1,
+            format!(
+                "dated {}, more than a year ahead; it will not appear until then",
+                published.format("%Y-%m-%d")
+            ),
+        );
+    }
+    Ok(published)
 }
 
 /// The page route the site's permalink pattern gives a post.
