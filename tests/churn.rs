@@ -711,6 +711,19 @@ async fn poll(base: String, task: usize, stop: Arc<AtomicBool>) -> Load {
                         load.fail(format!("{route}: 200 to If-None-Match {sent}, its own ETag"));
                     }
                 }
+                // A changed body is never dated before the copy it replaces, or a reader
+                // asking by date would be told its stale copy is current.
+                if let Some((held_etag, held_modified)) = &copy {
+                    let date = |v: &str| chrono::DateTime::parse_from_rfc2822(v).ok();
+                    match (date(held_modified), date(&modified)) {
+                        (Some(before), Some(now)) if *held_etag != etag && now < before => load
+                            .fail(format!(
+                                "{route}: a new body dated {modified}, before the copy held ({held_modified})"
+                            )),
+                        (_, None) => load.fail(format!("{route}: Last-Modified {modified:?}")),
+                        _ => {}
+                    }
+                }
                 // Decoding, parsing and hashing every copy would spend the machine on
                 // the client: a body byte for byte the one last checked is that one.
                 let key = (route, coding.to_string());
