@@ -59,7 +59,7 @@ fn start(config: Config) -> Publisher {
 fn publish_path(publisher: &mut Publisher, rel: &str) -> usize {
     let changes = ChangeSet {
         paths: [rel.to_string()].into(),
-        rescan: false,
+        ..ChangeSet::default()
     };
     let published = publisher
         .publish(&changes, false)

@@ -16,13 +16,18 @@ use crate::state::{State, StateError};
 /// Why a build stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    /// A write that failed, with the file it was for.
+    /// A write that failed, with the file it was for. The error is in the message, not
+    /// a source: the CLI prints the chain, and would print it twice.
     #[error("{path}: cannot write: {err}")]
-    Write {
-        path: PathBuf,
-        #[source]
-        err: std::io::Error,
-    },
+    Write { path: PathBuf, err: std::io::Error },
+    #[error("{0} is a file, not a folder; choose a folder for --out")]
+    OutIsFile(PathBuf),
+    /// `--out` holds files of its own: a build replaces the folder whole, so it would
+    /// delete them.
+    #[error(
+        "{0} is not empty and is not the output of an earlier build; --out is replaced whole, so choose an empty or new folder"
+    )]
+    OutNotBuilt(PathBuf),
     #[error(transparent)]
     State(#[from] StateError),
 }
@@ -32,44 +37,42 @@ pub enum BuildError {
 pub struct Report {
     /// Posts published.
     pub posts: usize,
-    /// Files that failed to parse: not published.
+    /// Files that failed to parse, and what the listing found wrong (a folder it cannot
+    /// read, a link out of the posts folder): not published.
     pub errors: Vec<Problem>,
-    /// Folders that could not be read (see [`scan::Listing::problems`]): their posts are
-    /// missing from the files written.
-    pub unreadable: Vec<Problem>,
     pub files: usize,
 }
 
 /// Builds every route of the posts as published at `now`, placed by the ledger of
-/// `state` (which is saved), and writes them under `out`.
+/// `state` (which is saved), and puts them in `out` in place of what it held.
+///
+/// Every file is written into a fresh folder beside `out`, which takes its place only
+/// once all of them are: a build that fails (a full disk) or is killed leaves the
+/// previous output whole, and a rebuild leaves no page of a deleted post behind.
 pub fn build(
     config: &Config,
     state: &mut State,
     out: &Path,
     now: DateTime<Utc>,
 ) -> Result<Report, BuildError> {
-    let mut scanned = scan::load_catalog(config, state, now, scan::BUILD_KEEPS_BYTES);
-    let touched = scanned.catalog.take_touched();
+    let staging = Staging::for_out(out)?;
+    let mut catalog = scan::load_catalog(config, state, now, scan::BUILD_KEEPS_BYTES);
+    let touched = catalog.take_touched();
     let remembered = state.remembered();
     let bodies: Arc<dyn Bodies> = Arc::new(scan::FileBodies::new(Arc::new(config.clone())));
-    let (snapshot, _) = Snapshot::default().next(
-        &scanned.catalog,
-        &touched,
-        &remembered,
-        &bodies,
-        config,
-        now,
-    );
+    let (snapshot, _) =
+        Snapshot::default().next(&catalog, &touched, &remembered, &bodies, config, now);
     state.note_feeds(&snapshot.feed_names);
     state.save()?;
     let snapshot = snapshot.compress_pending().unwrap_or(snapshot);
+    let dir = staging.dir();
     let mut files = 0;
     for (route, rendered) in snapshot.files() {
-        files += write_route(out, route, rendered)?;
+        files += write_route(dir, route, rendered)?;
     }
     let pages = std::sync::atomic::AtomicUsize::new(0);
     snapshot.each_page(|route, rendered| {
-        let written = write_route(out, route, &rendered)?;
+        let written = write_route(dir, route, &rendered)?;
         pages.fetch_add(written, std::sync::atomic::Ordering::Relaxed);
         Ok::<(), BuildError>(())
     })?;
@@ -87,14 +90,263 @@ pub fn build(
     for (from, to) in snapshot.redirects().filter(|(_, to)| snapshot.has(to)) {
         redirects.push_str(&format!("{from} {to} 301\n"));
     }
-    write(&out.join("_redirects"), redirects.as_bytes())?;
+    write(&dir.join("_redirects"), redirects.as_bytes())?;
     files += 1;
+    staging.commit()?;
     Ok(Report {
-        posts: scanned.catalog.visible(),
-        errors: scanned.catalog.errors(),
-        unreadable: scanned.unreadable,
+        posts: catalog.visible(),
+        errors: catalog.errors(),
         files,
     })
+}
+
+/// The file every build leaves in its output, so the next one knows the folder is its
+/// own to replace.
+const MARKER: &str = ".dropfeed-build";
+
+/// A build's output while it is written: a folder of its own, beside `--out` (or inside
+/// it, when `--out` is a mount point and nothing can be renamed over it), removed if the
+/// build stops before [`Staging::commit`].
+struct Staging {
+    /// `--out`, resolved (a symlink to a folder is replaced at its target).
+    out: PathBuf,
+    /// Where the files are written.
+    temp: PathBuf,
+    /// `temp` is inside `out`: the files are moved in one by one, not swapped whole.
+    inside: bool,
+    /// `temp` is in place; nothing is left to remove.
+    done: bool,
+}
+
+impl Staging {
+    /// Checks that `out` may be replaced, and makes the folder to write in.
+    fn for_out(out: &Path) -> Result<Staging, BuildError> {
+        let fail = |path: &Path| {
+            let path = path.to_path_buf();
+            move |err| BuildError::Write { path, err }
+        };
+        let resolved = match std::fs::symlink_metadata(out) {
+            Ok(_) => {
+                let resolved = std::fs::canonicalize(out).map_err(fail(out))?;
+                if !resolved.is_dir() {
+                    return Err(BuildError::OutIsFile(out.to_path_buf()));
+                }
+                if !replaceable(&resolved).map_err(fail(out))? {
+                    return Err(BuildError::OutNotBuilt(out.to_path_buf()));
+                }
+                resolved
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                let parent = match out.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p,
+                    _ => Path::new("."),
+                };
+                std::fs::create_dir_all(parent).map_err(fail(parent))?;
+                let name = out
+                    .file_name()
+                    .ok_or_else(|| BuildError::OutNotBuilt(out.to_path_buf()))?;
+                std::fs::canonicalize(parent)
+                    .map_err(fail(parent))?
+                    .join(name)
+            }
+            Err(err) => return Err(fail(out)(err)),
+        };
+        // `/` has no parent to stage beside, and is not empty either.
+        let parent = resolved
+            .parent()
+            .ok_or_else(|| BuildError::OutNotBuilt(out.to_path_buf()))?;
+        let name = resolved.file_name().unwrap_or_default().to_string_lossy();
+        let stage = |(folder, prefix): &(PathBuf, String)| -> std::io::Result<PathBuf> {
+            remove_abandoned(folder, prefix);
+            let temp = folder.join(format!("{prefix}{}", std::process::id()));
+            // Left by an earlier build that had this process id and was killed.
+            let _ = std::fs::remove_dir_all(&temp);
+            std::fs::create_dir(&temp)?;
+            Ok(temp)
+        };
+        let beside = (parent.to_path_buf(), format!(".{name}.dropfeed-tmp-"));
+        let within = (resolved.clone(), format!("{MARKER}-tmp-"));
+        let mut inside = is_mount_point(&resolved, parent);
+        let mut staged = stage(if inside { &within } else { &beside });
+        // A web root the builder owns in a folder it may not write (`/var/www/html`):
+        // inside is the only place left.
+        if !inside && resolved.is_dir() && staged.as_ref().is_err_and(cannot_write_there) {
+            inside = true;
+            staged = stage(&within);
+        }
+        let (folder, _) = if inside { &within } else { &beside };
+        let temp = staged.map_err(fail(folder))?;
+        // The new output keeps the permissions the old one was given (a web server's
+        // group, say).
+        if !inside {
+            if let Ok(meta) = std::fs::metadata(&resolved) {
+                let _ = std::fs::set_permissions(&temp, meta.permissions());
+            }
+        }
+        Ok(Staging {
+            out: resolved,
+            temp,
+            inside,
+            done: false,
+        })
+    }
+
+    fn dir(&self) -> &Path {
+        &self.temp
+    }
+
+    /// Puts the files written in place of what `out` held.
+    fn commit(mut self) -> Result<(), BuildError> {
+        let fail = |path: &Path| {
+            let path = path.to_path_buf();
+            move |err| BuildError::Write { path, err }
+        };
+        write(
+            &self.temp.join(MARKER),
+            b"Written by dropfeed build. The next build replaces this folder whole.\n",
+        )?;
+        if self.inside {
+            for entry in std::fs::read_dir(&self.out).map_err(fail(&self.out))? {
+                let path = entry.map_err(fail(&self.out))?.path();
+                if path != self.temp {
+                    remove(&path).map_err(fail(&path))?;
+                }
+            }
+            for entry in std::fs::read_dir(&self.temp).map_err(fail(&self.temp))? {
+                let entry = entry.map_err(fail(&self.temp))?;
+                let to = self.out.join(entry.file_name());
+                std::fs::rename(entry.path(), &to).map_err(fail(&to))?;
+            }
+            std::fs::remove_dir(&self.temp).map_err(fail(&self.temp))?;
+        } else if self.out.exists() {
+            exchange(&self.temp, &self.out).map_err(fail(&self.out))?;
+            // `temp` now holds the previous output. The new one is in place whatever
+            // happens to it.
+            if let Err(err) = std::fs::remove_dir_all(&self.temp) {
+                tracing::warn!(
+                    "{}: cannot remove the previous build: {err}; delete it by hand",
+                    self.temp.display()
+                );
+            }
+        } else {
+            std::fs::rename(&self.temp, &self.out).map_err(fail(&self.out))?;
+        }
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_dir_all(&self.temp);
+        }
+    }
+}
+
+/// True when `out` may be replaced: it is empty, or an earlier build wrote it (it has
+/// the marker, or, from builds before the marker, the index, OPML list and redirects
+/// every build writes, which no folder of a user's own holds all together).
+fn replaceable(out: &Path) -> std::io::Result<bool> {
+    // A staging folder left inside by a killed build does not count.
+    let mut entries = std::fs::read_dir(out)?.flatten();
+    if entries.all(|e| e.file_name().to_string_lossy().starts_with(MARKER)) {
+        return Ok(true);
+    }
+    let has = |name: &str| out.join(name).is_file();
+    Ok(has(MARKER) || (has("index.html") && has("opml.xml") && has("_redirects")))
+}
+
+/// True when `dir` is on another file system than its `parent`: nothing can be renamed
+/// over it, so a build must stage inside it.
+fn is_mount_point(dir: &Path, parent: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (std::fs::metadata(dir), std::fs::metadata(parent)) {
+            (Ok(dir), Ok(parent)) => dir.dev() != parent.dev(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (dir, parent);
+        false
+    }
+}
+
+/// True for the errors of a folder the builder may not write in.
+fn cannot_write_there(err: &std::io::Error) -> bool {
+    matches!(
+        err.kind(),
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+    )
+}
+
+/// Removes the staging folders in `folder` named `prefix` + a process id that is no
+/// longer running: builds that were killed before they could clean up.
+fn remove_abandoned(folder: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(prefix)) else {
+            continue;
+        };
+        // Only where running processes can be told; elsewhere the folder stays.
+        let proc = Path::new("/proc");
+        if pid.parse::<u32>().is_ok() && proc.is_dir() && !proc.join(pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Removes a file or a folder with everything in it.
+fn remove(path: &Path) -> std::io::Result<()> {
+    if std::fs::symlink_metadata(path)?.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    }
+}
+
+/// Swaps the folders `a` and `b`: at once where the system can (Linux), else by moving
+/// `b` aside and `a` in its place, and `b` back if that fails.
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes());
+        let (ca, cb) = (c(a)?, c(b)?);
+        // SAFETY: two valid NUL-terminated paths, relative to nothing (both absolute).
+        let done = unsafe {
+            libc::renameat2(
+                libc::AT_FDCWD,
+                ca.as_ptr(),
+                libc::AT_FDCWD,
+                cb.as_ptr(),
+                libc::RENAME_EXCHANGE,
+            )
+        };
+        if done == 0 {
+            return Ok(());
+        }
+        let err = std::io::Error::last_os_error();
+        // Not every file system can swap (EINVAL); the two moves below can.
+        if err.raw_os_error() != Some(libc::EINVAL) && err.raw_os_error() != Some(libc::ENOSYS) {
+            return Err(err);
+        }
+    }
+    let name = b.file_name().unwrap_or_default().to_string_lossy();
+    let aside = b.with_file_name(format!(".{name}.dropfeed-old"));
+    std::fs::rename(b, &aside)?;
+    if let Err(err) = std::fs::rename(a, b) {
+        let _ = std::fs::rename(&aside, b);
+        return Err(err);
+    }
+    // The caller removes `a`: it now holds what `b` held.
+    std::fs::rename(&aside, a)
 }
 
 /// Writes a route's body, and its `.gz` and `.br` beside it; gives how many files.

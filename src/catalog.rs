@@ -102,6 +102,18 @@ impl Ord for Ranked {
     }
 }
 
+/// What the posts folder looks like as a whole, beyond its files: `/healthz` says
+/// `degraded` unless it is [`Folder::Fine`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Folder {
+    Fine,
+    /// The posts folder does not exist: removed, moved away, or never made.
+    Missing,
+    /// One publish took the last posts away, this many of them: a folder emptied by
+    /// mistake more likely than a site retiring its posts. Until a post comes back.
+    Emptied(usize),
+}
+
 /// Every post file seen, by `/`-separated path under the posts folder, with the visible
 /// posts of each feed kept in order as files change: a change costs the feeds it
 /// touches, never a pass over the whole catalog.
@@ -117,6 +129,17 @@ pub struct Catalog {
     pages: HashTrieMapSync<String, Arc<Post>>,
     /// Paths whose entry has an error or whose post has warnings: what `/healthz` lists.
     noted: BTreeSet<String>,
+    /// What the listing of the posts folder found wrong (a folder it cannot read, a link
+    /// out of it, a name that is not UTF-8), by path: the posts there are missing, and
+    /// `/healthz` lists these beside the files that failed.
+    unlisted: BTreeMap<String, Problem>,
+    /// What `/healthz` reports changed since [`Catalog::take_problems_changed`]: a bad
+    /// file deleted changes no feed, yet must leave the report at once.
+    problems_changed: bool,
+    /// Whether the posts folder exists, as the last publish saw it.
+    folder_missing: bool,
+    /// How many posts one publish took away, leaving none; `None` once there are posts.
+    emptied_from: Option<usize>,
     /// Feeds whose visible posts changed since [`Catalog::take_touched`].
     touched: BTreeSet<FeedKey>,
     /// How many entries hold a post, drafts and future ones included.
@@ -133,6 +156,10 @@ impl Default for Catalog {
             scheduled: BTreeSet::new(),
             pages: HashTrieMapSync::new_sync(),
             noted: BTreeSet::new(),
+            unlisted: BTreeMap::new(),
+            problems_changed: false,
+            folder_missing: false,
+            emptied_from: None,
             touched: BTreeSet::new(),
             known: 0,
             now: DateTime::<Utc>::MIN_UTC,
@@ -223,7 +250,7 @@ impl Catalog {
         if let Some(new) = new {
             self.show(new);
         }
-        self.note(path);
+        self.note(path, applied);
         applied
     }
 
@@ -293,12 +320,43 @@ impl Catalog {
         self.known
     }
 
-    /// Files that failed to parse, by path.
+    /// Files that failed to parse and what the listing found wrong, by path.
     pub fn errors(&self) -> Vec<Problem> {
-        self.noted
+        let mut errors: Vec<Problem> = self
+            .noted
             .iter()
             .filter_map(|path| self.entries.get(path)?.error.clone())
-            .collect()
+            .chain(self.unlisted.values().cloned())
+            .collect();
+        errors.sort_by(|a, b| a.path.cmp(&b.path));
+        errors
+    }
+
+    /// Notes what a listing of the folder `rel` (`""`: the whole posts folder) found
+    /// wrong, in place of what was noted at or under it before. Gives the problems not
+    /// noted before, for the log.
+    pub fn note_listing(&mut self, rel: &str, problems: Vec<Problem>) -> Vec<Problem> {
+        let under = |path: &str| {
+            rel.is_empty()
+                || path
+                    .strip_prefix(rel)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        };
+        let paths: Vec<String> = self.unlisted.keys().filter(|p| under(p)).cloned().collect();
+        let before: BTreeMap<String, Problem> = paths
+            .iter()
+            .filter_map(|path| self.unlisted.remove_entry(path))
+            .collect();
+        let mut new = Vec::new();
+        for problem in problems {
+            if before.get(&problem.path) != Some(&problem) {
+                new.push(problem.clone());
+            }
+            self.unlisted.insert(problem.path.clone(), problem);
+        }
+        let gone = before.keys().any(|path| !self.unlisted.contains_key(path));
+        self.problems_changed |= gone || !new.is_empty();
+        new
     }
 
     /// Problems that did not stop a post (guessed encoding, missing date), by path.
@@ -308,6 +366,36 @@ impl Catalog {
             .filter_map(|path| self.entries.get(path)?.post.as_ref())
             .flat_map(|post| post.warnings.iter().cloned())
             .collect()
+    }
+
+    /// What the posts folder looks like as a whole (see [`Catalog::judge_folder`]).
+    pub fn folder(&self) -> Folder {
+        match (self.folder_missing, self.emptied_from) {
+            (true, _) => Folder::Missing,
+            (false, Some(before)) => Folder::Emptied(before),
+            (false, None) => Folder::Fine,
+        }
+    }
+
+    /// Judges the folder as a whole after a publish: whether it `exists`, and whether the
+    /// publish took away every post of the `before` it started with. Losing the only post
+    /// is an edit; losing two or more at once, and with them every feed's items, is
+    /// reported until a post comes back.
+    pub fn judge_folder(&mut self, exists: bool, before: usize) {
+        let was = self.folder();
+        self.folder_missing = !exists;
+        if self.known > 0 {
+            self.emptied_from = None;
+        } else if before >= 2 {
+            self.emptied_from = Some(before);
+        }
+        self.problems_changed |= self.folder() != was;
+    }
+
+    /// Whether what `/healthz` reports (a file's problem, the folder) changed since the
+    /// last call.
+    pub fn take_problems_changed(&mut self) -> bool {
+        std::mem::take(&mut self.problems_changed)
     }
 
     /// The publication time of the next post that is not yet visible, so the publisher
@@ -367,16 +455,18 @@ impl Catalog {
         }
     }
 
-    /// Keeps `noted` true to the entry at `path`.
-    fn note(&mut self, path: &str) {
+    /// Keeps `noted` true to the entry at `path`, after an update that `applied`.
+    fn note(&mut self, path: &str, applied: Applied) {
         let noted = self.entries.get(path).is_some_and(|e| {
             e.error.is_some() || e.post.as_ref().is_some_and(|p| !p.warnings.is_empty())
         });
-        if noted {
-            self.noted.insert(path.to_string());
+        let was = if noted {
+            !self.noted.insert(path.to_string())
         } else {
-            self.noted.remove(path);
-        }
+            self.noted.remove(path)
+        };
+        // A noted file that changed may report other problems now.
+        self.problems_changed |= was != noted || (noted && applied != Applied::Unchanged);
     }
 }
 
@@ -562,5 +652,63 @@ mod tests {
             Applied::Unchanged
         );
         assert!(catalog.take_touched().is_empty());
+    }
+
+    #[test]
+    fn a_bad_file_deleted_changes_what_healthz_reports_and_no_feed() {
+        let mut catalog = catalog();
+        let problem = Problem {
+            path: "bad.md".into(),
+            line: 1,
+            message: "binary file".into(),
+        };
+        catalog.apply("bad.md", Update::Failed(problem.clone()));
+        assert!(catalog.take_problems_changed());
+        // The same failure again: nothing new to report.
+        catalog.apply("bad.md", Update::Failed(problem));
+        assert!(!catalog.take_problems_changed());
+        assert_eq!(catalog.apply("bad.md", Update::Removed), Applied::Unchanged);
+        assert!(catalog.take_problems_changed());
+        assert!(catalog.errors().is_empty());
+        assert!(catalog.take_touched().is_empty());
+        // A good post coming and going has nothing to report.
+        catalog.apply("a.md", Update::Parsed(post("a.md", "a", 1)));
+        catalog.apply("a.md", Update::Removed);
+        assert!(!catalog.take_problems_changed());
+    }
+
+    #[test]
+    fn every_post_gone_at_once_or_the_folder_gone_is_reported_until_posts_return() {
+        let mut catalog = catalog();
+        catalog.judge_folder(true, 0);
+        assert_eq!(catalog.folder(), Folder::Fine);
+        assert!(!catalog.take_problems_changed());
+        for path in ["a.md", "b.md", "c.md"] {
+            catalog.apply(path, Update::Parsed(post(path, &path[..1], 1)));
+        }
+        catalog.judge_folder(true, 0);
+        assert_eq!(catalog.folder(), Folder::Fine);
+
+        for path in ["a.md", "b.md", "c.md"] {
+            catalog.apply(path, Update::Removed);
+        }
+        catalog.judge_folder(false, 3);
+        assert_eq!(catalog.folder(), Folder::Missing);
+        assert!(catalog.take_problems_changed());
+        // The folder made again, empty: the posts are still gone.
+        catalog.judge_folder(true, 0);
+        assert_eq!(catalog.folder(), Folder::Emptied(3));
+        assert!(catalog.take_problems_changed());
+        catalog.judge_folder(true, 0);
+        assert!(!catalog.take_problems_changed());
+        catalog.apply("d.md", Update::Parsed(post("d.md", "d", 1)));
+        catalog.judge_folder(true, 0);
+        assert_eq!(catalog.folder(), Folder::Fine);
+        assert!(catalog.take_problems_changed());
+
+        // The only post deleted is an edit, not an emptied folder.
+        catalog.apply("d.md", Update::Removed);
+        catalog.judge_folder(true, 1);
+        assert_eq!(catalog.folder(), Folder::Fine);
     }
 }

@@ -38,16 +38,13 @@ impl Findings {
 }
 
 /// Every problem of the posts under the posts folder as published at `now`. A folder
-/// that cannot be read is an error: the posts in it would be missing from every feed.
+/// that cannot be read, a link out of the posts folder and a name that is not UTF-8 are
+/// errors: the posts there would be missing from every feed.
 pub fn check(config: &Config, now: DateTime<Utc>) -> Findings {
     let mut state = State::for_check(config);
-    let scanned = scan::load_catalog(config, &mut state, now, 0);
-    let mut errors = scanned.unreadable;
-    errors.extend(scanned.catalog.errors());
-    // By path, the order the catalog lists its own in.
-    errors.sort_by(|a, b| a.path.cmp(&b.path));
+    let catalog = scan::load_catalog(config, &mut state, now, 0);
     Findings {
-        errors,
-        warnings: scanned.catalog.warnings(),
+        errors: catalog.errors(),
+        warnings: catalog.warnings(),
     }
 }

@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -85,6 +86,7 @@ struct RawPosts {
     max_categories: usize,
     max_authors: usize,
     max_tags: usize,
+    parse_budget_ms: u64,
 }
 
 impl Default for RawPosts {
@@ -97,6 +99,7 @@ impl Default for RawPosts {
             max_categories: 100,
             max_authors: 100,
             max_tags: 100,
+            parse_budget_ms: 1000,
         }
     }
 }
@@ -123,12 +126,47 @@ impl Default for RawFeeds {
 #[serde(deny_unknown_fields, default)]
 struct RawServer {
     listen: String,
+    header_timeout_secs: u64,
+    idle_timeout_secs: u64,
+    max_connections: usize,
+    max_streams: u32,
 }
 
 impl Default for RawServer {
     fn default() -> Self {
+        let limits = ServerLimits::default();
         RawServer {
             listen: "127.0.0.1:8080".into(),
+            header_timeout_secs: limits.header_timeout.as_secs(),
+            idle_timeout_secs: limits.idle_timeout.as_secs(),
+            max_connections: limits.max_connections,
+            max_streams: limits.max_streams,
+        }
+    }
+}
+
+/// What one client may hold of the server: `[server]` less the address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// How long an HTTP/1 request head may take to arrive once its first byte has: a
+    /// client sending half a header (slowloris) is cut off after it.
+    pub header_timeout: Duration,
+    /// How long a connection is kept with no request in flight, or with a response
+    /// the client stopped reading.
+    pub idle_timeout: Duration,
+    /// Connections served at once; the next ones wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// HTTP/2 requests in flight on one connection.
+    pub max_streams: u32,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+            max_streams: 100,
         }
     }
 }
@@ -146,11 +184,15 @@ pub struct Config {
     pub debounce_ms: u64,
     /// Zero turns the periodic rescan off.
     pub rescan_secs: u64,
+    /// The longest one file may take to read and parse before it is refused
+    /// (`posts.parse_budget_ms`): one hostile file must not hold a publish.
+    pub parse_budget: std::time::Duration,
     pub items: usize,
     /// In the order the config lists them, without duplicates.
     pub formats: Vec<Format>,
     pub cache_max_age: u64,
     pub listen: SocketAddr,
+    pub server: ServerLimits,
     /// The state database (the identity ledger), resolved against the config's folder.
     pub state_db: PathBuf,
     /// How long a removed post waits for its content to come back under another name
@@ -198,6 +240,7 @@ impl Config {
                 raw.server.listen
             ))
         })?;
+        let server = server_limits(&raw.server).map_err(invalid)?;
         if raw.state.db.as_os_str().is_empty() {
             return Err(invalid(
                 "key `state.db`: must name a file, such as \"dropfeed.db\"".into(),
@@ -212,10 +255,12 @@ impl Config {
             max_bytes: raw.posts.max_bytes,
             debounce_ms: raw.posts.debounce_ms,
             rescan_secs: raw.posts.rescan_secs,
+            parse_budget: std::time::Duration::from_millis(raw.posts.parse_budget_ms),
             items: raw.feeds.items,
             formats,
             cache_max_age: raw.feeds.cache_max_age,
             listen,
+            server,
             state_db: folder.join(raw.state.db),
             remember_removed_days: raw.state.remember_removed_days,
         })
@@ -292,12 +337,54 @@ fn check_limits(posts: &RawPosts, feeds: &RawFeeds) -> Result<(), String> {
             ));
         }
     }
+    if posts.parse_budget_ms == 0 {
+        return Err(
+            "key `posts.parse_budget_ms`: must be at least 1 (the most milliseconds one file may take to read)"
+                .into(),
+        );
+    }
     if posts.max_bytes == 0 {
         return Err(
             "key `posts.max_bytes`: must be at least 1 (the largest post file, in bytes)".into(),
         );
     }
     Ok(())
+}
+
+/// `[server]`'s limits; none may be zero, which would refuse every client.
+fn server_limits(raw: &RawServer) -> Result<ServerLimits, String> {
+    for (key, value, what) in [
+        (
+            "header_timeout_secs",
+            raw.header_timeout_secs,
+            "the seconds a request head may take to arrive",
+        ),
+        (
+            "idle_timeout_secs",
+            raw.idle_timeout_secs,
+            "the seconds a connection is kept with no request in flight",
+        ),
+        (
+            "max_connections",
+            raw.max_connections as u64,
+            "the connections served at once",
+        ),
+        (
+            "max_streams",
+            u64::from(raw.max_streams),
+            "the HTTP/2 requests in flight on one connection",
+        ),
+    ] {
+        if value == 0 {
+            return Err(format!("key `server.{key}`: must be at least 1 ({what})"));
+        }
+    }
+    Ok(ServerLimits {
+        header_timeout: Duration::from_secs(raw.header_timeout_secs),
+        idle_timeout: Duration::from_secs(raw.idle_timeout_secs),
+        max_connections: raw.max_connections,
+        max_streams: raw.max_streams,
+    })
 }
 
 /// The formats in the order listed, without duplicates; at least one.
@@ -331,6 +418,7 @@ mod tests {
         assert_eq!(config.max_bytes, 4_194_304);
         assert_eq!(config.debounce_ms, 50);
         assert_eq!(config.rescan_secs, 60);
+        assert_eq!(config.parse_budget, std::time::Duration::from_millis(1000));
         assert_eq!(config.items, 50);
         assert_eq!(
             config.formats,
@@ -338,8 +426,28 @@ mod tests {
         );
         assert_eq!(config.cache_max_age, 300);
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(
+            config.server,
+            ServerLimits {
+                header_timeout: Duration::from_secs(10),
+                idle_timeout: Duration::from_secs(60),
+                max_connections: 1024,
+                max_streams: 100,
+            }
+        );
         assert_eq!(config.state_db, PathBuf::from("site/dropfeed.db"));
         assert_eq!(config.remember_removed_days, 7);
+    }
+
+    #[test]
+    fn parse_budget_is_at_least_one_millisecond() {
+        let config = parse("[posts]\nparse_budget_ms = 50\n").unwrap();
+        assert_eq!(config.parse_budget, std::time::Duration::from_millis(50));
+        let err = parse("[posts]\nparse_budget_ms = 0\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "site/config.toml: key `posts.parse_budget_ms`: must be at least 1 (the most milliseconds one file may take to read)"
+        );
     }
 
     #[test]
@@ -420,6 +528,54 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "site/config.toml: key `server.listen`: `localhost` is not an address; expected IP:PORT such as \"127.0.0.1:8080\""
+        );
+    }
+
+    #[test]
+    fn server_limits_are_read() {
+        let config = parse(
+            "[server]\nheader_timeout_secs = 1\nidle_timeout_secs = 2\nmax_connections = 3\nmax_streams = 4\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.server,
+            ServerLimits {
+                header_timeout: Duration::from_secs(1),
+                idle_timeout: Duration::from_secs(2),
+                max_connections: 3,
+                max_streams: 4,
+            }
+        );
+    }
+
+    #[test]
+    fn a_zero_server_limit_names_the_key_and_the_fix() {
+        for (key, expected) in [
+            (
+                "header_timeout_secs",
+                "key `server.header_timeout_secs`: must be at least 1 (the seconds a request head may take to arrive)",
+            ),
+            (
+                "idle_timeout_secs",
+                "key `server.idle_timeout_secs`: must be at least 1 (the seconds a connection is kept with no request in flight)",
+            ),
+            (
+                "max_connections",
+                "key `server.max_connections`: must be at least 1 (the connections served at once)",
+            ),
+            (
+                "max_streams",
+                "key `server.max_streams`: must be at least 1 (the HTTP/2 requests in flight on one connection)",
+            ),
+        ] {
+            let err = parse(&format!("[server]\n{key} = 0\n")).unwrap_err();
+            assert_eq!(err.to_string(), format!("site/config.toml: {expected}"));
+        }
+        let err = parse("[server]\nmax_streams = -1\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("site/config.toml: line 2: invalid value"),
+            "{err}"
         );
     }
 

@@ -26,7 +26,7 @@
 //! - [`watch`]: file system events → change sets. Knows nothing of HTTP.
 //! - [`server`]: HTTP over a snapshot. Knows nothing of files.
 //! - [`publish`]: the loop joining watch → catalog → snapshot → server, and `serve`
-//!   itself ([`publish::Daemon`]): scan, build, bind, then publish each change set, each
+//!   itself ([`publish::Daemon`]): bind, scan, build, then publish each change set, each
 //!   post coming due and each periodic rescan with one atomic snapshot swap.
 
 pub mod build;

@@ -36,7 +36,7 @@ enum Command {
     Build {
         #[arg(long, default_value = "config.toml")]
         config: PathBuf,
-        /// The folder to write into; created if missing.
+        /// The folder to write; created if missing, replaced whole if built before.
         #[arg(long)]
         out: PathBuf,
         /// Build without the state database: ids, slugs and pages from the rules alone,
@@ -74,13 +74,14 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve { config, listen } => {
-            let mut config = Config::load(&config)?;
-            if let Some(listen) = listen {
-                config.listen = listen;
-            }
+            let config = Config::load(&config)?;
+            // `config.listen` stays the file's, so a reload compares like with like.
+            let listen = listen.unwrap_or(config.listen);
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            let listen = config.listen;
-            runtime.block_on(dropfeed::publish::serve(config, listen, shutdown_signal()))?;
+            runtime.block_on(async {
+                let reloads = reload_requests();
+                dropfeed::publish::serve(config, listen, shutdown_signal(), reloads).await
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Build {
@@ -93,9 +94,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 dropfeed::state::State::for_build(&config, !no_state).map_err(|err| {
                     anyhow::anyhow!("{err}; or build without it: dropfeed build --no-state")
                 })?;
-            let report = dropfeed::build::build(&config, &mut state, &out, chrono::Utc::now())
-                .with_context(|| format!("building into {}", out.display()))?;
-            for problem in report.unreadable.iter().chain(&report.errors) {
+            // Every error names the path it is about.
+            let report = dropfeed::build::build(&config, &mut state, &out, chrono::Utc::now())?;
+            for problem in &report.errors {
                 tracing::warn!(
                     "skipped {}:{}: {}",
                     config.posts_dir.join(&problem.path).display(),
@@ -140,6 +141,31 @@ fn print_lines(lines: &[String]) -> std::io::Result<()> {
         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other,
     }
+}
+
+/// One request to read the config file again per SIGHUP (what `systemctl reload` and
+/// `kill -HUP` send). The handler is installed before the start-up scan: unhandled, a
+/// SIGHUP would end the process without a word.
+fn reload_requests() -> tokio::sync::mpsc::Receiver<()> {
+    let (requests, received) = tokio::sync::mpsc::channel(1);
+    #[cfg(unix)]
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(mut hangups) => {
+            tokio::spawn(async move {
+                while hangups.recv().await.is_some() {
+                    tracing::info!("SIGHUP: reading the config again");
+                    // One request waiting is enough: it reads the file as it is by then.
+                    let _ = requests.try_send(());
+                }
+            });
+        }
+        Err(err) => {
+            tracing::warn!("cannot listen for SIGHUP: {err}; a SIGHUP will stop the daemon")
+        }
+    }
+    #[cfg(not(unix))]
+    drop(requests);
+    received
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM (what service managers and `kill` send).

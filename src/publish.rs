@@ -1,13 +1,13 @@
 //! `dropfeed serve`: the loop joining watch → catalog → snapshot → server.
 //!
-//! [`Daemon::start`] scans the posts folder, builds every route and binds the listener;
+//! [`Daemon::start`] binds the listener, scans the posts folder and builds every route;
 //! [`Daemon::run`] serves until its shutdown future completes. Between the two, the
-//! publish loop waits for three things: a change set from the watcher, the time the next
-//! future-dated post comes due, and the periodic rescan. Each publish re-reads only the
+//! publish loop waits for four things: a change set from the watcher, the time the next
+//! future-dated post comes due, the periodic rescan, and a request to reload the config. Each publish re-reads only the
 //! paths that changed, re-renders only the routes whose inputs changed (on a blocking
 //! thread, so no request waits on it), and swaps the new snapshot in with one atomic store.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 
 use crate::catalog::{Applied, Catalog, Update};
 use crate::config::Config;
@@ -120,6 +121,11 @@ pub struct Publisher {
     bodies: Arc<dyn Bodies>,
     /// What "now" is for every publish: which posts are due, and the date of what changed.
     clock: Clock,
+    /// Reads and parses the files a change names, each within `posts.parse_budget_ms`.
+    reader: scan::Reader,
+    /// Files refused for their budget, with the modification time and size they had:
+    /// a rescan does not read one again (and pay its budget again) until either changes.
+    refused: HashMap<String, (DateTime<Utc>, u64)>,
 }
 
 /// What [`Publisher::publish`] did.
@@ -133,9 +139,21 @@ pub struct Published {
 impl Publisher {
     /// Reads every post and builds the first snapshot, at the time `clock` gives.
     pub fn new(config: Arc<Config>, clock: Clock) -> (Publisher, Published) {
+        let reader = scan::Reader::new(Arc::clone(&config));
+        Publisher::with_reader(config, clock, reader)
+    }
+
+    /// [`Publisher::new`], reading files with `reader`.
+    pub fn with_reader(
+        config: Arc<Config>,
+        clock: Clock,
+        reader: scan::Reader,
+    ) -> (Publisher, Published) {
         let floor = scan::newest_folder_change(&config.posts_dir);
         let state = State::for_serve(&config);
-        let bodies: Arc<dyn Bodies> = Arc::new(scan::FileBodies::new(Arc::clone(&config)));
+        let file_bodies = Arc::new(scan::FileBodies::new(Arc::clone(&config)));
+        let reader = reader.keeping_bodies_in(Arc::clone(&file_bodies));
+        let bodies: Arc<dyn Bodies> = file_bodies;
         let mut publisher = Publisher {
             config,
             catalog: Catalog::new(),
@@ -143,13 +161,32 @@ impl Publisher {
             bodies,
             snapshots: Arc::new(ArcSwap::from_pointee(Snapshot::starting_after(floor))),
             clock,
+            reader,
+            refused: HashMap::new(),
         };
-        let rescan = ChangeSet {
-            paths: BTreeSet::new(),
-            rescan: true,
-        };
-        let published = publisher.publish(&rescan, true);
+        let published = publisher.publish(&ChangeSet::everything(), true);
         (publisher, published.unwrap_or_else(Published::nothing))
+    }
+
+    /// Takes `config` for every publish from now on and publishes every route again from
+    /// a fresh read of every post, as at start (a post's dates, author and links depend on
+    /// `[site]`); the ledger is kept. Readers get the snapshot before until the new one is
+    /// whole.
+    pub fn reconfigure(&mut self, config: Arc<Config>) -> Published {
+        // Every route is new to the rebuilt snapshot: dated a second on, none can go
+        // back before a copy a reader got in this very second.
+        let floor = self.clock.now() + chrono::Duration::seconds(1);
+        let fresh = Arc::new(ArcSwap::from_pointee(Snapshot::starting_after(Some(floor))));
+        let serving = std::mem::replace(&mut self.snapshots, fresh);
+        self.bodies = Arc::new(scan::FileBodies::new(Arc::clone(&config)));
+        self.reader = scan::Reader::new(Arc::clone(&config));
+        self.refused.clear();
+        self.config = config;
+        self.catalog = Catalog::new();
+        let published = self.publish(&ChangeSet::everything(), true);
+        serving.store(self.snapshots.load_full());
+        self.snapshots = serving;
+        published.unwrap_or_else(Published::nothing)
     }
 
     /// The snapshots the server reads.
@@ -168,6 +205,7 @@ impl Publisher {
         let start = Instant::now();
         let now = self.clock.now();
         let mut counts = Counts::default();
+        let posts_before = self.catalog.known();
         self.catalog.advance(now);
         // A catalog path that no longer names a post file (a folder took its place) is
         // removed; the others are read, on every core when there are many.
@@ -176,15 +214,33 @@ impl Publisher {
         // posts is not parsed again every `posts.rescan_secs`. Then the catalog's paths
         // stand for the whole folder, so the ledger is not told of a whole-folder scan.
         let before = affected.len();
+        // A file the watcher holds back is being written, or may be gone again in a
+        // moment: its last version stays until the watcher sends it.
+        affected.retain(|rel| !changes.held.contains(rel));
         if changes.rescan {
             affected.retain(|rel| !self.unchanged_since_read(rel));
         }
-        let whole_folder = changes.rescan && affected.len() == before;
+        let none_left_out = affected.len() == before;
         let (posts, others): (Vec<String>, Vec<String>) = affected
             .into_iter()
             .partition(|rel| post::is_post_path(std::path::Path::new(rel)));
-        let mut updates = scan::load_all(&self.config, posts, 0);
+        let loaded = self.reader.load_all(posts, 0);
+        let mut updates = loaded.updates;
         updates.extend(others.into_iter().map(|rel| (rel, Update::Removed)));
+        for (rel, _) in &updates {
+            self.refused.remove(rel);
+        }
+        for (rel, modified, size) in loaded.refused {
+            self.refused.insert(rel, (modified, size));
+        }
+        if !loaded.not_read.is_empty() {
+            tracing::warn!(
+                files = loaded.not_read.len(),
+                "not read now: {} files are still being read past posts.parse_budget_ms; the rest is read at the next change or rescan",
+                scan::MAX_OVERRUNNING
+            );
+        }
+        let whole_folder = changes.rescan && none_left_out && loaded.not_read.is_empty();
         for (rel, update) in self
             .state
             .settle(updates, whole_folder, &self.config.site, now)
@@ -197,8 +253,13 @@ impl Publisher {
             counts.add(applied);
         }
         self.state.verify();
+        let folder_exists = self.config.posts_dir.is_dir();
+        self.catalog.judge_folder(folder_exists, posts_before);
+        // A bad file deleted, or the folder gone or back, changes no feed: /healthz is
+        // all that changes, and it must at once.
+        let health_changed = self.catalog.take_problems_changed();
         let touched = self.catalog.take_touched();
-        if counts.is_empty() && touched.is_empty() && !force {
+        if counts.is_empty() && touched.is_empty() && !health_changed && !force {
             let _ = self.state.save();
             return None;
         }
@@ -229,10 +290,11 @@ impl Publisher {
         })
     }
 
-    /// True when the file at `rel` is the one the catalog's post was read from: same
-    /// modification time and size, and it parsed.
+    /// True when the file at `rel` is the one the catalog's post was read from (same
+    /// modification time and size, and it parsed), or the one refused for its budget.
     fn unchanged_since_read(&self, rel: &str) -> bool {
-        let Some((modified, size)) = self.catalog.read_from(rel) else {
+        let read = self.catalog.read_from(rel);
+        let Some((modified, size)) = read.or_else(|| self.refused.get(rel).copied()) else {
             return false;
         };
         let Ok(meta) = std::fs::metadata(scan::full_path(&self.config, rel)) else {
@@ -244,12 +306,15 @@ impl Publisher {
 
     /// Every post path a change set may have changed: for a folder, the catalog's paths
     /// under it and the files now in it.
-    fn affected(&self, changes: &ChangeSet) -> BTreeSet<String> {
-        let dir = &self.config.posts_dir;
+    fn affected(&mut self, changes: &ChangeSet) -> BTreeSet<String> {
+        let config = Arc::clone(&self.config);
+        let dir = &config.posts_dir;
         if changes.rescan {
             let mut paths: BTreeSet<String> =
                 self.catalog.paths_under("").map(str::to_string).collect();
-            paths.extend(scan::list(dir).into_files_logging_problems(dir));
+            let listing = scan::list(dir);
+            paths.extend(listing.files);
+            self.note_listing("", listing.problems);
             return paths;
         }
         let mut paths = BTreeSet::new();
@@ -259,17 +324,20 @@ impl Publisher {
             }
             let prefix = format!("{rel}/");
             paths.extend(self.catalog.paths_under(&prefix).map(str::to_string));
-            let folder = dir.join(rel);
-            if folder.is_dir() {
-                paths.extend(
-                    scan::list(&folder)
-                        .into_files_logging_problems(&folder)
-                        .into_iter()
-                        .map(|p| format!("{prefix}{p}")),
-                );
+            if let Some(listing) = scan::list_under(dir, rel) {
+                paths.extend(listing.files);
+                self.note_listing(rel, listing.problems);
             }
         }
         paths
+    }
+
+    /// Notes what a listing found wrong in the catalog, for `/healthz`, and logs what is
+    /// new.
+    fn note_listing(&mut self, rel: &str, problems: Vec<Problem>) {
+        let new = self.catalog.note_listing(rel, problems);
+        let new: Vec<(bool, Problem)> = new.into_iter().map(|p| (true, p)).collect();
+        log_problems(&new, &self.config.posts_dir);
     }
 }
 
@@ -321,16 +389,33 @@ impl Published {
     }
 }
 
-/// A started `serve`: posts read, every route built, the listener bound, the watcher on.
+/// A started `serve`: the listener bound, posts read, every route built, the watcher on.
 pub struct Daemon {
     publisher: Publisher,
     listener: TcpListener,
     watch: Watch,
+    /// Requests to read the config file again (SIGHUP); `None` when nobody asks.
+    reloads: Option<mpsc::Receiver<()>>,
+}
+
+/// What the publish loop does next, on a blocking thread.
+enum Job {
+    /// Publish a change set (`force`: even when no post changed), logged as `why`.
+    Publish {
+        changes: ChangeSet,
+        force: bool,
+        why: &'static str,
+    },
+    /// Read the config file again and publish every route with it.
+    Reload,
 }
 
 impl Daemon {
-    /// Watches, scans, builds every route and binds `listen` (port 0 picks a free port).
-    /// The watch starts before the scan, so nothing written during the scan is missed.
+    /// Binds `listen` (port 0 picks a free port), then watches, scans and builds every
+    /// route. Binding comes first, so an address in use fails at once rather than after
+    /// the whole start-up render; connections arriving meanwhile wait in the kernel's
+    /// backlog until [`Daemon::run`] answers them. The watch starts before the scan, so
+    /// nothing written during the scan is missed.
     pub async fn start(config: Config, listen: SocketAddr) -> Result<Daemon, ServeError> {
         Daemon::start_with_clock(config, listen, Clock::system()).await
     }
@@ -341,6 +426,8 @@ impl Daemon {
         listen: SocketAddr,
         clock: Clock,
     ) -> Result<Daemon, ServeError> {
+        let listener =
+            server::bind(listen).map_err(|err| ServeError::Bind { addr: listen, err })?;
         config.posts_dir =
             std::path::absolute(&config.posts_dir).map_err(|err| ServeError::PostsDir {
                 path: config.posts_dir.clone(),
@@ -355,14 +442,22 @@ impl Daemon {
                 .map_err(ServeError::Publish)?;
         published.log("at start");
         release_freed_memory();
-        let listener = TcpListener::bind(listen)
-            .await
-            .map_err(|err| ServeError::Bind { addr: listen, err })?;
         Ok(Daemon {
             publisher,
             listener,
             watch,
+            reloads: None,
         })
+    }
+
+    /// Reads the config file again on each request from `requests`: a config that does
+    /// not parse is logged and the running one kept; one that does is applied, every
+    /// route published again with it, except for the keys only a restart can apply
+    /// (the address, the folders and files, the server's limits), which are named in a
+    /// warning. Connections are served throughout.
+    pub fn reload_on(mut self, requests: mpsc::Receiver<()>) -> Daemon {
+        self.reloads = Some(requests);
+        self
     }
 
     /// The address the server listens on, with the real port when 0 was asked for.
@@ -382,22 +477,26 @@ impl Daemon {
             mut publisher,
             listener,
             mut watch,
+            mut reloads,
         } = self;
         if let Ok(addr) = listener.local_addr() {
             tracing::info!("listening on http://{addr}");
         }
         let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(server::run(listener, publisher.snapshots(), async move {
-            let _ = server_stopped.await;
-        }));
+        let server = tokio::spawn(server::run(
+            listener,
+            publisher.snapshots(),
+            publisher.config.server,
+            async move {
+                let _ = server_stopped.await;
+            },
+        ));
 
-        let rescan_every = publisher.config.rescan_secs;
-        let mut rescan = (rescan_every > 0).then(|| {
-            let period = Duration::from_secs(rescan_every);
-            tokio::time::interval_at(tokio::time::Instant::now() + period, period)
-        });
+        let mut rescan_every = publisher.config.rescan_secs;
+        let mut rescan = rescan_interval(rescan_every);
         tokio::pin!(shutdown);
         let mut watching = true;
+        let mut reloading = reloads.is_some();
         let result = loop {
             // A date from a file may be absurdly far off; such a post never wakes us.
             let now = publisher.clock.now();
@@ -405,24 +504,45 @@ impl Daemon {
                 let wait = (when - now).to_std().unwrap_or(Duration::ZERO);
                 tokio::time::Instant::now().checked_add(wait)
             });
-            let (changes, force, why) = tokio::select! {
+            let job = tokio::select! {
                 () = &mut shutdown => break Ok(()),
                 changes = watch.changes.recv(), if watching => match changes {
-                    Some(changes) => (changes, false, "changes"),
+                    Some(changes) => Job::Publish { changes, force: false, why: "changes" },
                     None => {
                         tracing::warn!("the file watcher stopped; changes are seen at the next rescan (posts.rescan_secs)");
                         watching = false;
                         continue;
                     }
                 },
-                () = sleep_until(due) => (ChangeSet::default(), true, "a post came due"),
-                () = tick(&mut rescan) => (ChangeSet { paths: BTreeSet::new(), rescan: true }, false, "rescan"),
+                () = sleep_until(due) => Job::Publish {
+                    changes: ChangeSet::default(),
+                    force: true,
+                    why: "a post came due",
+                },
+                () = tick(&mut rescan) => Job::Publish {
+                    changes: watch.rescan(),
+                    force: false,
+                    why: "rescan",
+                },
+                request = next_request(&mut reloads), if reloading => match request {
+                    Some(()) => Job::Reload,
+                    None => {
+                        reloading = false;
+                        continue;
+                    }
+                },
             };
             let job = tokio::task::spawn_blocking(move || {
                 // A panic here is a bug; the server keeps the last good snapshot and the
                 // loop goes on, rather than the daemon stopping.
-                let published = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    publisher.publish(&changes, force)
+                let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match job {
+                    Job::Publish {
+                        changes,
+                        force,
+                        why,
+                    } => publisher.publish(&changes, force).map(|published| (published, why)),
+                    Job::Reload => reload(&mut publisher)
+                        .map(|published| (published, "with the config reloaded")),
                 }))
                 .unwrap_or_else(|panic| {
                     tracing::error!(
@@ -431,16 +551,20 @@ impl Daemon {
                     );
                     None
                 });
-                (publisher, published)
+                (publisher, done)
             });
             match job.await {
-                Ok((back, published)) => {
+                Ok((back, done)) => {
                     publisher = back;
-                    if let Some(published) = published {
+                    if let Some((published, why)) = done {
                         published.log(why);
                     }
                 }
                 Err(err) => break Err(ServeError::Publish(err)),
+            }
+            if publisher.config.rescan_secs != rescan_every {
+                rescan_every = publisher.config.rescan_secs;
+                rescan = rescan_interval(rescan_every);
             }
         };
         let _ = stop_server.send(());
@@ -448,6 +572,99 @@ impl Daemon {
         tracing::info!("stopped");
         result
     }
+}
+
+/// Reads `publisher`'s config file again and publishes every route with what of it can
+/// change while serving; `None` when the file cannot be used.
+fn reload(publisher: &mut Publisher) -> Option<Published> {
+    let running = Arc::clone(&publisher.config);
+    let read = match Config::load(&running.path) {
+        Ok(read) => read,
+        Err(err) => {
+            tracing::error!(
+                "cannot reload the config: {err}; still serving with the config as it was"
+            );
+            return None;
+        }
+    };
+    let (applied, held) = live_part(&running, read);
+    if !held.is_empty() {
+        tracing::warn!(
+            "{}: changed, but not applied until a restart: {}",
+            running.path.display(),
+            held.iter()
+                .map(|key| format!("`{key}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Some(publisher.reconfigure(Arc::new(applied)))
+}
+
+/// `read` with the values only a restart can apply put back as `running` has them
+/// (the listener, the watcher, the state database and the server were set up with
+/// them), and the keys whose change that holds back.
+fn live_part(running: &Config, mut read: Config) -> (Config, Vec<&'static str>) {
+    let mut held = Vec::new();
+    // The running folder was made absolute at start.
+    let posts_dir = std::path::absolute(&read.posts_dir).unwrap_or(read.posts_dir.clone());
+    if posts_dir != running.posts_dir {
+        held.push("posts.dir");
+    }
+    read.posts_dir = running.posts_dir.clone();
+    if read.debounce_ms != running.debounce_ms {
+        held.push("posts.debounce_ms");
+        read.debounce_ms = running.debounce_ms;
+    }
+    if read.state_db != running.state_db {
+        held.push("state.db");
+        read.state_db = running.state_db.clone();
+    }
+    if read.remember_removed_days != running.remember_removed_days {
+        held.push("state.remember_removed_days");
+        read.remember_removed_days = running.remember_removed_days;
+    }
+    if read.listen != running.listen {
+        held.push("server.listen");
+        read.listen = running.listen;
+    }
+    let (new, old) = (&read.server, &running.server);
+    for (key, changed) in [
+        (
+            "server.header_timeout_secs",
+            new.header_timeout != old.header_timeout,
+        ),
+        (
+            "server.idle_timeout_secs",
+            new.idle_timeout != old.idle_timeout,
+        ),
+        (
+            "server.max_connections",
+            new.max_connections != old.max_connections,
+        ),
+        ("server.max_streams", new.max_streams != old.max_streams),
+    ] {
+        if changed {
+            held.push(key);
+        }
+    }
+    read.server = running.server;
+    (read, held)
+}
+
+async fn next_request(requests: &mut Option<mpsc::Receiver<()>>) -> Option<()> {
+    match requests {
+        Some(requests) => requests.recv().await,
+        None => None,
+    }
+}
+
+/// The periodic rescan every `secs` seconds, the first a period from now; none for 0.
+fn rescan_interval(secs: u64) -> Option<tokio::time::Interval> {
+    (secs > 0).then(|| {
+        let period = Duration::from_secs(secs);
+        tokio::time::interval_at(tokio::time::Instant::now() + period, period)
+    })
 }
 
 /// What a panic said, for the log: `panic!` carries a `&str` or a `String`.
@@ -502,13 +719,19 @@ async fn tick(interval: &mut Option<tokio::time::Interval>) {
     }
 }
 
-/// Runs `serve` until `shutdown` completes: what the `serve` command does.
+/// Runs `serve` until `shutdown` completes, reading the config again on each of
+/// `reloads`: what the `serve` command does.
 pub async fn serve(
     config: Config,
     listen: SocketAddr,
     shutdown: impl Future<Output = ()>,
+    reloads: mpsc::Receiver<()>,
 ) -> Result<(), ServeError> {
-    Daemon::start(config, listen).await?.run(shutdown).await
+    Daemon::start(config, listen)
+        .await?
+        .reload_on(reloads)
+        .run(shutdown)
+        .await
 }
 
 #[cfg(test)]
@@ -529,7 +752,7 @@ mod tests {
     fn changes(paths: &[&str]) -> ChangeSet {
         ChangeSet {
             paths: paths.iter().map(|p| p.to_string()).collect(),
-            rescan: false,
+            ..ChangeSet::default()
         }
     }
 
@@ -579,10 +802,7 @@ mod tests {
         let (dir, mut publisher) = site();
         std::fs::write(dir.path().join("posts/new.txt"), "newt").unwrap();
         std::fs::remove_file(dir.path().join("posts/a.txt")).unwrap();
-        let rescan = ChangeSet {
-            paths: BTreeSet::new(),
-            rescan: true,
-        };
+        let rescan = ChangeSet::everything();
         let published = publisher.publish(&rescan, false).unwrap();
         assert_eq!(
             published.counts,
@@ -599,10 +819,7 @@ mod tests {
     #[test]
     fn a_rescan_reads_again_only_files_changed_since_they_were_read() {
         let (dir, mut publisher) = site();
-        let rescan = ChangeSet {
-            paths: BTreeSet::new(),
-            rescan: true,
-        };
+        let rescan = ChangeSet::everything();
         let a = dir.path().join("posts/a.txt");
         let modified = std::fs::metadata(&a).unwrap().modified().unwrap();
         // Same size and modification time: a rescan takes it for the file it read.
@@ -629,6 +846,84 @@ mod tests {
                 ..Counts::default()
             }
         );
+    }
+
+    #[test]
+    fn reconfigure_publishes_every_route_with_the_new_config_where_the_server_reads() {
+        let (dir, mut publisher) = site();
+        let served = publisher.snapshots();
+        let feed = |snapshots: &Arc<ArcSwap<Snapshot>>| {
+            let rendered = snapshots.load().get("/rss.xml").unwrap();
+            String::from_utf8_lossy(&rendered.body).into_owned()
+        };
+        let before = feed(&served);
+        assert!(before.contains("<title>dropfeed</title>"), "{before}");
+        let config = Config::parse(
+            "[site]\ntitle = \"Renamed\"\n",
+            &dir.path().join("config.toml"),
+        )
+        .unwrap();
+        let published = publisher.reconfigure(Arc::new(config));
+        assert_eq!(published.counts.added, 2);
+        let after = feed(&served);
+        assert!(after.contains("<title>Renamed</title>"), "{after}");
+        // The ledger is kept: the same ids.
+        let guids = |feed: &str| -> Vec<String> {
+            feed.split("<guid")
+                .skip(1)
+                .map(|item| item.split("</guid>").next().unwrap_or("").to_string())
+                .collect()
+        };
+        assert_eq!(guids(&after), guids(&before));
+        assert_eq!(guids(&after).len(), 2);
+        assert!(Arc::ptr_eq(&served, &publisher.snapshots()));
+    }
+
+    #[test]
+    fn a_reload_holds_back_what_only_a_restart_can_apply() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let mut running = Config::parse("", &path).unwrap();
+        // As `Daemon::start_with_clock` runs it.
+        running.posts_dir = std::path::absolute(&running.posts_dir).unwrap();
+
+        let (same, held) = live_part(&running, Config::parse("", &path).unwrap());
+        assert_eq!(held, Vec::<&str>::new());
+        assert_eq!(same.posts_dir, running.posts_dir);
+
+        let read = Config::parse(
+            "[site]\ntitle = \"After\"\n\n\
+             [posts]\ndir = \"elsewhere\"\nrescan_secs = 5\ndebounce_ms = 9\nmax_bytes = 10\n\n\
+             [state]\ndb = \"other.db\"\nremember_removed_days = 1\n\n\
+             [server]\nlisten = \"127.0.0.1:9\"\nheader_timeout_secs = 1\nidle_timeout_secs = 1\n\
+             max_connections = 1\nmax_streams = 1\n",
+            &path,
+        )
+        .unwrap();
+        let (applied, held) = live_part(&running, read);
+        assert_eq!(
+            held,
+            [
+                "posts.dir",
+                "posts.debounce_ms",
+                "state.db",
+                "state.remember_removed_days",
+                "server.listen",
+                "server.header_timeout_secs",
+                "server.idle_timeout_secs",
+                "server.max_connections",
+                "server.max_streams",
+            ]
+        );
+        assert_eq!(applied.site.title, "After");
+        assert_eq!(applied.rescan_secs, 5);
+        assert_eq!(applied.max_bytes, 10);
+        assert_eq!(applied.posts_dir, running.posts_dir);
+        assert_eq!(applied.debounce_ms, 50);
+        assert_eq!(applied.state_db, running.state_db);
+        assert_eq!(applied.remember_removed_days, 7);
+        assert_eq!(applied.listen, running.listen);
+        assert_eq!(applied.server, running.server);
     }
 
     /// A clock that starts at `start` and moves with tokio's clock, so a paused test

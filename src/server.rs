@@ -1,12 +1,15 @@
 //! HTTP over the current [`Snapshot`]: route lookup, aliases, conditional GET and
-//! content negotiation. Knows nothing of files or watching.
+//! content negotiation, and the limits that keep one client from holding the server.
 //!
 //! [`respond`] is pure: a request and a snapshot in, a response out, so every rule is
 //! tested without a socket. [`run`] is the accept loop (HTTP/1.1 and cleartext HTTP/2)
-//! with a graceful shutdown capped at [`GRACE`].
+//! with a graceful shutdown capped at [`GRACE`]; [`connection`] serves one connection and
+//! closes it when its client holds it without using it.
 //!
 //! A URL is never turned into a file path: routes are looked up in the snapshot only.
 //! Hostile paths are still refused early, so a lookup never sees `..` or NUL.
+
+mod connection;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -22,10 +25,14 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
 
+use crate::config::ServerLimits;
 use crate::routes;
 use crate::snapshot::{Rendered, Snapshot};
+use connection::{Activity, Answer, Watched};
 
 /// How long responses in flight may take to finish after a shutdown signal.
 pub const GRACE: Duration = Duration::from_secs(5);
@@ -33,52 +40,196 @@ pub const GRACE: Duration = Duration::from_secs(5);
 /// Longer paths are refused with 414; no route comes close.
 pub const MAX_PATH: usize = 2048;
 
+/// Connections the kernel completes and holds for us while every slot is taken (or while
+/// `serve` starts up); it caps this at `net.core.somaxconn`. The default of std and
+/// tokio, 128, would leave a burst of clients beyond `server.max_connections` hanging in
+/// SYN retries instead of waiting their turn.
+const BACKLOG: u32 = 1024;
+
+/// File descriptors kept for everything but connections: the listener, the watcher, the
+/// state database, post files read for pages, the log.
+const RESERVED_FDS: u64 = 64;
+
+/// A listener on `addr`, as tokio binds one (the address reusable at once after a
+/// restart) but with a [`BACKLOG`] for connections to wait in.
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
 /// Accepts connections on `listener` until `shutdown` completes, answering each request
-/// from the snapshot current when it arrives; then waits up to [`GRACE`] for responses
-/// in flight.
+/// from the snapshot current when it arrives, within `limits`: beyond
+/// `max_connections`, new connections wait in the kernel's backlog until one of those
+/// served ends. Then lets the responses in flight finish, for at most [`GRACE`], and
+/// closes every connection.
 pub async fn run(
     listener: tokio::net::TcpListener,
     snapshots: Arc<ArcSwap<Snapshot>>,
+    limits: ServerLimits,
     shutdown: impl Future<Output = ()>,
 ) {
-    let builder = auto::Builder::new(TokioExecutor::new());
-    let graceful = GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // Request heads are timed by each connection's watchdog (see `connection`): hyper's
+    // own timeout would also cut idle keep-alive connections at the header timeout.
+    builder.http1().header_read_timeout(None);
+    builder.http2().max_concurrent_streams(limits.max_streams);
+    let slots = Arc::new(Semaphore::new(connection_slots(limits.max_connections)));
+    let (stop, stopping) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    let mut accept_errors = AcceptErrors::default();
     tokio::pin!(shutdown);
     loop {
+        while connections.try_join_next().is_some() {}
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(err) => {
-                    // Out of file descriptors, or a connection reset before accept:
-                    // back off a little instead of spinning.
-                    tracing::warn!("cannot accept a connection: {err}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
+                    let (pause, report) = accept_errors.failed(&err, Instant::now());
+                    if let Some(report) = report {
+                        tracing::warn!("{report}");
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(pause) => continue,
+                        () = &mut shutdown => break,
+                    }
                 }
             },
             () = &mut shutdown => break,
         };
-        let snapshots = Arc::clone(&snapshots);
-        let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-            let snapshot = snapshots.load();
-            std::future::ready(Ok::<_, Infallible>(respond(&snapshot, &req)))
-        });
-        let connection = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::debug!("connection from {peer}: {err}");
-            }
+        accept_errors.accepted();
+        let activity = Arc::new(Activity::new(Instant::now()));
+        let service = {
+            let snapshots = Arc::clone(&snapshots);
+            let activity = Arc::clone(&activity);
+            hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                let in_flight = activity.start(Instant::now());
+                let response = respond(&snapshots.load(), &req);
+                std::future::ready(Ok::<_, Infallible>(
+                    response.map(|body| Answer::new(body, in_flight)),
+                ))
+            })
+        };
+        let io = TokioIo::new(Watched::new(stream, Arc::clone(&activity)));
+        let connection = builder.serve_connection(io, service).into_owned();
+        let stopping = stopping.clone();
+        connections.spawn(async move {
+            connection::serve(connection, activity, limits, stopping, peer).await;
+            drop(slot);
         });
     }
     drop(listener);
-    tokio::select! {
-        () = graceful.shutdown() => {}
-        () = tokio::time::sleep(GRACE) => {
-            tracing::warn!("responses still in flight after {} s; closing them", GRACE.as_secs());
+    let _ = stop.send(true);
+    let finished = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(GRACE, finished).await.is_err() {
+        tracing::warn!(
+            "responses still in flight after {} s; closing them",
+            GRACE.as_secs()
+        );
+    }
+}
+
+/// How many connections to serve at once: `max_connections`, with the soft open-file
+/// limit raised to make room when the hard one allows, and fewer (with a warning) when
+/// it does not, so that accepting never fails for want of a descriptor: past the limit,
+/// connections wait in the backlog instead.
+fn connection_slots(max_connections: usize) -> usize {
+    #[cfg(unix)]
+    {
+        let wanted = (max_connections as libc::rlim_t).saturating_add(RESERVED_FDS);
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes one `rlimit` into the struct it is handed.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+            return max_connections;
         }
+        if limit.rlim_cur < wanted {
+            let raised = libc::rlimit {
+                rlim_cur: wanted.min(limit.rlim_max),
+                rlim_max: limit.rlim_max,
+            };
+            // SAFETY: setrlimit only reads the struct; a soft limit up to the hard one
+            // needs no privilege, and a refusal leaves the limit as it was.
+            if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+                limit = raised;
+            }
+        }
+        let room = limit.rlim_cur.saturating_sub(RESERVED_FDS).max(1);
+        if room < max_connections as libc::rlim_t {
+            tracing::warn!(
+                "serving at most {room} connections at once, not {max_connections} (`server.max_connections`): the open-file limit is {}; raise it (`ulimit -n`) or lower the key",
+                limit.rlim_cur
+            );
+            return usize::try_from(room).unwrap_or(max_connections);
+        }
+    }
+    max_connections
+}
+
+/// Failed accepts, paced. Out of file descriptors (or kernel memory), accept fails at
+/// once for as long as the shortage lasts; waiting on doubling pauses, up to a second,
+/// instead of spinning lets the connections being served end, and one warning a second
+/// says so without flooding the log.
+#[derive(Debug, Default)]
+struct AcceptErrors {
+    /// The pause after the last failure; zero after a success.
+    pause: Duration,
+    /// Failures not yet in a warning.
+    unreported: u64,
+    /// When the last warning was given.
+    reported: Option<Instant>,
+}
+
+impl AcceptErrors {
+    const FIRST_PAUSE: Duration = Duration::from_millis(10);
+    const LONGEST_PAUSE: Duration = Duration::from_secs(1);
+    const REPORT_EVERY: Duration = Duration::from_secs(1);
+
+    /// How long to wait after `err` at `now`, and the warning to give, if one is due.
+    fn failed(&mut self, err: &std::io::Error, now: Instant) -> (Duration, Option<String>) {
+        self.pause = if self.pause.is_zero() {
+            Self::FIRST_PAUSE
+        } else {
+            (self.pause * 2).min(Self::LONGEST_PAUSE)
+        };
+        self.unreported += 1;
+        let due = self
+            .reported
+            .is_none_or(|at| now.saturating_duration_since(at) >= Self::REPORT_EVERY);
+        if !due {
+            return (self.pause, None);
+        }
+        let times = match self.unreported {
+            1 => String::new(),
+            n => format!(" ({n} times since the last warning)"),
+        };
+        let report = format!(
+            "cannot accept connections: {err}{times}; waiting {} ms; if it says too many open files, raise `ulimit -n` or lower `server.max_connections`",
+            self.pause.as_millis()
+        );
+        self.unreported = 0;
+        self.reported = Some(now);
+        (self.pause, Some(report))
+    }
+
+    /// A connection was accepted: the next failure waits the shortest pause again.
+    fn accepted(&mut self) {
+        self.pause = Duration::ZERO;
     }
 }
 
@@ -451,6 +602,44 @@ mod tests {
             std::task::Poll::Ready(output) => output,
             std::task::Poll::Pending => panic!("a Full body was not ready"),
         }
+    }
+
+    #[test]
+    fn accept_failures_back_off_to_a_second_and_warn_at_most_once_a_second() {
+        let err = std::io::Error::from_raw_os_error(libc::EMFILE);
+        let mut errors = AcceptErrors::default();
+        let start = Instant::now();
+        let mut now = start;
+        let mut last = start;
+        let mut pauses = Vec::new();
+        let mut warnings = Vec::new();
+        // Out of descriptors for 25 s, as in the probe that logged 605 warnings.
+        while now < start + Duration::from_secs(25) {
+            let (pause, warning) = errors.failed(&err, now);
+            pauses.push(pause.as_millis());
+            warnings.extend(warning);
+            last = now;
+            now += pause;
+        }
+        assert_eq!(pauses[..9], [10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
+        assert_eq!(pauses.len(), 31);
+        assert_eq!(warnings.len(), 25);
+        assert_eq!(
+            warnings[0],
+            "cannot accept connections: Too many open files (os error 24); waiting 10 ms; \
+             if it says too many open files, raise `ulimit -n` or lower `server.max_connections`"
+        );
+        assert_eq!(
+            warnings[1],
+            "cannot accept connections: Too many open files (os error 24) (7 times since the \
+             last warning); waiting 1000 ms; if it says too many open files, raise `ulimit -n` \
+             or lower `server.max_connections`"
+        );
+        // One accepted: the next failure waits the shortest pause again, but the warning
+        // still waits its second.
+        errors.accepted();
+        let soon = last + Duration::from_millis(500);
+        assert_eq!(errors.failed(&err, soon), (Duration::from_millis(10), None));
     }
 
     #[test]

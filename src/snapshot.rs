@@ -21,7 +21,7 @@ use rpds::HashTrieMapSync;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::catalog::{Catalog, Remembered};
+use crate::catalog::{Catalog, Folder, Remembered};
 use crate::config::Config;
 use crate::feed::{self, FeedInfo};
 use crate::post::{Post, Problem, Site};
@@ -190,6 +190,8 @@ struct Health<'a> {
     status: &'static str,
     /// `ok`, or why the state database is not being written.
     state: &'a str,
+    /// `ok`, or what is wrong with the posts folder as a whole.
+    posts_folder: String,
     posts: usize,
     feeds: usize,
     routes: usize,
@@ -396,7 +398,7 @@ impl Snapshot {
         let Pass {
             mut next, stats, ..
         } = pass;
-        let health = health(self, &next, catalog, remembered, now);
+        let health = health(self, &next, catalog, remembered, config, now);
         next.routes.insert(routes::HEALTH.into(), health);
         (next, stats)
     }
@@ -703,6 +705,7 @@ fn health(
     next: &Snapshot,
     catalog: &Catalog,
     remembered: &Remembered,
+    config: &Config,
     now: DateTime<Utc>,
 ) -> Route {
     let (errors, warnings) = (catalog.errors(), catalog.warnings());
@@ -716,13 +719,24 @@ fn health(
             })
             .collect()
     }
+    let folder = match catalog.folder() {
+        Folder::Fine => None,
+        Folder::Missing => Some(format!(
+            "the posts folder {} is missing; create it, or point `posts.dir` at it",
+            config.posts_dir.display()
+        )),
+        Folder::Emptied(before) => Some(format!(
+            "every post disappeared at once ({before} → 0); restore them, or add a post to clear this"
+        )),
+    };
     let report = Health {
-        status: if errors.is_empty() && remembered.problem.is_none() {
+        status: if errors.is_empty() && remembered.problem.is_none() && folder.is_none() {
             "ok"
         } else {
             "degraded"
         },
         state: remembered.problem.as_deref().unwrap_or("ok"),
+        posts_folder: folder.unwrap_or_else(|| "ok".into()),
         posts: next.posts,
         feeds: next.feeds,
         routes: next.route_count(),
@@ -1089,5 +1103,36 @@ mod tests {
         assert_eq!(health["errors"][0]["line"], 3);
         assert_eq!(health["errors"][0]["reason"], "bad date");
         assert_eq!(health["last_publish"], "2024-05-20T12:00:00.000Z");
+        assert_eq!(health["posts_folder"], "ok");
+    }
+
+    #[test]
+    fn health_says_why_the_posts_folder_is_degraded() {
+        let mut catalog = Catalog::new();
+        let health = |catalog: &mut Catalog| -> serde_json::Value {
+            let (snapshot, _) = publish(&Snapshot::default(), catalog, day(20));
+            serde_json::from_slice(&snapshot.get("/healthz").unwrap().body).unwrap()
+        };
+        catalog.judge_folder(false, 0);
+        let missing = health(&mut catalog);
+        assert_eq!(missing["status"], "degraded");
+        assert_eq!(
+            missing["posts_folder"],
+            "the posts folder posts is missing; create it, or point `posts.dir` at it"
+        );
+        assert_eq!(missing["errors"], serde_json::json!([]));
+        catalog.judge_folder(true, 2);
+        let emptied = health(&mut catalog);
+        assert_eq!(emptied["status"], "degraded");
+        assert_eq!(
+            emptied["posts_folder"],
+            "every post disappeared at once (2 → 0); restore them, or add a post to clear this"
+        );
+        catalog.apply("a.md", Update::Parsed(post("a", "Alpha", "Ann", 1, "one")));
+        catalog.judge_folder(true, 0);
+        let back = health(&mut catalog);
+        assert_eq!(back["status"], "ok");
+        assert_eq!(back["posts_folder"], "ok");
+        assert_eq!(back["posts"], 1);
     }
 }

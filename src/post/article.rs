@@ -3,8 +3,8 @@
 
 use chrono_tz::Tz;
 
-use super::date;
 use super::front::{self, Front};
+use super::{date, text};
 
 /// One line of an article's header.
 enum HeaderLine<'a> {
@@ -87,7 +87,7 @@ fn fields(header: Vec<(usize, HeaderLine<'_>)>, tz: Tz) -> Result<Front, front::
                 let date = date.trim();
                 front.date = Some(date::parse(date, tz).ok_or_else(|| front::Error {
                     line,
-                    message: format!("`{date}` is not a date; {}", date::ACCEPTED),
+                    message: format!("`{}` is not a date; {}", text::quote(date), date::ACCEPTED),
                 })?);
                 if !author.trim().is_empty() {
                     front.authors = vec![author.trim().to_string()];

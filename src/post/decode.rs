@@ -1,5 +1,7 @@
 //! Bytes → text: the encodings post files really arrive in, normalized to LF-terminated
 //! UTF-8 with nothing in it that XML 1.0 forbids or that feed validators warn about.
+//! A file is UTF-8 unless it is another encoding as a whole: a stray byte costs that
+//! byte, not the file.
 
 use encoding_rs::{UTF_16BE, UTF_16LE, WINDOWS_1252};
 
@@ -13,6 +15,8 @@ pub struct Decoded {
 
 pub const NOT_UTF8: &str = "not UTF-8; read as Windows-1252, save the file as UTF-8";
 pub const INVALID_REMOVED: &str = "invalid characters removed; save the file as UTF-8";
+pub const UTF16_WITHOUT_BOM: &str =
+    "UTF-16 without a byte-order mark; read as UTF-16, save the file as UTF-8";
 
 /// Decodes a post file. An error is a message for line 1: the file is not a post at all.
 pub fn decode(bytes: &[u8]) -> Result<Decoded, String> {
@@ -24,16 +28,13 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, String> {
     } else {
         let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
         if bytes.contains(&0) {
-            return Err("binary file (NUL bytes), not a post".into());
-        }
-        match std::str::from_utf8(bytes) {
-            Ok(text) => text.to_string(),
-            Err(_) => {
-                warnings.push(NOT_UTF8.to_string());
-                WINDOWS_1252
-                    .decode_without_bom_handling(bytes)
-                    .0
-                    .into_owned()
+            let utf16 = utf16_without_bom(bytes).ok_or("binary file (NUL bytes), not a post")?;
+            warnings.push(UTF16_WITHOUT_BOM.to_string());
+            utf16.decode_without_bom_handling(bytes).0.into_owned()
+        } else {
+            match std::str::from_utf8(bytes) {
+                Ok(text) => text.to_string(),
+                Err(_) => mostly_utf8(bytes, &mut warnings),
             }
         }
     };
@@ -51,6 +52,88 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, String> {
         return Err("empty file; write the post or delete the file".into());
     }
     Ok(Decoded { text, warnings })
+}
+
+/// The text of bytes that are not all UTF-8. A file that is mostly UTF-8 keeps it: only
+/// the bytes that are not UTF-8 are dropped, with a warning naming the first. A file
+/// that is another encoding as a whole is read as Windows-1252, the encoding of text
+/// saved by Windows editors, and the only other one that posts really arrive in.
+///
+/// Which one a file is: UTF-8 when it has at least one valid multi-byte sequence (an
+/// accented letter, a curly quote) and no more invalid sequences than valid multi-byte
+/// ones. Windows-1252 text almost never forms a valid multi-byte sequence by chance
+/// (it takes a letter such as `Ã` followed by a symbol such as `©`), while a UTF-8 file
+/// with a stray byte pasted in has its accents valid all around it.
+fn mostly_utf8(bytes: &[u8], warnings: &mut Vec<String>) -> String {
+    let (mut multibyte, mut invalid) = (0usize, 0usize);
+    for chunk in bytes.utf8_chunks() {
+        multibyte += chunk.valid().chars().filter(|c| !c.is_ascii()).count();
+        invalid += usize::from(!chunk.invalid().is_empty());
+    }
+    if multibyte == 0 || invalid > multibyte {
+        warnings.push(NOT_UTF8.to_string());
+        return WINDOWS_1252
+            .decode_without_bom_handling(bytes)
+            .0
+            .into_owned();
+    }
+    let mut text = String::with_capacity(bytes.len());
+    let mut dropped = 0;
+    let mut first = None;
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        if !chunk.invalid().is_empty() {
+            first.get_or_insert_with(|| line_and_column(&text));
+            dropped += chunk.invalid().len();
+        }
+    }
+    if let Some((line, column)) = first {
+        let bytes = if dropped == 1 {
+            "byte that is"
+        } else {
+            "bytes that are"
+        };
+        warnings.push(format!(
+            "{dropped} {bytes} not UTF-8 removed, the first at line {line}, column {column}; save the file as UTF-8"
+        ));
+    }
+    text
+}
+
+/// The line and column (both from 1, the column in characters) just after `text`.
+/// Line ends are counted as the decoder will make them: CRLF, CR and LF are each one.
+fn line_and_column(text: &str) -> (usize, usize) {
+    let line =
+        1 + text.matches('\n').count() + text.matches('\r').count() - text.matches("\r\n").count();
+    let last_line = text.rsplit(['\n', '\r']).next().unwrap_or(text);
+    (line, last_line.chars().count() + 1)
+}
+
+/// The UTF-16 byte order of text saved without a byte-order mark, told by its pattern:
+/// text that is mostly ASCII has a NUL in every other byte, the high byte of each code
+/// unit, and almost none in the other half. Binary files have NULs too, but not in
+/// that pattern. `None`: not UTF-16 that can be told.
+fn utf16_without_bom(bytes: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+    let units = bytes.len() / 2;
+    // Four code units or more: a pattern in fewer is chance.
+    if units < 4 {
+        return None;
+    }
+    let (mut even, mut odd) = (0usize, 0usize);
+    for pair in bytes.chunks_exact(2) {
+        even += usize::from(pair[0] == 0);
+        odd += usize::from(pair[1] == 0);
+    }
+    // Half the units or more with a NUL high byte, and at most one in eight of those
+    // with a NUL low byte (U+0100, U+3000, U+4E00 …, which real text may hold).
+    let looks_like = |high: usize, low: usize| 2 * high >= units && 8 * low <= high;
+    if looks_like(odd, even) {
+        Some(UTF_16LE)
+    } else if looks_like(even, odd) {
+        Some(UTF_16BE)
+    } else {
+        None
+    }
 }
 
 /// True for a character a feed may carry: one XML 1.0 allows in a document, and not a
@@ -97,6 +180,74 @@ mod tests {
         let decoded = decode(b"\x93Hello\x94 caf\xe9").unwrap();
         assert_eq!(decoded.text, "\u{201C}Hello\u{201D} caf\u{e9}");
         assert_eq!(decoded.warnings, vec![NOT_UTF8]);
+    }
+
+    /// Regression: one stray byte in a UTF-8 file made the whole file Windows-1252
+    /// ("José Núñez" became "JosÃ© NÃºÃ±ez").
+    #[test]
+    fn a_stray_byte_in_utf8_is_removed_and_the_rest_stays_utf8() {
+        let decoded =
+            decode(b"Posted by Jos\xC3\xA9 N\xC3\xBA\xC3\xB1ez\n\nS\xC3\xA3o \xFFPaulo").unwrap();
+        assert_eq!(decoded.text, "Posted by José Núñez\n\nSão Paulo");
+        assert_eq!(
+            decoded.warnings,
+            vec!["1 byte that is not UTF-8 removed, the first at line 3, column 5; save the file as UTF-8"]
+        );
+    }
+
+    #[test]
+    fn every_stray_byte_is_counted_and_the_first_is_placed_across_crlf_and_cr() {
+        // A truncated sequence (E2 80) and two lone bytes, after CRLF and CR line ends,
+        // among three accents.
+        let decoded = decode(b"caf\xC3\xA9\r\nna\xC3\xAFve\rab\xE2\x80 \x80\xFE \xC3\xA0").unwrap();
+        assert_eq!(decoded.text, "café\nnaïve\nab  à");
+        assert_eq!(
+            decoded.warnings,
+            vec!["4 bytes that are not UTF-8 removed, the first at line 3, column 3; save the file as UTF-8"]
+        );
+    }
+
+    #[test]
+    fn windows_1252_with_a_chance_utf8_pair_is_still_windows_1252() {
+        // `Ã©` (C3 A9) is valid UTF-8 by chance; the three lone accents outnumber it.
+        let decoded = decode(b"caf\xE9 cr\xE8me br\xFBl\xE9e \xC3\xA9").unwrap();
+        assert_eq!(decoded.text, "café crème brûlée Ã©");
+        assert_eq!(decoded.warnings, vec![NOT_UTF8]);
+    }
+
+    #[test]
+    fn utf16_without_bom_is_told_by_its_nul_pattern_and_decoded_with_a_warning() {
+        let text = "Posted on 2019-03-03\r\n\r\nS\u{E3}o Paulo \u{4E00}.";
+        let (mut le, mut be) = (Vec::new(), Vec::new());
+        for unit in text.encode_utf16() {
+            le.extend_from_slice(&unit.to_le_bytes());
+            be.extend_from_slice(&unit.to_be_bytes());
+        }
+        for bytes in [le, be] {
+            let decoded = decode(&bytes).unwrap();
+            assert_eq!(
+                decoded.text,
+                "Posted on 2019-03-03\n\nS\u{E3}o Paulo \u{4E00}."
+            );
+            assert_eq!(decoded.warnings, vec![UTF16_WITHOUT_BOM]);
+        }
+    }
+
+    #[test]
+    fn nul_bytes_in_no_utf16_pattern_are_still_binary() {
+        let png = b"\x89PNG\r\n\x1A\n\x00\x00\x00\rIHDR\x00\x00\x01\x00\x00\x00\x01\x00\x08\x06";
+        // UTF-32: NULs in both halves.
+        let utf32: Vec<u8> = "Hello"
+            .chars()
+            .flat_map(|c| (c as u32).to_le_bytes())
+            .collect();
+        for bytes in [&png[..], b"ab\x00cd", b"a\x00b\x00c\x00", &utf32] {
+            assert_eq!(
+                decode(bytes).unwrap_err(),
+                "binary file (NUL bytes), not a post",
+                "{bytes:?}"
+            );
+        }
     }
 
     #[test]

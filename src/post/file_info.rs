@@ -102,35 +102,39 @@ impl FileName {
     fn folder_segments(&self) -> Vec<String> {
         self.folders
             .iter()
-            .map(|folder| slugify(folder))
+            .map(|folder| text::bounded_slug(slugify(folder), text::MAX_SEGMENT_BYTES))
             .filter(|segment| !segment.is_empty())
             .collect()
     }
 
-    /// `en/2013-02-06-ruby-2-0.md` → `en/ruby-2-0`: every segment slugified.
+    /// `en/2013-02-06-ruby-2-0.md` → `en/ruby-2-0`: every segment slugified, and the
+    /// whole kept to [`text::MAX_SLUG_BYTES`].
     pub fn slug(&self) -> String {
         let mut segments = self.folder_segments();
         segments.push(slug_or_hash(&self.name, "post"));
-        segments.join("/")
+        text::bounded_slug(segments.join("/"), text::MAX_SLUG_BYTES)
     }
 }
 
 /// A front matter slug made safe as a URL path and a file path: `../../etc/passwd` →
 /// `etc/passwd`. Empty when nothing is left.
 pub fn slug_from_front(slug: &str) -> String {
-    slug.split('/')
-        .map(slugify)
+    let slug = slug
+        .split('/')
+        .map(|segment| text::bounded_slug(slugify(segment), text::MAX_SEGMENT_BYTES))
         .filter(|segment| !segment.is_empty())
         .collect::<Vec<_>>()
-        .join("/")
+        .join("/");
+    text::bounded_slug(slug, text::MAX_SLUG_BYTES)
 }
 
 /// The slug of `name`, or `{prefix}-{hash}` when it has no ASCII letter or digit
-/// (`東京`): stable across runs, so ids and URLs do not move.
+/// (`東京`): stable across runs, so ids and URLs do not move. At most
+/// [`text::MAX_SEGMENT_BYTES`] long.
 pub fn slug_or_hash(name: &str, prefix: &str) -> String {
     let slug = slugify(name);
     if !slug.is_empty() {
-        return slug;
+        return text::bounded_slug(slug, text::MAX_SEGMENT_BYTES);
     }
     let hash = fnv1a(name.as_bytes());
     format!("{prefix}-{:08x}", hash >> 32)

@@ -388,9 +388,10 @@ impl Fields<'_> {
                 return Err(self.error(key, format!("expected a date; {}", date::ACCEPTED)));
             }
         };
-        date::parse(value, tz)
-            .map(Some)
-            .ok_or_else(|| self.error(key, format!("`{value}` is not a date; {}", date::ACCEPTED)))
+        date::parse(value, tz).map(Some).ok_or_else(|| {
+            let value = super::text::quote(value);
+            self.error(key, format!("`{value}` is not a date; {}", date::ACCEPTED))
+        })
     }
 
     fn list(&self, key: &str, split: Split) -> Result<Vec<String>, Error> {

@@ -191,7 +191,8 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
     // guard against it.
     let updated = front.updated.unwrap_or(published).max(published);
     let limits = site.limits;
-    let categories = normalize::named(text::dedup_names(front.categories.clone()), "category");
+    let categories = normalize::capped_names(front.categories.clone(), "categories", &mut warn);
+    let categories = normalize::named(text::dedup_names(categories), "category");
     let categories = normalize::at_most(
         categories,
         limits.categories,
@@ -199,12 +200,11 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
         "max_categories",
         &mut warn,
     );
-    let authors = normalize::named(
-        normalize::author_names(front.authors.clone(), site),
-        "author",
-    );
+    let authors = normalize::capped_names(front.authors.clone(), "author", &mut warn);
+    let authors = normalize::named(normalize::author_names(authors, site), "author");
     let authors = normalize::at_most(authors, limits.authors, "authors", "max_authors", &mut warn);
-    let tags = text::dedup_names(front.tags.clone());
+    let tags = normalize::capped_names(front.tags.clone(), "tags", &mut warn);
+    let tags = text::dedup_names(tags);
     let tags = normalize::at_most(tags, limits.tags, "tags", "max_tags", &mut warn);
     let first_paragraph = body.first_paragraph();
     let title =

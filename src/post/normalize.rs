@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 use super::document::Body;
 use super::file_info::{fnv1a, slug_from_front, slug_or_hash, FileName};
 use super::front::{Error, Front};
-use super::{date, decode, html, text, Claims, Named, Site, Source};
+use super::{date, decode, text, Claims, Named, Site, Source};
 use crate::routes;
 
 /// The front matter's `slug` made safe, else the one the path gives.
@@ -46,7 +46,7 @@ pub fn published(
         );
         return Ok(date::midnight(day, tz));
     }
-    Ok(match (front.date, file.date) {
+    let published = match (front.date, file.date) {
         (Some(date), _) => date,
         (None, Some(day)) => date::midnight(day, tz),
         (None, None) => {
@@ -56,7 +56,21 @@ pub fn published(
             );
             modified.with_timezone(&tz).fixed_offset()
         }
-    })
+    };
+    // Scheduling a post is a few days or weeks ahead; a year is a typo (9999, 2205),
+    // and the post would wait for it without a word. The file's modification time
+    // stands for now: the parser reads no clock, and a post is saved when it is written.
+    let year_ahead = modified.checked_add_signed(chrono::TimeDelta::days(366));
+    if year_ahead.is_some_and(|limit| published > limit) {
+        warn(
+            1,
+            format!(
+                "dated {}, more than a year ahead; it will not appear until then",
+                published.format("%Y-%m-%d")
+            ),
+        );
+    }
+    Ok(published)
 }
 
 /// The page route the site's permalink pattern gives a post.
@@ -87,8 +101,13 @@ pub fn claims(
 ) -> Claims {
     let route = front.route.as_deref().and_then(|link| {
         let route = routes::route_of_link(link, &site.base_url)
-            .ok_or_else(|| format!("`{link}` is not a path on this site"))
-            .and_then(|route| routes::check_permalink(&route, false).map(|()| route));
+            .ok_or_else(|| format!("`{}` is not a path on this site", text::quote(link)))
+            .and_then(|route| {
+                // The message quotes the route: a megabyte of it must not be logged.
+                routes::check_permalink(&route, false)
+                    .map_err(|message| message.replace(&route, &text::quote(&route)))
+                    .and_then(|()| bounded_route(route))
+            });
         match route {
             Ok(route) => Some(route),
             Err(message) => {
@@ -105,11 +124,23 @@ pub fn claims(
         let local = published.with_timezone(&site.timezone);
         routes::permalink(&pattern, &routes::PermalinkParts::on(local, slug, ""))
     });
-    let aliases = front
+    let mut aliases: Vec<String> = front
         .aliases
         .iter()
         .filter_map(|link| routes::route_of_link(link, &site.base_url))
+        .filter_map(|route| bounded_route(route).ok())
         .collect();
+    // Each is a redirect kept in the ledger for good: a post must not bring thousands.
+    if aliases.len() > MAX_ALIASES {
+        warn(
+            1,
+            format!(
+                "key `aliases`: {} former URLs, only the first {MAX_ALIASES} are kept; list fewer",
+                aliases.len()
+            ),
+        );
+        aliases.truncate(MAX_ALIASES);
+    }
     let day = published.with_timezone(&site.timezone).date_naive();
     Claims {
         slug_explicit: front
@@ -128,6 +159,21 @@ pub fn claims(
         undated: front.date.is_none() && front.bad_date.is_none() && file.date.is_none(),
         fingerprint: format!("{:016x}", fnv1a(&source.bytes)),
     }
+}
+
+/// A chosen route whose file names `build` could write and whose URL a server would
+/// take: each segment at most 200 bytes (a file name may have 255, and `build` adds
+/// `.gz`), the whole at most 1,000.
+fn bounded_route(route: String) -> Result<String, String> {
+    const MAX_SEGMENT: usize = 200;
+    const MAX_ROUTE: usize = 1000;
+    if route.len() > MAX_ROUTE || route.split('/').any(|segment| segment.len() > MAX_SEGMENT) {
+        return Err(format!(
+            "`{}` is longer than {MAX_ROUTE} bytes or has a part over {MAX_SEGMENT}; shorten it",
+            text::quote(&route)
+        ));
+    }
+    Ok(route)
 }
 
 /// The title given, else the file name when it is words, else the first sentence, else
@@ -203,6 +249,45 @@ pub fn at_most<T>(
     names
 }
 
+/// The most former routes (`aliases`, `redirect_from`) one post may list.
+pub const MAX_ALIASES: usize = 100;
+
+/// A category, tag or author name longer than this many characters is cut, with a
+/// warning: it names a feed, and its slug a URL.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// Each name cut to [`MAX_NAME_CHARS`] at a word boundary, with one warning for the key
+/// (not one per name: a post may carry thousands).
+pub fn capped_names(
+    names: Vec<String>,
+    key: &str,
+    warn: &mut impl FnMut(usize, String),
+) -> Vec<String> {
+    let mut cut = 0;
+    let names = names
+        .into_iter()
+        .map(|name| {
+            if name.chars().nth(MAX_NAME_CHARS).is_none() {
+                return name;
+            }
+            cut += 1;
+            text::truncate(&text::collapse(&name), MAX_NAME_CHARS)
+        })
+        .collect();
+    match cut {
+        0 => {}
+        1 => warn(
+            1,
+            format!("key `{key}`: a name is over {MAX_NAME_CHARS} characters; it is cut there: shorten it"),
+        ),
+        _ => warn(
+            1,
+            format!("key `{key}`: {cut} names are over {MAX_NAME_CHARS} characters; they are cut there: shorten them"),
+        ),
+    }
+    names
+}
+
 /// A title longer than this many characters is cut, with a warning: readers show a
 /// line, not a page.
 pub const MAX_TITLE_CHARS: usize = 300;
@@ -239,7 +324,7 @@ pub fn id(
         }
         warn(
             front.id_line.unwrap_or(1),
-            format!("key `id`: `{id}` is not a URI; use a tag: or https: URI, or remove it to use the default"),
+            format!("key `id`: `{}` is not a URI; use a tag: or https: URI, or remove it to use the default", text::quote(id)),
         );
     }
     let day = published.with_timezone(&site.timezone).format("%Y-%m-%d");
@@ -259,15 +344,7 @@ pub fn is_uri(id: &str) -> bool {
         && !id.chars().any(char::is_whitespace)
 }
 
-/// The body as sanitized HTML with URLs made absolute against the post's `url`. Markup
-/// nested too deep is refused: sanitizing it would take quadratic time.
+/// The body as sanitized HTML with URLs made absolute against the post's `url`.
 pub fn content(body: &Body, url: &str) -> Result<String, String> {
-    let html = body.html();
-    if html::depth(&html) > html::MAX_DEPTH {
-        return Err(format!(
-            "markup nested over {} levels deep; flatten the lists, quotes or HTML",
-            html::MAX_DEPTH
-        ));
-    }
-    Ok(html::sanitize(&html, url))
+    body.safe_html(url)
 }

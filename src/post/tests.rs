@@ -869,3 +869,175 @@ fn names_beyond_the_limits_are_dropped_with_a_warning_naming_the_setting() {
         ]
     );
 }
+
+/// A title, summary, category and tag nested 60,000 tags deep: the HTML tree builder
+/// takes time quadratic in that depth (18 s for the title alone), the tokenizer that
+/// strips them now reads each tag once.
+#[test]
+fn deeply_nested_tags_in_plain_text_fields_are_stripped_to_their_text() {
+    let deep = |text: &str| format!("{}{text}{}", "<div>".repeat(60_000), "</div>".repeat(10));
+    let text = format!(
+        "---\ndate: 2020-01-01\ntitle: \"{}\"\nsummary: \"{}\"\ncategories: [\"{}\"]\ntags: [\"{}\"]\n---\n\nBody.\n",
+        deep("Night bus"),
+        deep("Riders &amp; drivers"),
+        deep("<b>Transit</b>"),
+        deep("<i>fares</i>"),
+    );
+    let p = post("deep.md", &text);
+    assert_eq!(p.title, "Night bus");
+    assert_eq!(p.summary, "Riders & drivers");
+    assert_eq!(names(&p.categories), vec![("Transit", "transit")]);
+    assert_eq!(p.tags, vec!["fares"]);
+    assert_eq!(p.warnings, Vec::new());
+}
+
+#[test]
+fn long_names_are_cut_at_100_characters_with_a_warning_and_slugs_at_80_bytes() {
+    let category = "Transit and roads ".repeat(17); // 306 characters
+    let author = "Dana ".repeat(600); // 3,000 characters
+    let text = format!(
+        "---\ntitle: Long names\ndate: 2020-01-01\nauthor: \"{author}\"\ncategories: [\"{category}\", \"Short\"]\ntags: [\"{}\"]\n---\n\nBody.\n",
+        "é".repeat(150)
+    );
+    let p = post("long.md", &text);
+    let cut_category = "Transit and roads Transit and roads Transit and roads Transit and roads Transit and roads Transit…";
+    assert_eq!(cut_category.chars().count(), 98);
+    assert_eq!(
+        names(&p.categories),
+        vec![
+            (
+                cut_category,
+                "transit-and-roads-transit-and-roads-transit-and-roads-transit-and-roads-b587fea9"
+            ),
+            ("Short", "short"),
+        ]
+    );
+    assert_eq!(
+        p.authors[0].name,
+        format!("{}…", "Dana ".repeat(20).trim_end())
+    );
+    assert_eq!(
+        p.authors[0].slug,
+        "dana-dana-dana-dana-dana-dana-dana-dana-dana-dana-dana-dana-dana-dana-77430ee7"
+    );
+    assert_eq!(p.tags, vec![format!("{}…", "é".repeat(99))]);
+    let messages: Vec<&str> = p.warnings.iter().map(|w| w.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        vec![
+            "key `categories`: a name is over 100 characters; it is cut there: shorten it",
+            "key `author`: a name is over 100 characters; it is cut there: shorten it",
+            "key `tags`: a name is over 100 characters; it is cut there: shorten it",
+        ]
+    );
+}
+
+#[test]
+fn a_long_file_name_or_slug_gives_a_slug_cut_with_a_hash_of_the_whole() {
+    let name = format!("{}.md", "night-bus-".repeat(25)); // a 253-byte file name
+    let p = post(
+        &format!("news/{name}"),
+        "---\ndate: 2020-01-01\n---\n\nBody.\n",
+    );
+    assert_eq!(
+        p.slug,
+        "news/night-bus-night-bus-night-bus-night-bus-night-bus-night-bus-night-bus-e72e85dd"
+    );
+    assert_eq!(p.route, format!("/posts/{}/", p.slug));
+    let text = format!(
+        "---\ndate: 2020-01-01\nslug: \"{}\"\n---\n\nBody.\n",
+        "a/".repeat(150)
+    );
+    let p = post("chosen.md", &text);
+    assert_eq!(p.slug, format!("{}a-627000e9", "a/".repeat(95)));
+    assert_eq!(p.slug.len(), 200);
+}
+
+#[test]
+fn a_chosen_permalink_too_long_for_a_file_name_keeps_the_default_page() {
+    let text = format!(
+        "---\ndate: 2020-01-01\npermalink: /{}/\n---\n\nBody.\n",
+        "x".repeat(300)
+    );
+    let p = post("long-link.md", &text);
+    assert_eq!(p.route, "/posts/long-link/");
+    assert_eq!(
+        p.warnings[0].message,
+        format!(
+            "key `permalink`: `/{}…` is longer than 1000 bytes or has a part over 200; shorten it; the post keeps its default page",
+            "x".repeat(78)
+        )
+    );
+}
+
+#[test]
+fn a_message_quotes_at_most_80_characters_of_the_input() {
+    let date = "7".repeat(1_000_000);
+    assert_eq!(
+        error("big.md", format!("---\ndate: {date}\n---\n").as_bytes()),
+        format!(
+            "big.md:2: key `date`: `{}…` is not a date; {}",
+            "7".repeat(79),
+            date::ACCEPTED
+        )
+    );
+    let author = "a".repeat(1_000_000);
+    assert_eq!(
+        error(
+            "big.txt",
+            format!("Posted by {author} on {author}\n\nBody.\n").as_bytes()
+        ),
+        format!(
+            "big.txt:1: `{}…` is not a date; {}",
+            "a".repeat(79),
+            date::ACCEPTED
+        )
+    );
+}
+
+/// 4 MiB of one-line paragraphs: escaped as they are, without the sanitizer's tree.
+#[test]
+fn plain_text_paragraphs_are_escaped_without_the_sanitizer() {
+    let p = post(
+        "lines.txt",
+        "Posted on 2020-01-01\n\na < b & c\u{A0}d\n\n<script>x</script>\n",
+    );
+    assert_eq!(
+        p.content_html,
+        "<p>a &lt; b &amp; c&nbsp;d</p>\n<p>&lt;script&gt;x&lt;/script&gt;</p>\n"
+    );
+}
+
+/// Every element costs the sanitizer's tree a few hundred bytes: 4 MiB of `*a` made
+/// 2 million of them and 550 MB.
+#[test]
+fn markup_with_over_100000_elements_is_refused() {
+    let text = |words: usize| format!("---\ndate: 2020-01-01\n---\n\n{}\n", "*a* ".repeat(words));
+    assert_eq!(
+        error("many.md", text(100_000).as_bytes()),
+        "many.md:1: markup with over 100000 elements (emphasis, links, list items, table cells, tags); split the post"
+    );
+    let p = post("fewer.md", &text(99_998));
+    assert_eq!(p.content_html.matches("<em>").count(), 99_998);
+    // Raw HTML counts too.
+    assert_eq!(
+        error("tags.md", format!("{}\n", "<b>b</b>".repeat(100_001)).as_bytes()),
+        "tags.md:1: markup with over 100000 elements (emphasis, links, list items, table cells, tags); split the post"
+    );
+}
+
+#[test]
+fn aliases_beyond_100_are_dropped_with_a_warning() {
+    let aliases: Vec<String> = (0..400_000).map(|i| format!("/old/{i}/")).collect();
+    let text = format!(
+        "---\ntitle: Moved\ndate: 2020-01-01\naliases: [{}]\n---\n\nBody.\n",
+        aliases.join(", ")
+    );
+    let p = post("moved.md", &text);
+    assert_eq!(p.claims.aliases.len(), 100);
+    assert_eq!(p.claims.aliases[99], "/old/99/");
+    assert_eq!(
+        p.warnings[0].message,
+        "key `aliases`: 400000 former URLs, only the first 100 are kept; list fewer"
+    );
+}

@@ -23,6 +23,55 @@ pub fn slugify(name: &str) -> String {
     slug
 }
 
+/// The most bytes one slug segment takes: a category, an author, a folder or a file's
+/// part of a post's URL. Well under the 255 bytes a file name may have, since `build`
+/// writes a folder per segment, and short enough for a URL to be read.
+pub const MAX_SEGMENT_BYTES: usize = 80;
+
+/// The most bytes a whole post slug (its segments and the `/` between them) takes.
+pub const MAX_SLUG_BYTES: usize = 200;
+
+/// `slug` when it fits in `max` bytes; else cut at the last `-` or `/` that keeps at
+/// least half of it (else at `max`), with `-` and the first 8 hex digits of the FNV-1a
+/// hash of the whole slug appended, so two long slugs that share a beginning stay
+/// apart, and the same slug is cut the same way on every replica.
+pub fn bounded_slug(slug: String, max: usize) -> String {
+    if slug.len() <= max {
+        return slug;
+    }
+    let hash = super::file_info::fnv1a(slug.as_bytes()) >> 32;
+    let keep = max.saturating_sub(9);
+    // Slugs are ASCII, but a char boundary costs nothing to respect.
+    let mut end = keep;
+    while !slug.is_char_boundary(end) {
+        end -= 1;
+    }
+    let head = slug.get(..end).unwrap_or_default();
+    let at_separator = slug
+        .get(end..)
+        .is_some_and(|rest| rest.starts_with(['-', '/']));
+    let head = match head.rfind(['-', '/']) {
+        Some(at) if !at_separator && at >= keep / 2 => head.get(..at).unwrap_or(head),
+        _ => head,
+    };
+    format!("{}-{hash:08x}", head.trim_end_matches(['-', '/']))
+}
+
+/// The most characters of a file's text that a message quotes.
+pub const MAX_QUOTE_CHARS: usize = 80;
+
+/// `text` as a message quotes it: whole up to [`MAX_QUOTE_CHARS`] characters, else its
+/// beginning with “…”, so a megabyte of bad input does not make a megabyte of log line.
+pub fn quote(text: &str) -> String {
+    match text.char_indices().nth(MAX_QUOTE_CHARS) {
+        None => text.to_string(),
+        Some(_) => {
+            let head: String = text.chars().take(MAX_QUOTE_CHARS - 1).collect();
+            format!("{head}…")
+        }
+    }
+}
+
 /// Trims and collapses every run of whitespace to one space.
 pub fn collapse(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -254,6 +303,40 @@ mod tests {
             "“It works!” she said"
         );
         assert_eq!(first_sentence("No end mark at all"), "No end mark at all");
+    }
+
+    #[test]
+    fn a_long_slug_is_cut_at_a_dash_with_a_hash_of_the_whole() {
+        let slug = slugify(&"word ".repeat(60));
+        assert_eq!(slug.len(), 299);
+        let cut = bounded_slug(slug, MAX_SEGMENT_BYTES);
+        assert_eq!(
+            cut,
+            "word-word-word-word-word-word-word-word-word-word-word-word-word-word-bb3725aa"
+        );
+        assert_eq!(cut.len(), 78);
+        // No dash in reach: cut at the limit.
+        assert_eq!(
+            bounded_slug("x".repeat(300), 20),
+            "xxxxxxxxxxx-e78ddf9f".to_string()
+        );
+        // Short enough: as it is.
+        assert_eq!(bounded_slug("a-b".into(), 3), "a-b");
+        // A shared beginning does not make one slug of two.
+        assert_ne!(
+            bounded_slug(format!("{}-a", "x".repeat(100)), 20),
+            bounded_slug(format!("{}-b", "x".repeat(100)), 20)
+        );
+    }
+
+    #[test]
+    fn a_quote_is_at_most_80_characters() {
+        assert_eq!(quote("next tuesday"), "next tuesday");
+        let long = "é".repeat(1_000_000);
+        let quoted = quote(&long);
+        assert_eq!(quoted.chars().count(), 80);
+        assert_eq!(quoted, format!("{}…", "é".repeat(79)));
+        assert_eq!(quote(&"a".repeat(80)), "a".repeat(80));
     }
 
     #[test]
