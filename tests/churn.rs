@@ -1039,7 +1039,9 @@ async fn fetch_all(base: &str, routes: &BTreeSet<String>) -> BTreeMap<String, An
 fn built_answers(out: &Path) -> BTreeMap<String, Answer> {
     let mut answers = BTreeMap::new();
     for (rel, bytes) in files(out) {
-        if rel.ends_with(".gz") || rel.ends_with(".br") {
+        // The compressed copies of a route, and build's mark that `--out` is its own:
+        // not routes.
+        if rel.ends_with(".gz") || rel.ends_with(".br") || rel == ".dropfeed-build" {
             continue;
         }
         if rel == "_redirects" {
