@@ -54,7 +54,7 @@ pub fn published(
                 1,
                 "no date in the header, front matter or file name; dated by when the post was first seen: add a date".into(),
             );
-            modified.with_timezone(&tz).fixed_offset()
+            date::whole_minutes(modified.with_timezone(&tz).fixed_offset())
         }
     })
 }
