@@ -168,7 +168,7 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
     let problem = |line: usize, message: String| Problem {
         path: source.path.clone(),
         line,
-        message,
+        message: one_line(message),
     };
     let decoded = decode::decode(&source.bytes).map_err(|message| problem(1, message))?;
     let mut warnings: Vec<Problem> = decoded
@@ -242,6 +242,26 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
         claims,
         content_elsewhere: false,
     })
+}
+
+/// `message` with its control characters and line separators escaped (`\n`): values
+/// quoted from the file may hold them, and one would split a `check` report or a log
+/// line, or forge another.
+fn one_line(message: String) -> String {
+    let breaks = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+    if !message.contains(breaks) {
+        return message;
+    }
+    message
+        .chars()
+        .map(|c| {
+            if breaks(c) {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

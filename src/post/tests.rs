@@ -869,3 +869,25 @@ fn names_beyond_the_limits_are_dropped_with_a_warning_naming_the_setting() {
         ]
     );
 }
+
+/// Found by `tests/properties.rs`: a value quoted in a problem kept its line break, so
+/// one problem printed as two lines of `check`, and a file could forge another.
+#[test]
+fn a_value_with_a_line_break_is_quoted_on_one_line() {
+    assert_eq!(
+        error("a.md", b"+++\ndate = \"\\n]]>\"\n+++\nbody\n"),
+        format!(
+            "a.md:2: key `date`: `\\n]]>` is not a date; {}",
+            date::ACCEPTED
+        )
+    );
+    let p = post(
+        "a.md",
+        "---\ndate: 2019-03-03\nid: \"x\\r\\nb.md:1:\\u2028forged\"\n---\nbody\n",
+    );
+    assert_eq!(
+        p.warnings[0].to_string(),
+        "a.md:3: key `id`: `x\\r\\nb.md:1:\\u{2028}forged` is not a URI; use a tag: or \
+         https: URI, or remove it to use the default"
+    );
+}
