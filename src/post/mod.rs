@@ -227,7 +227,7 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
         id,
         route,
         url,
-        title: decode::clean(&title),
+        title: clean_text(&title),
         authors,
         categories,
         tags,
@@ -235,13 +235,24 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
         updated,
         file_modified: source.modified,
         file_size: source.bytes.len() as u64,
-        summary: decode::clean(&summary),
+        summary: clean_text(&summary),
         content_html: decode::clean(&content_html),
         draft: front.draft,
         warnings,
         claims,
         content_elsewhere: false,
     })
+}
+
+/// A title or summary without what XML forbids. Whitespace is collapsed again when
+/// something was removed: `&#0;` before a line break in the first paragraph would
+/// otherwise leave the summary starting with a space.
+fn clean_text(text: &str) -> String {
+    let cleaned = decode::clean(text);
+    if cleaned.len() == text.len() {
+        return cleaned;
+    }
+    text::collapse(&cleaned)
 }
 
 /// `message` with its control characters and line separators escaped (`\n`): values

@@ -891,3 +891,16 @@ fn a_value_with_a_line_break_is_quoted_on_one_line() {
          https: URI, or remove it to use the default"
     );
 }
+
+/// Found by `tests/properties.rs`: a character reference the parser must remove (`&#0;`
+/// is U+FFFD, `&#x80;` a C1 control) at the start of the first paragraph or a heading
+/// left the summary or title starting with a space.
+#[test]
+fn a_removed_character_leaves_no_space_at_the_edge_of_a_title_or_summary() {
+    let p = post("a.md", "---\ntitle: A\n---\n&#0;\nnight &#x80; bus\n");
+    assert_eq!(p.summary, "night bus");
+    assert_eq!(
+        post("a.md", "# &#x80; Night bus\n\nbody\n").title,
+        "Night bus"
+    );
+}
