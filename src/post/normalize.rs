@@ -143,7 +143,9 @@ pub fn title(front: &Front, file: &FileName, first_paragraph: &str) -> String {
             let sentence = text::first_sentence(first_paragraph);
             (!sentence.is_empty()).then(|| text::truncate(&sentence, 100))
         })
-        .unwrap_or_else(|| file.name.clone())
+        // Collapsed like a written title, or the post read again from its own title
+        // would differ (` x.md` was titled " x").
+        .unwrap_or_else(|| text::collapse(&file.name))
 }
 
 /// The summary given, else the first paragraph; at most 300 characters.

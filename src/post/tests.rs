@@ -904,3 +904,11 @@ fn a_removed_character_leaves_no_space_at_the_edge_of_a_title_or_summary() {
         "Night bus"
     );
 }
+
+/// Found by `tests/properties.rs`: a title taken from a file name as it is kept its
+/// spaces, which the same title written in front matter loses.
+#[test]
+fn a_title_from_a_file_name_as_it_is_has_its_spaces_collapsed() {
+    let p = post(" f(1)  x.md", "---\ndate: 2019-03-03\n---\n");
+    assert_eq!(p.title, "f(1) x");
+}
