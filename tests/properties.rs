@@ -3,10 +3,11 @@
 //! the date reader; the renderers on arbitrary strings; and the caps that keep one
 //! file's cost bounded.
 //!
-//! Case counts are bounded (32–192 per property) so `cargo test` stays quick; the
-//! fuzz targets in `fuzz/` run the same checks for as long as one likes. Nothing here
-//! is timed: the cost of a hostile file is pinned by what can be counted (names kept,
-//! bytes rendered), and its time measured in `bench/`.
+//! Case counts are bounded (32–192 per property) so `cargo test` stays quick;
+//! `PROPTEST_CASES=5000 cargo test --test properties` runs longer, and the fuzz targets
+//! in `fuzz/` run the same checks for as long as one likes. Nothing here is timed: the
+//! cost of a hostile file is pinned by what can be counted (names kept, bytes
+//! rendered); how long it takes is for `bench/` to measure.
 //!
 //! A failing case is shrunk and printed; proptest stores its seed in
 //! `tests/properties.proptest-regressions`, so the next run tries it first. A bug
@@ -315,90 +316,19 @@ fn check_dates(name: &str, text: &str, format: Format) -> Result<(), String> {
 /// Pieces that have broken parsers and feeds: markup, entities, CDATA ends, control
 /// characters, lone surrogates written as escapes, line separators, BOMs, YAML and
 /// Markdown syntax.
+#[rustfmt::skip]
 const NASTY: &[&str] = &[
-    "]]>",
-    "<![CDATA[",
-    "&amp;",
-    "&",
-    "&lt;b&gt;",
-    "&#0;",
-    "&#1;",
-    "&#x80;",
-    "&#xD800;",
-    "&#x110000;",
-    "&nbsp;",
-    "&copy",
-    "<b>",
-    "</b>",
-    "<div>",
-    "</div>",
-    "<br/>",
-    "<script>alert(1)</script>",
-    "<style>p{}</style>",
-    "<!--",
-    "-->",
-    "<?xml?>",
-    "<a href=\"javascript:alert(1)\">x</a>",
-    "<img src=x onerror=alert(1)>",
-    "<abbr title=\"]]>\">t</abbr>",
-    "<a href=\"/rel?a=1&b=2\">r</a>",
-    "\u{0}",
-    "\u{1}",
-    "\u{8}",
-    "\u{B}",
-    "\u{C}",
-    "\u{1B}",
-    "\u{7F}",
-    "\u{80}",
-    "\u{85}",
-    "\u{9F}",
-    "\u{A0}",
-    "\u{AD}",
-    "\u{200B}",
-    "\u{2028}",
-    "\u{2029}",
-    "\u{FEFF}",
-    "\u{FFFD}",
-    "\u{FFFE}",
-    "\u{FFFF}",
-    "\u{10FFFF}",
-    "\\uD800",
-    "\\ud83d",
-    "\\",
-    "\"",
-    "'",
-    "`",
-    ":",
-    ": ",
-    "- ",
-    "# ",
-    "* ",
-    "> ",
-    "[",
-    "]",
-    "{",
-    "}",
-    "|",
-    "---",
-    "+++",
-    "...",
-    ",",
-    ";",
-    "%",
-    "\n",
-    "\r",
-    "\r\n",
-    "\t",
-    " ",
-    "  ",
-    "é",
-    "É",
-    "ß",
-    "ﬁ",
-    "東京",
-    "🦀",
-    "\u{301}",
-    "İ",
+    "]]>", "<![CDATA[", "&amp;", "&", "&lt;b&gt;", "&#0;", "&#1;", "&#x80;", "&#xD800;",
+    "&#x110000;", "&nbsp;", "&copy", "<b>", "</b>", "<div>", "</div>", "<br/>",
+    "<script>alert(1)</script>", "<style>p{}</style>", "<!--", "-->", "<?xml?>",
+    "<a href=\"javascript:alert(1)\">x</a>", "<img src=x onerror=alert(1)>",
+    "<abbr title=\"]]>\">t</abbr>", "<a href=\"/rel?a=1&b=2\">r</a>", "\u{0}", "\u{1}",
+    "\u{8}", "\u{B}", "\u{C}", "\u{1B}", "\u{7F}", "\u{80}", "\u{85}", "\u{9F}",
+    "\u{A0}", "\u{AD}", "\u{200B}", "\u{2028}", "\u{2029}", "\u{FEFF}", "\u{FFFD}",
+    "\u{FFFE}", "\u{FFFF}", "\u{10FFFF}", "\\uD800", "\\ud83d", "\\", "\"", "'", "`",
+    ":", ": ", "- ", "# ", "* ", "> ", "[", "]", "{", "}", "|", "---", "+++", "...",
+    ",", ";", "%", "\n", "\r", "\r\n", "\t", " ", "  ", "é", "É", "ß", "ﬁ", "東京", "🦀",
+    "\u{301}", "İ",
 ];
 
 fn nasty_piece() -> BoxedStrategy<String> {
@@ -489,32 +419,11 @@ fn escape_html(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;")
 }
 
+#[rustfmt::skip]
 const KEYS: &[&str] = &[
-    "title",
-    "Title",
-    "TITLE",
-    "date",
-    "Date",
-    "updated",
-    "lastmod",
-    "author",
-    "authors",
-    "categories",
-    "category",
-    "tags",
-    "draft",
-    "summary",
-    "description",
-    "slug",
-    "id",
-    "permalink",
-    "url",
-    "path",
-    "aliases",
-    "redirect_from",
-    "taxonomies",
-    "layout",
-    "",
+    "title", "Title", "TITLE", "date", "Date", "updated", "lastmod", "author", "authors",
+    "categories", "category", "tags", "draft", "summary", "description", "slug", "id",
+    "permalink", "url", "path", "aliases", "redirect_from", "taxonomies", "layout", "",
 ];
 
 /// Dates in every form the README accepts, with numbers in and out of range.
@@ -522,42 +431,17 @@ fn date_text() -> BoxedStrategy<String> {
     const MONTHS: &[&str] = &[
         "Jan", "February", "mar.", "Sept", "december", "Foo", "May", "Okt",
     ];
+    #[rustfmt::skip]
     const OFFSETS: &[&str] = &[
-        "",
-        "Z",
-        "z",
-        "+00:00",
-        "-08:00",
-        "+05:45",
-        "+0530",
-        "+23:59",
-        "-24:00",
-        "+99:99",
-        " UTC",
-        " GMT",
-        " PST",
-        "\u{2212}03",
-        "+1",
-        "-00:00",
-        "+14:00",
-        "-05:45",
-        "-12:00",
-        "+12:45",
-        "-09:30",
+        "", "Z", "z", "+00:00", "-08:00", "+05:45", "+0530", "+23:59", "-24:00", "+99:99",
+        " UTC", " GMT", " PST", "\u{2212}03", "+1", "-00:00", "+14:00", "-05:45", "-12:00",
+        "+12:45", "-09:30",
     ];
     // The first and last days RFC 3339 and RFC 2822 can write, and days when zones moved.
+    #[rustfmt::skip]
     const EDGES: &[&str] = &[
-        "0000-01-01",
-        "0001-01-01",
-        "1582-10-15",
-        "1850-06-01",
-        "1883-11-18",
-        "1969-12-31",
-        "1970-01-01",
-        "2038-01-19",
-        "9999-12-31",
-        "2019-03-10",
-        "2019-11-03",
+        "0000-01-01", "0001-01-01", "1582-10-15", "1850-06-01", "1883-11-18", "1969-12-31",
+        "1970-01-01", "2038-01-19", "9999-12-31", "2019-03-10", "2019-11-03",
     ];
     let num = |max: u32| 0..=max;
     prop_oneof![
@@ -669,22 +553,14 @@ fn key() -> BoxedStrategy<String> {
 
 /// A body: Markdown constructs, raw HTML and hostile text.
 fn body() -> BoxedStrategy<String> {
+    #[rustfmt::skip]
     const BLOCKS: &[&str] = &[
-        "# Heading\n\n",
-        "Some words here.\n\n",
-        "* item\n* item\n\n",
-        "1. one\n2. two\n\n",
-        "> quoted\n\n",
-        "```\ncode ]]> </pre>\n```\n\n",
-        "| a | b |\n|---|:-:|\n| 1 | 2 |\n\n",
-        "text[^1]\n\n[^1]: a note\n\n",
+        "# Heading\n\n", "Some words here.\n\n", "* item\n* item\n\n", "1. one\n2. two\n\n",
+        "> quoted\n\n", "```\ncode ]]> </pre>\n```\n\n",
+        "| a | b |\n|---|:-:|\n| 1 | 2 |\n\n", "text[^1]\n\n[^1]: a note\n\n",
         "[link](javascript:alert(1)) [rel](../x) ![i](img.png)\n\n",
-        "<div>\n\nraw\n\n</div>\n\n",
-        "<script>\nalert(1)\n</script>\n\n",
-        "~~gone~~\n\n",
-        "Posted by A on 2019-03-03\n\n",
-        "<abbr title=\"]]>\">t</abbr>\n\n",
-        "---\n\n",
+        "<div>\n\nraw\n\n</div>\n\n", "<script>\nalert(1)\n</script>\n\n", "~~gone~~\n\n",
+        "Posted by A on 2019-03-03\n\n", "<abbr title=\"]]>\">t</abbr>\n\n", "---\n\n",
     ];
     proptest::collection::vec(
         prop_oneof![
