@@ -16,7 +16,7 @@ mod rss;
 use crate::post::{Post, Site};
 use crate::routes;
 use crate::routes::{FeedKey, Format};
-use chrono::{DateTime, FixedOffset, SecondsFormat, Timelike};
+use chrono::{DateTime, Datelike, FixedOffset, SecondsFormat, Timelike};
 
 /// Written into every feed's `generator`.
 pub const GENERATOR: &str = concat!("dropfeed ", env!("CARGO_PKG_VERSION"));
@@ -133,14 +133,25 @@ fn rfc3339(date: DateTime<FixedOffset>) -> String {
 }
 
 /// An RFC 2822 date, in UTC when its offset has minutes other than 00 or 30 (Nepal's
-/// +05:45): the W3C validator warns about those offsets.
+/// +05:45): the W3C validator warns about those offsets. Not in UTC when that would
+/// cross into a year of five digits or below zero (`9999-12-31T23:30:00-05:45`), which
+/// RFC 2822 cannot write and chrono panics on.
 fn rfc2822(date: DateTime<FixedOffset>) -> String {
+    let writable = |date: &DateTime<FixedOffset>| (0..=9999).contains(&date.year());
     let date = truncate_to_second(date);
     let minutes = date.offset().local_minus_utc() / 60 % 60;
-    if minutes % 30 == 0 {
+    let utc = date.with_timezone(&chrono::Utc).fixed_offset();
+    let date = if minutes % 30 == 0 || !writable(&utc) {
+        date
+    } else {
+        utc
+    };
+    if writable(&date) {
         date.to_rfc2822()
     } else {
-        date.with_timezone(&chrono::Utc).to_rfc2822()
+        // No parsed date gets here (their years have four digits); a date made another
+        // way still must not stop a publish.
+        date.format("%a, %-d %b %Y %H:%M:%S %z").to_string()
     }
 }
 
@@ -240,6 +251,21 @@ mod tests {
         assert_eq!(
             rfc2822(date("2019-03-03T09:30:00-08:00")),
             "Sun, 3 Mar 2019 09:30:00 -0800"
+        );
+    }
+
+    /// Found by fuzzing: in UTC these are in the years 10000 and -1, and chrono panicked
+    /// writing them, which stopped `build` and every publish.
+    #[test]
+    fn rfc2822_keeps_the_offset_when_utc_would_leave_four_digit_years() {
+        let date = |s: &str| DateTime::parse_from_rfc3339(s).unwrap();
+        assert_eq!(
+            rfc2822(date("9999-12-31T23:30:00-05:45")),
+            "Fri, 31 Dec 9999 23:30:00 -0545"
+        );
+        assert_eq!(
+            rfc2822(date("0000-01-01T00:10:00+05:45")),
+            "Sat, 1 Jan 0000 00:10:00 +0545"
         );
     }
 }

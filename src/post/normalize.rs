@@ -54,7 +54,7 @@ pub fn published(
                 1,
                 "no date in the header, front matter or file name; dated by when the post was first seen: add a date".into(),
             );
-            modified.with_timezone(&tz).fixed_offset()
+            date::whole_minutes(modified.with_timezone(&tz).fixed_offset())
         }
     };
     // Scheduling a post is a few days or weeks ahead; a year is a typo (9999, 2205),
@@ -189,7 +189,9 @@ pub fn title(front: &Front, file: &FileName, first_paragraph: &str) -> String {
             let sentence = text::first_sentence(first_paragraph);
             (!sentence.is_empty()).then(|| text::truncate(&sentence, 100))
         })
-        .unwrap_or_else(|| file.name.clone())
+        // Collapsed like a written title, or the post read again from its own title
+        // would differ (` x.md` was titled " x").
+        .unwrap_or_else(|| text::collapse(&file.name))
 }
 
 /// The summary given, else the first paragraph; at most 300 characters.

@@ -1041,3 +1041,46 @@ fn aliases_beyond_100_are_dropped_with_a_warning() {
         "key `aliases`: 400000 former URLs, only the first 100 are kept; list fewer"
     );
 }
+
+/// Found by `tests/properties.rs`: a value quoted in a problem kept its line break, so
+/// one problem printed as two lines of `check`, and a file could forge another.
+#[test]
+fn a_value_with_a_line_break_is_quoted_on_one_line() {
+    assert_eq!(
+        error("a.md", b"+++\ndate = \"\\n]]>\"\n+++\nbody\n"),
+        format!(
+            "a.md:2: key `date`: `\\n]]>` is not a date; {}",
+            date::ACCEPTED
+        )
+    );
+    let p = post(
+        "a.md",
+        "---\ndate: 2019-03-03\nid: \"x\\r\\nb.md:1:\\u2028forged\"\n---\nbody\n",
+    );
+    assert_eq!(
+        p.warnings[0].to_string(),
+        "a.md:3: key `id`: `x\\r\\nb.md:1:\\u{2028}forged` is not a URI; use a tag: or \
+         https: URI, or remove it to use the default"
+    );
+}
+
+/// Found by `tests/properties.rs`: a character reference the parser must remove (`&#0;`
+/// is U+FFFD, `&#x80;` a C1 control) at the start of the first paragraph or a heading
+/// left the summary or title starting with a space.
+#[test]
+fn a_removed_character_leaves_no_space_at_the_edge_of_a_title_or_summary() {
+    let p = post("a.md", "---\ntitle: A\n---\n&#0;\nnight &#x80; bus\n");
+    assert_eq!(p.summary, "night bus");
+    assert_eq!(
+        post("a.md", "# &#x80; Night bus\n\nbody\n").title,
+        "Night bus"
+    );
+}
+
+/// Found by `tests/properties.rs`: a title taken from a file name as it is kept its
+/// spaces, which the same title written in front matter loses.
+#[test]
+fn a_title_from_a_file_name_as_it_is_has_its_spaces_collapsed() {
+    let p = post(" f(1)  x.md", "---\ndate: 2019-03-03\n---\n");
+    assert_eq!(p.title, "f(1) x");
+}
