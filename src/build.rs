@@ -85,7 +85,9 @@ pub fn build(
             redirects.push_str(&format!("{alias} {route} 301\n"));
         }
     }
-    for (from, to) in snapshot.redirects() {
+    // Only to pages that are published, as the server redirects: a former page of a
+    // draft or of a post dated in the future leads nowhere yet.
+    for (from, to) in snapshot.redirects().filter(|(_, to)| snapshot.has(to)) {
         redirects.push_str(&format!("{from} {to} 301\n"));
     }
     write(&dir.join("_redirects"), redirects.as_bytes())?;

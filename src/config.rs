@@ -307,6 +307,25 @@ fn site(raw: RawSite) -> Result<Site, String> {
     }
     routes::check_permalink(&raw.permalink, true)
         .map_err(|message| format!("key `site.permalink`: {message}"))?;
+    // Posts are cleaned of these by the parser; the site's own text is in every feed,
+    // and one would make them all unreadable to a strict XML parser.
+    for (key, text) in [
+        ("title", &raw.title),
+        ("description", &raw.description),
+        ("author", &raw.author),
+        ("language", &raw.language),
+    ] {
+        let forbidden = |c: char| {
+            (c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+                || matches!(c, '\u{FFFE}' | '\u{FFFF}')
+        };
+        if let Some(c) = text.chars().find(|&c| forbidden(c)) {
+            return Err(format!(
+                "key `site.{key}`: holds the control character U+{:04X}, which feeds cannot carry; remove it",
+                u32::from(c)
+            ));
+        }
+    }
     Ok(Site {
         title: raw.title,
         description: raw.description,
@@ -529,6 +548,21 @@ mod tests {
             err.to_string(),
             "site/config.toml: key `server.listen`: `localhost` is not an address; expected IP:PORT such as \"127.0.0.1:8080\""
         );
+    }
+
+    /// Found by `tests/properties.rs`: a site title with `\u0001` was written into
+    /// every feed, which no strict XML parser then reads.
+    #[test]
+    fn a_control_character_in_the_sites_text_is_refused() {
+        let err = parse("[site]\ntitle = \"News\\u0001\"\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "site/config.toml: key `site.title`: holds the control character U+0001, which feeds cannot carry; remove it"
+        );
+        let err = parse("[site]\nauthor = \"Ann\\u007F\"\n").unwrap_err();
+        assert!(err.to_string().contains("key `site.author`"), "{err}");
+        let config = parse("[site]\ndescription = \"Two\\tlines\\nof news\"\n").unwrap();
+        assert_eq!(config.site.description, "Two\tlines\nof news");
     }
 
     #[test]

@@ -78,10 +78,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // `config.listen` stays the file's, so a reload compares like with like.
             let listen = listen.unwrap_or(config.listen);
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            runtime.block_on(async {
+            let served = runtime.block_on(async {
                 let reloads = reload_requests();
                 dropfeed::publish::serve(config, listen, shutdown_signal(), reloads).await
-            })?;
+            });
+            // A publish left behind by the stop may still run on a blocking thread;
+            // exiting must not wait for it.
+            runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+            served?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Build {

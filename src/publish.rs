@@ -128,6 +128,9 @@ pub struct Publisher {
     refused: HashMap<String, (DateTime<Utc>, u64)>,
 }
 
+/// How long a stop waits for a publish in flight before leaving it unfinished.
+pub const PUBLISH_GRACE: Duration = Duration::from_secs(1);
+
 /// What [`Publisher::publish`] did.
 #[derive(Debug, Clone, Copy)]
 pub struct Published {
@@ -151,7 +154,9 @@ impl Publisher {
     ) -> (Publisher, Published) {
         let floor = scan::newest_folder_change(&config.posts_dir);
         let state = State::for_serve(&config);
-        let bodies: Arc<dyn Bodies> = Arc::new(scan::FileBodies::new(Arc::clone(&config)));
+        let file_bodies = Arc::new(scan::FileBodies::new(Arc::clone(&config)));
+        let reader = reader.keeping_bodies_in(Arc::clone(&file_bodies));
+        let bodies: Arc<dyn Bodies> = file_bodies;
         let mut publisher = Publisher {
             config,
             catalog: Catalog::new(),
@@ -568,7 +573,24 @@ impl Daemon {
                 });
                 (publisher, done)
             });
-            match job.await {
+            tokio::pin!(job);
+            let finished = tokio::select! {
+                finished = &mut job => finished,
+                () = &mut shutdown => {
+                    // A publish nearly done may finish and save its ledger; one held up
+                    // by a slow file is left behind: the ledger keeps the publish before.
+                    match tokio::time::timeout(PUBLISH_GRACE, &mut job).await {
+                        Ok(Ok((_, Some((published, why))))) => published.log(why),
+                        Ok(_) => {}
+                        Err(_) => tracing::warn!(
+                            "stopping in the middle of a publish, after {} s; it is published again at the next start",
+                            PUBLISH_GRACE.as_secs()
+                        ),
+                    }
+                    break Ok(());
+                }
+            };
+            match finished {
                 Ok((back, done)) => {
                     publisher = back;
                     if let Some((published, why)) = done {

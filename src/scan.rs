@@ -205,7 +205,7 @@ pub fn not_read(rel: String) -> post::Problem {
 /// or rescan. So at most `MAX_OVERRUNNING` + 2 × cores parse threads are ever alive
 /// (a load's readers, one per core, may all overrun together), and reading goes on as
 /// soon as the overrunning parses end.
-pub const MAX_OVERRUNNING: usize = 4;
+pub const MAX_OVERRUNNING: usize = 2;
 
 /// How a [`Reader`] parses a file it has read.
 type ParseFn = Arc<dyn Fn(&post::Source, &Config) -> Result<Post, post::Problem> + Send + Sync>;
@@ -220,6 +220,8 @@ pub struct Reader {
     parse: ParseFn,
     /// Reader threads abandoned past their budget that have not ended yet.
     overrunning: Arc<AtomicUsize>,
+    /// Where the bodies of the posts read go, when not kept in them.
+    bodies: Option<Arc<FileBodies>>,
 }
 
 /// What reading a list of files gave.
@@ -277,6 +279,15 @@ impl Reader {
             config,
             parse: Arc::new(parse),
             overrunning: Arc::new(AtomicUsize::new(0)),
+            bodies: None,
+        }
+    }
+
+    /// The same reader, handing the bodies it does not keep in the posts to `bodies`.
+    pub fn keeping_bodies_in(self, bodies: Arc<FileBodies>) -> Reader {
+        Reader {
+            bodies: Some(bodies),
+            ..self
         }
     }
 
@@ -323,7 +334,10 @@ impl Reader {
                     if let Update::Parsed(post) = &mut update {
                         kept += post.content_html.len() + post.summary.len();
                         if kept > keep_bytes {
-                            leave_body(post);
+                            match &self.bodies {
+                                Some(bodies) => bodies.keep(post),
+                                None => leave_body(post),
+                            }
                         }
                     }
                     if let Some(slot) = got.get_mut(at) {
@@ -556,8 +570,18 @@ const BODY_CACHE: usize = 4096;
 #[derive(Debug)]
 pub struct FileBodies {
     config: Arc<Config>,
-    /// By path: the fingerprint of the file the body was read from, and the body.
-    cache: Mutex<LruCache<String, (String, Arc<Body>)>>,
+    /// By path.
+    cache: Mutex<LruCache<String, Cached>>,
+}
+
+/// A body in the cache, with what tells whether it is still the post's.
+#[derive(Debug)]
+struct Cached {
+    /// The fingerprint of the file the body was read from.
+    fingerprint: String,
+    /// The page its links were made absolute against.
+    url: String,
+    body: Arc<Body>,
 }
 
 impl FileBodies {
@@ -571,8 +595,41 @@ impl FileBodies {
 
     fn cached(&self, post: &Post) -> Option<Arc<Body>> {
         let mut cache = self.cache.lock().ok()?;
-        let (fingerprint, body) = cache.get(&post.path)?;
-        (fingerprint == &post.claims.fingerprint).then(|| Arc::clone(body))
+        let Cached {
+            fingerprint,
+            url,
+            body,
+        } = cache.get(&post.path)?;
+        if fingerprint != &post.claims.fingerprint {
+            return None;
+        }
+        if url == &post.url {
+            return Some(Arc::clone(body));
+        }
+        Some(Arc::new(Body {
+            content_html: post::rebase_links(&body.content_html, url, &post.url),
+            summary: body.summary.clone(),
+        }))
+    }
+
+    /// Takes the body of a post just parsed into the cache: the publish that parsed it
+    /// renders its feeds next, and need not parse the file a second time for it.
+    fn keep(&self, post: &mut Post) {
+        let body = Arc::new(Body {
+            content_html: std::mem::take(&mut post.content_html),
+            summary: std::mem::take(&mut post.summary),
+        });
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.put(
+                post.path.clone(),
+                Cached {
+                    fingerprint: post.claims.fingerprint.clone(),
+                    url: post.url.clone(),
+                    body,
+                },
+            );
+        }
+        leave_body(post);
     }
 
     /// Reads and parses the file again; the links it made absolute against the page
@@ -588,7 +645,11 @@ impl FileBodies {
         if let Ok(mut cache) = self.cache.lock() {
             cache.put(
                 post.path.clone(),
-                (post.claims.fingerprint.clone(), Arc::clone(&body)),
+                Cached {
+                    fingerprint: post.claims.fingerprint.clone(),
+                    url: post.url.clone(),
+                    body: Arc::clone(&body),
+                },
             );
         }
         Some(body)
@@ -731,5 +792,42 @@ fn opened_path(file: &std::fs::File) -> Option<PathBuf> {
     {
         let _ = file;
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::PostBuilder;
+
+    /// The publish that parsed a post renders its feeds next: the body it took from the
+    /// parse is there without reading the file again (here, there is no file), and
+    /// follows the post to the page the ledger gave it.
+    #[test]
+    fn a_body_kept_from_the_parse_is_not_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::parse("", &dir.path().join("config.toml")).unwrap();
+        let bodies = FileBodies::new(Arc::new(config));
+        let mut post = PostBuilder::new("night-bus")
+            .summary("Buses at night.")
+            .build();
+        assert_eq!(post.url, "https://news.example.com/posts/night-bus/");
+        post.content_html =
+            r#"<a href="https://news.example.com/posts/night-bus/map.png">map</a>"#.into();
+        bodies.keep(&mut post);
+        assert!(post.content_elsewhere);
+        assert_eq!(post.content_html, "");
+        let body = bodies.body(&post).unwrap();
+        assert_eq!(
+            body.content_html,
+            r#"<a href="https://news.example.com/posts/night-bus/map.png">map</a>"#
+        );
+        assert_eq!(body.summary, "Buses at night.");
+
+        post.url = "https://news.example.com/posts/night-bus-2/".into();
+        assert_eq!(
+            bodies.body(&post).unwrap().content_html,
+            r#"<a href="https://news.example.com/posts/night-bus-2/map.png">map</a>"#
+        );
     }
 }

@@ -413,6 +413,21 @@ fn not_found(head: bool) -> Response<Full<Bytes>> {
 ///    Last-Modified is not after it. An invalid date is ignored (§13.1.3).
 fn not_modified(method: &Method, headers: &header::HeaderMap, rendered: &Rendered) -> bool {
     if headers.contains_key(header::IF_NONE_MATCH) {
+        // An entity-tag holds no space or tab (RFC 9110 §8.8.3), but a header value may:
+        // the headers crate asserts there is none (a panic in debug builds), so such a
+        // list is refused here, as one that does not parse. So is a value with a quote
+        // left open, which the crate would close in the next `If-None-Match` line.
+        let blank_in_tag = headers.get_all(header::IF_NONE_MATCH).iter().any(|value| {
+            let mut quoted = false;
+            let blank = value.as_bytes().iter().any(|&b| {
+                quoted ^= b == b'"';
+                quoted && matches!(b, b' ' | b'\t')
+            });
+            blank || quoted
+        });
+        if blank_in_tag {
+            return false;
+        }
         let Some(if_none_match) = headers.typed_get::<IfNoneMatch>() else {
             return false;
         };
@@ -813,6 +828,31 @@ mod tests {
             ],
         );
         assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    /// Found by fuzzing (`fuzz/`, target `route`): the headers crate asserts that an
+    /// entity-tag holds no space, so this request panicked a debug build.
+    #[test]
+    fn an_if_none_match_with_a_space_in_a_tag_matches_nothing() {
+        let snapshot = snapshot();
+        let etag = snapshot.get("/rss.xml").unwrap().etag.clone();
+        for value in ["W/\"/a/D /feed\"", "\"a\tb\"", &format!("{etag}, \"x y\"")] {
+            let response = respond(
+                &snapshot,
+                &request("HEAD", "/rss.xml", &[("if-none-match", value)]),
+            );
+            assert_eq!(response.status(), StatusCode::OK, "{value}");
+        }
+        // Two lines are read as one list, `W/", W/"`: a space inside a tag again.
+        let twice = [("if-none-match", "W/\""), ("if-none-match", "W/\"")];
+        let response = respond(&snapshot, &request("HEAD", "/rss.xml", &twice));
+        assert_eq!(response.status(), StatusCode::OK);
+        let listed = format!("\"x\", {etag}");
+        let response = respond(
+            &snapshot,
+            &request("GET", "/rss.xml", &[("if-none-match", &listed)]),
+        );
+        assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
     }
 
     #[test]

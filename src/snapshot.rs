@@ -398,7 +398,7 @@ impl Snapshot {
         let Pass {
             mut next, stats, ..
         } = pass;
-        let health = health(&next, catalog, remembered, config, now);
+        let health = health(self, &next, catalog, remembered, config, now);
         next.routes.insert(routes::HEALTH.into(), health);
         (next, stats)
     }
@@ -701,6 +701,7 @@ pub fn brotli(body: &[u8]) -> Bytes {
 }
 
 fn health(
+    prev: &Snapshot,
     next: &Snapshot,
     catalog: &Catalog,
     remembered: &Remembered,
@@ -745,6 +746,17 @@ fn health(
     };
     let body = serde_json::to_string_pretty(&report).unwrap_or_else(|_| "{}".into());
     let etag = etag(body.as_bytes());
+    // As for a feed: a changed report is newer than any copy a monitor holds, a second
+    // on when it changed within the second of the copy before, or If-Modified-Since
+    // would answer 304 over a stale report.
+    let at = truncate_to_second(now);
+    let last_modified = match prev.routes.get(routes::HEALTH) {
+        Some(old) if old.rendered.etag == etag => old.rendered.last_modified,
+        Some(old) if old.rendered.last_modified >= at => {
+            old.rendered.last_modified + chrono::Duration::seconds(1)
+        }
+        _ => at,
+    };
     Route {
         rendered: Arc::new(Rendered {
             content_type: "application/json; charset=utf-8",
@@ -753,7 +765,7 @@ fn health(
             br: None,
             pending: false,
             etag,
-            last_modified: truncate_to_second(now),
+            last_modified,
             cache_control: "no-store".into(),
         }),
         input: Input::Health,
@@ -1046,6 +1058,29 @@ mod tests {
                 .last_modified,
             day(9)
         );
+    }
+
+    /// Found by tests/churn.rs: two publishes within one second gave the health report
+    /// one Last-Modified, so a monitor's If-Modified-Since got 304 over its stale copy.
+    #[test]
+    fn a_health_report_changed_within_the_second_still_moves_last_modified_forward() {
+        let mut catalog = Catalog::new();
+        catalog.apply("a.md", Update::Parsed(post("a", "Alpha", "Ann", 1, "one")));
+        let noon = day(20);
+        let (first, _) = publish(&Snapshot::default(), &mut catalog, noon);
+        catalog.apply("b.md", Update::Parsed(post("b", "Beta", "Bob", 2, "two")));
+        let (second, _) = publish(
+            &first,
+            &mut catalog,
+            noon + chrono::Duration::milliseconds(300),
+        );
+        let (before, after) = (
+            first.get("/healthz").unwrap(),
+            second.get("/healthz").unwrap(),
+        );
+        assert_ne!(before.etag, after.etag);
+        assert_eq!(before.last_modified, day(20));
+        assert_eq!(after.last_modified, day(20) + chrono::Duration::seconds(1));
     }
 
     #[test]

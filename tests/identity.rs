@@ -533,6 +533,47 @@ async fn a_build_from_the_state_serve_left_gives_the_same_ids_and_writes_its_red
     );
 }
 
+/// Found by tests/churn.rs: `build` wrote into `_redirects` a 301 to the page of a post
+/// that is not published, where serve answers 404.
+#[test]
+fn build_redirects_only_to_pages_it_writes() {
+    let dir = folder(
+        CONFIG,
+        &[
+            (
+                "draft.md",
+                "---\ntitle: Draft\ndate: 2019-03-03\ndraft: true\naliases: [/old-draft/]\n---\n\nNot yet.\n",
+            ),
+            (
+                "later.md",
+                "---\ntitle: Later\ndate: 2099-01-01\naliases: [/old-later/]\n---\n\nNot yet.\n",
+            ),
+            (
+                "now.md",
+                "---\ntitle: Now\ndate: 2019-03-03\naliases: [/old-now/]\n---\n\nHere.\n",
+            ),
+        ],
+    );
+    let built = dropfeed(
+        dir.path(),
+        &["build", "--config", "config.toml", "--out", "out"],
+    );
+    assert_eq!(
+        built.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let redirects = std::fs::read_to_string(dir.path().join("out/_redirects")).unwrap();
+    let posts: Vec<&str> = redirects
+        .lines()
+        .filter(|line| line.starts_with("/old-"))
+        .collect();
+    assert_eq!(posts, ["/old-now/ /posts/now/ 301"], "{redirects}");
+    assert!(!dir.path().join("out/posts/draft/index.html").exists());
+    assert!(!dir.path().join("out/posts/later/index.html").exists());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_post_with_a_permalink_is_served_there_and_linked_from_every_feed() {
     let rainfall = "---\ntitle: Rainfall totals\ndate: 2019-03-10\npermalink: /2019/03/10/rainfall.html\n---\n\nIt rained 3 inches.\n";

@@ -532,3 +532,31 @@ async fn sighup_with_a_config_that_does_not_parse_keeps_the_running_one() {
     assert!(daemon.feed().await.contains("<title>Before</title>"));
     assert!(daemon.is_running());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_in_the_middle_of_a_slow_publish_stops_without_waiting_for_it() {
+    // No budget to speak of: the file is read for as long as it takes.
+    let dir = folder(
+        "[posts]\nrescan_secs = 0\nparse_budget_ms = 3600000\n",
+        POSTS,
+    );
+    let mut daemon = Daemon::start(dir.path(), None).await;
+    // 4 MB of `&amp;`: html5ever's serializer is quadratic in such a run, seconds in a
+    // release build, minutes in this one.
+    let body = "&amp;".repeat(800_000);
+    std::fs::write(
+        dir.path().join("posts/slow.md"),
+        format!("---\ntitle: Slow\n---\n\n{body}\n"),
+    )
+    .unwrap();
+    // Past the debounce, so the publish has started on the file.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.exited().await.code(), Some(0));
+    assert_eq!(
+        daemon
+            .lines_with("stopping in the middle of a publish")
+            .len(),
+        1
+    );
+}

@@ -61,7 +61,7 @@ fn entry(site: &Site, post: &Post) -> Entry {
         links: vec![link(post.url.clone(), "alternate", "text/html")],
         summary: (!post.summary.trim().is_empty()).then(|| Text::plain(post.summary.as_str())),
         content: (!post.content_html.trim().is_empty()).then(|| Content {
-            value: Some(post.content_html.clone()),
+            value: Some(super::item_content(post).into_owned()),
             content_type: Some("html".to_string()),
             ..Content::default()
         }),

@@ -33,7 +33,7 @@ struct JsonItem<'a> {
     url: &'a str,
     title: &'a str,
     /// Always present, even empty: an item needs `content_html` or `content_text`.
-    content_html: &'a str,
+    content_html: std::borrow::Cow<'a, str>,
     #[serde(skip_serializing_if = "str::is_empty")]
     summary: &'a str,
     date_published: String,
@@ -63,7 +63,7 @@ fn item<'a>(site: &'a Site, post: &'a Post) -> JsonItem<'a> {
         id: &post.id,
         url: &post.url,
         title: &post.title,
-        content_html: &post.content_html,
+        content_html: super::item_content(post),
         summary: &post.summary,
         date_published: rfc3339(post.published),
         date_modified: rfc3339(modified(post)),

@@ -16,7 +16,7 @@ mod rss;
 use crate::post::{Post, Site};
 use crate::routes;
 use crate::routes::{FeedKey, Format};
-use chrono::{DateTime, FixedOffset, SecondsFormat, Timelike};
+use chrono::{DateTime, Datelike, FixedOffset, SecondsFormat, Timelike};
 
 /// Written into every feed's `generator`.
 pub const GENERATOR: &str = concat!("dropfeed ", env!("CARGO_PKG_VERSION"));
@@ -133,14 +133,25 @@ fn rfc3339(date: DateTime<FixedOffset>) -> String {
 }
 
 /// An RFC 2822 date, in UTC when its offset has minutes other than 00 or 30 (Nepal's
-/// +05:45): the W3C validator warns about those offsets.
+/// +05:45): the W3C validator warns about those offsets. Not in UTC when that would
+/// cross into a year of five digits or below zero (`9999-12-31T23:30:00-05:45`), which
+/// RFC 2822 cannot write and chrono panics on.
 fn rfc2822(date: DateTime<FixedOffset>) -> String {
+    let writable = |date: &DateTime<FixedOffset>| (0..=9999).contains(&date.year());
     let date = truncate_to_second(date);
     let minutes = date.offset().local_minus_utc() / 60 % 60;
-    if minutes % 30 == 0 {
+    let utc = date.with_timezone(&chrono::Utc).fixed_offset();
+    let date = if minutes % 30 == 0 || !writable(&utc) {
+        date
+    } else {
+        utc
+    };
+    if writable(&date) {
         date.to_rfc2822()
     } else {
-        date.with_timezone(&chrono::Utc).to_rfc2822()
+        // No parsed date gets here (their years have four digits); a date made another
+        // way still must not stop a publish.
+        date.format("%a, %-d %b %Y %H:%M:%S %z").to_string()
     }
 }
 
@@ -156,6 +167,35 @@ fn keywords(post: &Post) -> Vec<&str> {
         .collect()
 }
 
+/// The most content one feed item carries, in bytes of HTML. A post is in the site feed,
+/// its author's and each of its categories' (up to `posts.max_categories`), in every
+/// format, each with a gzip and a brotli copy: a 4 MiB post in 100 categories made 1.5 GB
+/// of feeds and took seconds to publish. Beyond this the item carries its summary and a
+/// link to the whole post, as publishers that send excerpts do; the post's page always
+/// has it all. Long-form articles are well under it (10,000 words is about 70 KB).
+pub const MAX_ITEM_CONTENT: usize = 128 * 1024;
+
+/// What a feed item carries as content: the post's HTML, or past [`MAX_ITEM_CONTENT`]
+/// its summary and a link to its page.
+fn item_content(post: &Post) -> std::borrow::Cow<'_, str> {
+    if post.content_html.len() <= MAX_ITEM_CONTENT {
+        return std::borrow::Cow::Borrowed(&post.content_html);
+    }
+    let mut html = String::new();
+    if !post.summary.trim().is_empty() {
+        html.push_str("<p>");
+        escape_markup(&post.summary, &mut html);
+        html.push_str("</p>\n");
+    }
+    html.push_str("<p><a href=\"");
+    escape_markup(&post.url, &mut html);
+    html.push_str(&format!(
+        "\">Read the whole post</a> ({} KB).</p>",
+        post.content_html.len().div_ceil(1024)
+    ));
+    std::borrow::Cow::Owned(html)
+}
+
 /// Escapes text for HTML or XML: the five characters that could open markup or close an
 /// attribute. Unlike minijinja's HTML escaping it leaves `/` alone, so URLs stay readable.
 fn escape_markup(text: &str, out: &mut String) {
@@ -167,7 +207,31 @@ fn escape_markup(text: &str, out: &mut String) {
 mod tests {
     use chrono::DateTime;
 
-    use super::rfc2822;
+    use super::{item_content, rfc2822, MAX_ITEM_CONTENT};
+    use crate::testing::PostBuilder;
+
+    #[test]
+    fn content_past_the_item_cap_becomes_the_summary_and_a_link() {
+        let paragraph = "<p>Words & more words.</p>";
+        let at_cap = paragraph.repeat(MAX_ITEM_CONTENT / paragraph.len());
+        let post = PostBuilder::new("long")
+            .summary("A long read about <tags> & more.")
+            .content_html(&at_cap)
+            .build();
+        assert_eq!(item_content(&post), at_cap.as_str());
+
+        let past_cap = format!("{at_cap}{paragraph}{paragraph}");
+        assert_eq!(past_cap.len(), 131_118);
+        let post = PostBuilder::new("long")
+            .summary("A long read about <tags> & more.")
+            .content_html(&past_cap)
+            .build();
+        assert_eq!(
+            item_content(&post),
+            "<p>A long read about &lt;tags&gt; &amp; more.</p>\n\
+             <p><a href=\"https://news.example.com/posts/long/\">Read the whole post</a> (129 KB).</p>"
+        );
+    }
 
     #[test]
     fn rfc2822_writes_odd_offsets_in_utc() {
@@ -187,6 +251,21 @@ mod tests {
         assert_eq!(
             rfc2822(date("2019-03-03T09:30:00-08:00")),
             "Sun, 3 Mar 2019 09:30:00 -0800"
+        );
+    }
+
+    /// Found by fuzzing: in UTC these are in the years 10000 and -1, and chrono panicked
+    /// writing them, which stopped `build` and every publish.
+    #[test]
+    fn rfc2822_keeps_the_offset_when_utc_would_leave_four_digit_years() {
+        let date = |s: &str| DateTime::parse_from_rfc3339(s).unwrap();
+        assert_eq!(
+            rfc2822(date("9999-12-31T23:30:00-05:45")),
+            "Fri, 31 Dec 9999 23:30:00 -0545"
+        );
+        assert_eq!(
+            rfc2822(date("0000-01-01T00:10:00+05:45")),
+            "Sat, 1 Jan 0000 00:10:00 +0545"
         );
     }
 }

@@ -72,7 +72,7 @@ fn item(site: &Site, post: &Post) -> Item {
             permalink: false,
         }),
         pub_date: Some(rfc2822(post.published)),
-        content: non_empty(&post.content_html),
+        content: non_empty(&super::item_content(post)),
         dublin_core_ext: Some(DublinCoreExtension {
             creators: super::author_names(site, post)
                 .into_iter()

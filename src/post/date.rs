@@ -48,7 +48,7 @@ pub fn midnight(date: NaiveDate, tz: Tz) -> DateTime<FixedOffset> {
 
 /// A wall-clock time in the site's zone, with the zone's offset at that instant.
 pub fn local(naive: NaiveDateTime, tz: Tz) -> DateTime<FixedOffset> {
-    match tz.from_local_datetime(&naive) {
+    whole_minutes(match tz.from_local_datetime(&naive) {
         LocalResult::Single(date) => date.fixed_offset(),
         LocalResult::Ambiguous(earlier, _) => earlier.fixed_offset(),
         LocalResult::None => {
@@ -64,7 +64,23 @@ pub fn local(naive: NaiveDateTime, tz: Tz) -> DateTime<FixedOffset> {
                 .unwrap_or(naive);
             tz.from_utc_datetime(&utc).fixed_offset()
         }
+    })
+}
+
+/// `date` with its offset rounded to whole minutes and its wall-clock time kept. Local
+/// mean time before a zone's standard time has offsets in seconds (Los Angeles until
+/// 1883: -07:52:58), which RFC 3339 cannot write: chrono rounds the offset as it writes,
+/// so a feed would name an instant seconds away from the post's, and a post written
+/// back from its feed would move.
+pub fn whole_minutes(date: DateTime<FixedOffset>) -> DateTime<FixedOffset> {
+    let seconds = date.offset().local_minus_utc();
+    if seconds % 60 == 0 {
+        return date;
     }
+    let minutes = (f64::from(seconds) / 60.0).round() as i32;
+    FixedOffset::east_opt(minutes * 60)
+        .and_then(|offset| offset.from_local_datetime(&date.naive_local()).single())
+        .unwrap_or(date)
 }
 
 /// `YYYY-MM-DD`, then optionally `T` or a space, `H:MM[:SS[.frac]]` and an offset
@@ -367,6 +383,20 @@ mod tests {
     fn spring_gap_takes_the_later_mapping_and_autumn_overlap_the_earlier() {
         assert_eq!(iso("2019-03-10 02:30"), "2019-03-10T03:30:00-07:00");
         assert_eq!(iso("2019-11-03 01:30"), "2019-11-03T01:30:00-07:00");
+    }
+
+    /// Found by `tests/properties.rs`: Los Angeles kept local mean time (-07:52:58)
+    /// until 1883, and RFC 3339 writes offsets in whole minutes.
+    #[test]
+    fn a_date_before_standard_time_has_an_offset_rfc3339_can_write() {
+        let date = parse("1850-06-01", LA).unwrap();
+        assert_eq!(date.to_rfc3339(), "1850-06-01T00:00:00-07:53");
+        assert_eq!(date.offset().local_minus_utc(), -(7 * 3600 + 53 * 60));
+        // Year 0 is no date (feeds cannot carry it); year 1 is the earliest.
+        assert_eq!(
+            parse("0001-01-01 09:05", LA).unwrap().to_rfc3339(),
+            "0001-01-01T09:05:00-07:53"
+        );
     }
 
     #[test]

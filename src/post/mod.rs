@@ -168,7 +168,7 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
     let problem = |line: usize, message: String| Problem {
         path: source.path.clone(),
         line,
-        message,
+        message: one_line(message),
     };
     let decoded = decode::decode(&source.bytes).map_err(|message| problem(1, message))?;
     let mut warnings: Vec<Problem> = decoded
@@ -227,7 +227,7 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
         id,
         route,
         url,
-        title: decode::clean(&title),
+        title: clean_text(&title),
         authors,
         categories,
         tags,
@@ -235,13 +235,44 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
         updated,
         file_modified: source.modified,
         file_size: source.bytes.len() as u64,
-        summary: decode::clean(&summary),
+        summary: clean_text(&summary),
         content_html: decode::clean(&content_html),
         draft: front.draft,
         warnings,
         claims,
         content_elsewhere: false,
     })
+}
+
+/// A title or summary without what XML forbids. Whitespace is collapsed again when
+/// something was removed: `&#0;` before a line break in the first paragraph would
+/// otherwise leave the summary starting with a space.
+fn clean_text(text: &str) -> String {
+    let cleaned = decode::clean(text);
+    if cleaned.len() == text.len() {
+        return cleaned;
+    }
+    text::collapse(&cleaned)
+}
+
+/// `message` with its control characters and line separators escaped (`\n`): values
+/// quoted from the file may hold them, and one would split a `check` report or a log
+/// line, or forge another.
+fn one_line(message: String) -> String {
+    let breaks = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+    if !message.contains(breaks) {
+        return message;
+    }
+    message
+        .chars()
+        .map(|c| {
+            if breaks(c) {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -54,7 +54,7 @@ pub fn published(
                 1,
                 "no date in the header, front matter or file name; dated by when the post was first seen: add a date".into(),
             );
-            modified.with_timezone(&tz).fixed_offset()
+            date::whole_minutes(modified.with_timezone(&tz).fixed_offset())
         }
     };
     // Scheduling a post is a few days or weeks ahead; a year is a typo (9999, 2205),
@@ -126,12 +126,16 @@ pub fn claims(
         routes::permalink(&pattern, &routes::PermalinkParts::on(local, slug, ""))
     });
     let mut aliases = Vec::new();
+    // Why aliases were refused: the first of each reason and how many, one warning each
+    // however many a post lists.
+    let mut refused: Vec<(&str, String, usize)> = Vec::new();
     for route in front
         .aliases
         .iter()
         .filter_map(|link| routes::route_of_link(link, &site.base_url))
+        .filter_map(|route| bounded_route(route).ok())
     {
-        let refused = if route.split('/').any(|s| s == ".." || s == ".") {
+        let why = if route.split('/').any(|s| s == ".." || s == ".") {
             "is not a plain path"
         } else if routes::is_site_route(&route) {
             "is a route of the site"
@@ -139,13 +143,34 @@ pub fn claims(
             aliases.push(route);
             continue;
         };
+        match refused.iter_mut().find(|(reason, _, _)| *reason == why) {
+            Some((_, _, count)) => *count += 1,
+            None => refused.push((why, route, 1)),
+        }
+    }
+    for (why, first, count) in refused {
+        let first = text::quote(&first);
+        warn(
+            1,
+            match count {
+                1 => format!("alias `{first}` {why}; it is not redirected"),
+                _ => format!(
+                    "alias `{first}` {why}, as are {} more; none is redirected",
+                    count - 1
+                ),
+            },
+        );
+    }
+    // Each is a redirect kept in the ledger for good: a post must not bring thousands.
+    if aliases.len() > MAX_ALIASES {
         warn(
             1,
             format!(
-                "alias `{}` {refused}; it is not redirected",
-                text::quote(&route)
+                "key `aliases`: {} former URLs, only the first {MAX_ALIASES} are kept; list fewer",
+                aliases.len()
             ),
         );
+        aliases.truncate(MAX_ALIASES);
     }
     let day = published.with_timezone(&site.timezone).date_naive();
     Claims {
@@ -195,7 +220,9 @@ pub fn title(front: &Front, file: &FileName, first_paragraph: &str) -> String {
             let sentence = text::first_sentence(first_paragraph);
             (!sentence.is_empty()).then(|| text::truncate(&sentence, 100))
         })
-        .unwrap_or_else(|| file.name.clone())
+        // Collapsed like a written title, or the post read again from its own title
+        // would differ (` x.md` was titled " x").
+        .unwrap_or_else(|| text::collapse(&file.name))
 }
 
 /// The summary given, else the first paragraph; at most 300 characters.
@@ -254,6 +281,9 @@ pub fn at_most<T>(
     }
     names
 }
+
+/// The most former routes (`aliases`, `redirect_from`) one post may list.
+pub const MAX_ALIASES: usize = 100;
 
 /// A category, tag or author name longer than this many characters is cut, with a
 /// warning: it names a feed, and its slug a URL.

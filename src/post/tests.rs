@@ -1028,3 +1028,80 @@ fn plain_text_paragraphs_are_escaped_without_the_sanitizer() {
         "<p>a &lt; b &amp; c&nbsp;d</p>\n<p>&lt;script&gt;x&lt;/script&gt;</p>\n"
     );
 }
+
+/// Every element costs the sanitizer's tree a few hundred bytes: 4 MiB of `*a` made
+/// 2 million of them and 550 MB.
+#[test]
+fn markup_with_over_100000_elements_is_refused() {
+    let text = |words: usize| format!("---\ndate: 2020-01-01\n---\n\n{}\n", "*a* ".repeat(words));
+    assert_eq!(
+        error("many.md", text(100_000).as_bytes()),
+        "many.md:1: markup with over 100000 elements (emphasis, links, list items, table cells, tags); split the post"
+    );
+    let p = post("fewer.md", &text(99_998));
+    assert_eq!(p.content_html.matches("<em>").count(), 99_998);
+    // Raw HTML counts too.
+    assert_eq!(
+        error("tags.md", format!("{}\n", "<b>b</b>".repeat(100_001)).as_bytes()),
+        "tags.md:1: markup with over 100000 elements (emphasis, links, list items, table cells, tags); split the post"
+    );
+}
+
+#[test]
+fn aliases_beyond_100_are_dropped_with_a_warning() {
+    let aliases: Vec<String> = (0..400_000).map(|i| format!("/old/{i}/")).collect();
+    let text = format!(
+        "---\ntitle: Moved\ndate: 2020-01-01\naliases: [{}]\n---\n\nBody.\n",
+        aliases.join(", ")
+    );
+    let p = post("moved.md", &text);
+    assert_eq!(p.claims.aliases.len(), 100);
+    assert_eq!(p.claims.aliases[99], "/old/99/");
+    assert_eq!(
+        p.warnings[0].message,
+        "key `aliases`: 400000 former URLs, only the first 100 are kept; list fewer"
+    );
+}
+
+/// Found by `tests/properties.rs`: a value quoted in a problem kept its line break, so
+/// one problem printed as two lines of `check`, and a file could forge another.
+#[test]
+fn a_value_with_a_line_break_is_quoted_on_one_line() {
+    assert_eq!(
+        error("a.md", b"+++\ndate = \"\\n]]>\"\n+++\nbody\n"),
+        format!(
+            "a.md:2: key `date`: `\\n]]>` is not a date; {}",
+            date::ACCEPTED
+        )
+    );
+    let p = post(
+        "a.md",
+        "---\ndate: 2019-03-03\nid: \"x\\r\\nb.md:1:\\u2028forged\"\n---\nbody\n",
+    );
+    assert_eq!(
+        p.warnings[0].to_string(),
+        "a.md:3: key `id`: `x\\r\\nb.md:1:\\u{2028}forged` is not a URI; use a tag: or \
+         https: URI, or remove it to use the default"
+    );
+}
+
+/// Found by `tests/properties.rs`: a character reference the parser must remove (`&#0;`
+/// is U+FFFD, `&#x80;` a C1 control) at the start of the first paragraph or a heading
+/// left the summary or title starting with a space.
+#[test]
+fn a_removed_character_leaves_no_space_at_the_edge_of_a_title_or_summary() {
+    let p = post("a.md", "---\ntitle: A\n---\n&#0;\nnight &#x80; bus\n");
+    assert_eq!(p.summary, "night bus");
+    assert_eq!(
+        post("a.md", "# &#x80; Night bus\n\nbody\n").title,
+        "Night bus"
+    );
+}
+
+/// Found by `tests/properties.rs`: a title taken from a file name as it is kept its
+/// spaces, which the same title written in front matter loses.
+#[test]
+fn a_title_from_a_file_name_as_it_is_has_its_spaces_collapsed() {
+    let p = post(" f(1)  x.md", "---\ndate: 2019-03-03\n---\n");
+    assert_eq!(p.title, "f(1) x");
+}
