@@ -687,7 +687,7 @@ fn written_back(post: &Post, body: &str) -> String {
         yaml_quote(&escape_html(&post.title)),
         yaml_quote(&post.published.to_rfc3339()),
         yaml_quote(&post.updated.to_rfc3339()),
-        list(post.authors.iter().map(|a| yaml_quote(&a.name)).collect()),
+        list(post.authors.iter().map(|a| yaml_quote(&escape_html(&a.name))).collect()),
         list(post.categories.iter().map(|c| yaml_quote(&escape_html(&c.name))).collect()),
         list(post.tags.iter().map(|t| yaml_quote(&escape_html(t))).collect()),
         yaml_quote(&escape_html(&post.summary)),
