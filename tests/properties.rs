@@ -445,6 +445,14 @@ fn date_text() -> BoxedStrategy<String> {
     ];
     let num = |max: u32| 0..=max;
     prop_oneof![
+        // A sign before the year, which chrono's `%Y` reads.
+        1 => (
+            proptest::sample::select(&["-", "+", "\u{2212}", " "][..]),
+            num(999),
+            num(13),
+            num(32),
+        )
+            .prop_map(|(sign, y, mo, d)| format!("{sign}{y:03}-{mo:02}-{d:02}T09:05:00-08:00")),
         // Hours from the ends of the years RFC 2822 can write, with offsets that are
         // written in UTC.
         2 => (

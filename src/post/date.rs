@@ -87,6 +87,10 @@ pub fn whole_minutes(date: DateTime<FixedOffset>) -> DateTime<FixedOffset> {
 /// (`Z`, `UTC`, `GMT`, `±HH:MM`, `±HHMM`, `±HH`), with or without a space before it.
 fn numeric(value: &str, tz: Tz) -> Option<DateTime<FixedOffset>> {
     let date_part = value.get(..10)?;
+    // `%Y` also takes a sign (`-019-03-03` is the year -19, which no feed can write).
+    if !date_part.bytes().take(4).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
     let date = NaiveDate::parse_from_str(date_part, "%Y-%m-%d").ok()?;
     let rest = value.get(10..)?;
     if rest.is_empty() {
@@ -397,6 +401,20 @@ mod tests {
             parse("0001-01-01 09:05", LA).unwrap().to_rfc3339(),
             "0001-01-01T09:05:00-07:53"
         );
+    }
+
+    /// Found by fuzzing (`fuzz/`, target `fields`): `%Y` takes a sign, so
+    /// `-019-03-03` was the year -19, which feeds cannot write (chrono panicked writing
+    /// it as RSS).
+    #[test]
+    fn a_signed_year_is_not_a_date() {
+        for value in [
+            "-019-03-03T09:05:00-08:00",
+            "-019-03-03",
+            "+019-03-03 09:05",
+        ] {
+            assert_eq!(parse(value, LA), None, "{value}");
+        }
     }
 
     #[test]
