@@ -449,6 +449,8 @@ impl Churn {
             } else {
                 self.rng.below(6) as u64
             };
+            // The churn's own pace (bursts, then a pause every 25 steps), part of the
+            // schedule; nothing waits on an outcome here.
             std::thread::sleep(Duration::from_millis(pause));
         }
         while self.live.len() < posts {

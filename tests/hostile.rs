@@ -1045,6 +1045,7 @@ fn dropfeed(dir: &Path, args: &[&str]) -> Output {
             let _ = child.kill();
             panic!("dropfeed {args:?} still running after {:?}", PATIENCE * 30);
         }
+        // A poll of the child's exit, not a wait for an outcome.
         std::thread::sleep(Duration::from_millis(20));
     }
     child.wait_with_output().unwrap()
@@ -1054,7 +1055,7 @@ fn dropfeed(dir: &Path, args: &[&str]) -> Output {
 /// `staging/` beside `posts/`, and `expected.json`) for `bench/hostile-serve` to drop
 /// into a release `serve`. Run by that script only.
 #[test]
-#[ignore]
+#[ignore = "writes the corpus for bench/hostile-serve, which runs it with DROPFEED_HOSTILE_OUT set; asserts nothing"]
 fn write_the_corpus_for_the_bench() {
     let Some(out) = std::env::var_os("DROPFEED_HOSTILE_OUT") else {
         println!("DROPFEED_HOSTILE_OUT is not set: nothing written");
@@ -1215,6 +1216,7 @@ fn drop_at_once(site: &Path, cases: &[Case]) {
         if let Make::Transient(text) = &case.make {
             let path = posts.join(case.path);
             std::fs::write(&path, text).unwrap();
+            // The case itself: a file that lives 5 ms, well under the debounce.
             std::thread::sleep(Duration::from_millis(5));
             std::fs::remove_file(&path).unwrap();
             continue;
@@ -1255,6 +1257,8 @@ async fn drop_a_few_at_a_time(site: &Path, cases: &[Case]) {
                     let text: &'static str = text;
                     let (path, done) = (posts.join(case.path), std::sync::Arc::clone(&done));
                     flickers.push(std::thread::spawn(move || {
+                        // The pauses are the case (a file living 10 ms, then gone
+                        // 20 ms), not waits for an outcome.
                         while !done.load(std::sync::atomic::Ordering::Relaxed) {
                             std::fs::write(&path, text).unwrap();
                             std::thread::sleep(Duration::from_millis(10));
@@ -1266,6 +1270,7 @@ async fn drop_a_few_at_a_time(site: &Path, cases: &[Case]) {
                 _ => make(case, &posts),
             }
         }
+        // Writers' pace between groups: what is dropped, not what is waited for.
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
     done.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -1282,6 +1287,8 @@ fn write_slowly(path: &Path, pieces: &[&str]) {
     let mut file = std::fs::File::create(path).unwrap();
     for (n, piece) in pieces.iter().enumerate() {
         if n > 0 {
+            // The slow writer's pace is the case: a file still being written when the
+            // debounce and the old 2 s limit have passed.
             std::thread::sleep(Duration::from_millis(2500));
         }
         file.write_all(piece.as_bytes()).unwrap();

@@ -549,7 +549,9 @@ async fn sigterm_in_the_middle_of_a_slow_publish_stops_without_waiting_for_it() 
         format!("---\ntitle: Slow\n---\n\n{body}\n"),
     )
     .unwrap();
-    // Past the debounce, so the publish has started on the file.
+    // Past the debounce, so the publish has started on the file. Nothing outside the
+    // process shows a publish begun (it logs only when done), so waiting is the only way;
+    // 500 ms is ten debounces, and the read it waits for then runs for minutes.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     daemon.signal(libc::SIGTERM);
     assert_eq!(daemon.exited().await.code(), Some(0));
