@@ -276,6 +276,13 @@ pub fn route_of_link(link: &str, base_url: &str) -> Option<String> {
     })
 }
 
+/// The folder a page's relative links resolve against, as a browser resolves them: the
+/// route (or URL) up to its last `/`. `/posts/launch/` → `/posts/launch/`;
+/// `/2019/03/bus.html` → `/2019/03/`.
+pub fn page_folder(route: &str) -> &str {
+    route.rfind('/').map_or("", |at| &route[..=at])
+}
+
 /// `route` as a full URL under the site's `base_url` (which has no trailing slash).
 pub fn absolute(base_url: &str, route: &str) -> String {
     format!("{base_url}{route}")

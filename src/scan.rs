@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use crate::catalog::{Catalog, Update};
 use crate::config::Config;
 use crate::post::{self, Post};
-use crate::snapshot::{Bodies, Body};
+use crate::snapshot::{Bodies, Body, MediaFile};
 use crate::state::State;
 use lru::LruCache;
 
@@ -556,7 +556,10 @@ fn load_with(
         parse(&source, config)
     });
     match parsed {
-        Ok(post) => Update::Parsed(post),
+        Ok(mut post) => {
+            measure_attachments(config, &mut post);
+            Update::Parsed(post)
+        }
         Err(problem) => Update::Failed(problem),
     }
 }
@@ -661,6 +664,10 @@ impl Bodies for FileBodies {
         self.cached(post).or_else(|| self.read_body(post))
     }
 
+    fn media(&self, folder: &str, name: &str) -> Option<MediaFile> {
+        open_media(&self.config, folder, name)
+    }
+
     fn prefetch(&self, posts: &[Arc<Post>]) {
         use rayon::prelude::*;
         let missing: Vec<&Arc<Post>> = posts.iter().filter(|p| self.cached(p).is_none()).collect();
@@ -693,6 +700,44 @@ fn parse(source: &post::Source, config: &Config) -> Result<post::Post, post::Pro
 /// is opened at all.
 pub fn read(path: &Path, rel: &str, max_bytes: u64) -> Result<post::Source, post::Problem> {
     use std::io::Read;
+    let problem = |message: String| post::Problem {
+        path: rel.to_string(),
+        line: 1,
+        message,
+    };
+    let cannot = |err: std::io::Error| problem(format!("cannot read the file: {err}"));
+    let (file, meta) = open_inside(path, rel)?;
+    let too_big = |len: u64| {
+        problem(format!(
+            "file is {len} bytes, over posts.max_bytes ({max_bytes}); split it or raise posts.max_bytes"
+        ))
+    };
+    if meta.len() > max_bytes {
+        return Err(too_big(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    // One byte past the limit tells a file that grew since the stat.
+    file.take(max_bytes.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(too_big(bytes.len() as u64));
+    }
+    let modified = meta
+        .modified()
+        .map(DateTime::<Utc>::from)
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    Ok(post::Source {
+        path: rel.to_string(),
+        bytes,
+        modified,
+    })
+}
+
+/// Opens the file at `path` (the posts folder joined with `rel`) for reading, refusing
+/// anything but a regular file inside the posts folder: the checks [`read`] explains,
+/// shared with the media files served beside the posts.
+fn open_inside(path: &Path, rel: &str) -> Result<(std::fs::File, std::fs::Metadata), post::Problem> {
     let problem = |message: String| post::Problem {
         path: rel.to_string(),
         line: 1,
@@ -734,31 +779,70 @@ pub fn read(path: &Path, rel: &str, max_bytes: u64) -> Result<post::Source, post
     if !meta.is_file() {
         return Err(not_regular());
     }
-    let too_big = |len: u64| {
-        problem(format!(
-            "file is {len} bytes, over posts.max_bytes ({max_bytes}); split it or raise posts.max_bytes"
-        ))
+    Ok((file, meta))
+}
+
+/// The media file `name` under the folder `folder` of the posts folder, opened to be
+/// served: `None` unless it is a media file ([`post::is_media_path`]) and a regular
+/// file inside the posts folder ([`open_inside`]).
+fn open_media(config: &Config, folder: &str, name: &str) -> Option<MediaFile> {
+    let rel = if folder.is_empty() {
+        name.to_string()
+    } else {
+        format!("{folder}/{name}")
     };
-    if meta.len() > max_bytes {
-        return Err(too_big(meta.len()));
+    if !post::is_media_path(&rel) {
+        return None;
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    // One byte past the limit tells a file that grew since the stat.
-    file.take(max_bytes.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(cannot)?;
-    if bytes.len() as u64 > max_bytes {
-        return Err(too_big(bytes.len() as u64));
-    }
-    let modified = meta
-        .modified()
-        .map(DateTime::<Utc>::from)
-        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
-    Ok(post::Source {
-        path: rel.to_string(),
-        bytes,
-        modified,
+    let content_type = post::media_type(name)?;
+    let (file, meta) = open_inside(&full_path(config, &rel), &rel).ok()?;
+    let modified = meta.modified().ok().map(DateTime::<Utc>::from)?;
+    let nanos = modified.timestamp_nanos_opt().unwrap_or(modified.timestamp());
+    Some(MediaFile {
+        content_type,
+        len: meta.len(),
+        etag: crate::snapshot::etag(format!("{rel}\n{}\n{nanos}", meta.len()).as_bytes()),
+        last_modified: DateTime::from_timestamp(modified.timestamp(), 0).unwrap_or(modified),
+        cache_control: String::new(),
+        content: Box::new(file),
     })
+}
+
+/// Fills in the size of each attachment of `post` that is a file beside it; one that
+/// is not there (or not a file inside the posts folder) is left out with a warning, so
+/// no feed carries an enclosure that answers 404.
+fn measure_attachments(config: &Config, post: &mut Post) {
+    let folder = post
+        .path
+        .rsplit_once('/')
+        .map_or("", |(folder, _)| folder)
+        .to_string();
+    for (key, attachment) in [("image", &mut post.image), ("enclosure", &mut post.enclosure)] {
+        let Some(post::Attachment {
+            location: post::Location::Beside(name),
+            ..
+        }) = attachment.as_ref()
+        else {
+            continue;
+        };
+        match open_media(config, &folder, name) {
+            Some(file) => {
+                if let Some(attachment) = attachment.as_mut() {
+                    attachment.length = file.len;
+                }
+            }
+            None => {
+                post.warnings.push(post::Problem {
+                    path: post.path.clone(),
+                    line: 1,
+                    message: format!(
+                        "key `{key}`: `{name}` is not a file beside the post; put it in the post's folder, or give a URL; the post is published without it"
+                    ),
+                });
+                *attachment = None;
+            }
+        }
+    }
 }
 
 /// The posts folder, resolved: `path` with the components of `rel` taken off its end.

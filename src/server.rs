@@ -31,8 +31,9 @@ use tokio::time::Instant;
 
 use crate::config::ServerLimits;
 use crate::routes;
-use crate::snapshot::{Rendered, Snapshot};
-use connection::{Activity, Answer, Watched};
+use crate::snapshot::{MediaFile, Rendered, Snapshot};
+use connection::{Activity, Answer, MediaBody, Watched};
+pub use connection::Payload;
 
 /// How long responses in flight may take to finish after a shutdown signal.
 pub const GRACE: Duration = Duration::from_secs(5);
@@ -117,7 +118,7 @@ pub async fn run(
             let activity = Arc::clone(&activity);
             hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                 let in_flight = activity.start(Instant::now());
-                let response = respond(&snapshots.load(), &req);
+                let response = answer(&snapshots.load(), &req);
                 std::future::ready(Ok::<_, Infallible>(
                     response.map(|body| Answer::new(body, in_flight)),
                 ))
@@ -233,7 +234,34 @@ impl AcceptErrors {
     }
 }
 
-/// The response to `req` from `snapshot`, now. The request body is never read.
+/// The response to `req` from `snapshot`, now, media files beside the posts included.
+/// The request body is never read.
+pub fn answer<B>(snapshot: &Snapshot, req: &Request<B>) -> Response<Payload> {
+    answer_at(snapshot, req, Utc::now())
+}
+
+/// [`answer`] at `now`: a route of the snapshot (see [`respond_at`]), else a media file
+/// beside a post, else what [`respond_at`] says (a redirect, a 404).
+pub fn answer_at<B>(
+    snapshot: &Snapshot,
+    req: &Request<B>,
+    now: DateTime<Utc>,
+) -> Response<Payload> {
+    let head = *req.method() == Method::HEAD;
+    let media = (head || *req.method() == Method::GET)
+        .then(|| req.uri().path())
+        .filter(|raw| raw.len() <= MAX_PATH)
+        .and_then(route_of)
+        .filter(|path| !snapshot.has(path))
+        .and_then(|path| snapshot.media(&path));
+    match media {
+        Some(file) => media_response(file, req, head, now),
+        None => respond_at(snapshot, req, now).map(Payload::Full),
+    }
+}
+
+/// The response to `req` from `snapshot`, now: every route but the media files. The
+/// request body is never read.
 pub fn respond<B>(snapshot: &Snapshot, req: &Request<B>) -> Response<Full<Bytes>> {
     respond_at(snapshot, req, Utc::now())
 }
@@ -324,7 +352,12 @@ fn rendered_response<B>(
     now: DateTime<Utc>,
 ) -> Response<Full<Bytes>> {
     let headers = req.headers();
-    let not_modified = not_modified(req.method(), headers, rendered);
+    let not_modified = not_modified(
+        req.method(),
+        headers,
+        &rendered.etag,
+        rendered.last_modified,
+    );
     let mut response = Response::new(Full::new(Bytes::new()));
     let h = response.headers_mut();
     if let Ok(etag) = HeaderValue::from_str(&rendered.etag) {
@@ -411,7 +444,12 @@ fn not_found(head: bool) -> Response<Full<Bytes>> {
 ///    that does not parse matches nothing, and still silences `If-Modified-Since`.
 /// 2. Otherwise `If-Modified-Since`, for GET and HEAD only: not modified when our
 ///    Last-Modified is not after it. An invalid date is ignored (§13.1.3).
-fn not_modified(method: &Method, headers: &header::HeaderMap, rendered: &Rendered) -> bool {
+fn not_modified(
+    method: &Method,
+    headers: &header::HeaderMap,
+    etag: &str,
+    last_modified: DateTime<Utc>,
+) -> bool {
     if headers.contains_key(header::IF_NONE_MATCH) {
         // An entity-tag holds no space or tab (RFC 9110 §8.8.3), but a header value may:
         // the headers crate asserts there is none (a panic in debug builds), so such a
@@ -431,8 +469,7 @@ fn not_modified(method: &Method, headers: &header::HeaderMap, rendered: &Rendere
         let Some(if_none_match) = headers.typed_get::<IfNoneMatch>() else {
             return false;
         };
-        return rendered
-            .etag
+        return etag
             .parse::<ETag>()
             .is_ok_and(|etag| !if_none_match.precondition_passes(&etag));
     }
@@ -444,7 +481,169 @@ fn not_modified(method: &Method, headers: &header::HeaderMap, rendered: &Rendere
     headers
         .typed_get::<IfModifiedSince>()
         .map(|since| DateTime::<Utc>::from(std::time::SystemTime::from(since)))
-        .is_some_and(|since| rendered.last_modified <= since)
+        .is_some_and(|since| last_modified <= since)
+}
+
+/// What the server does with a `Range` header (RFC 9110 §14), for a file of `len` bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ranged {
+    /// No usable range: the whole file, 200. Also for a header that does not parse,
+    /// several ranges (a multipart answer is not worth its code for media players,
+    /// which ask for one), and an `If-Range` that no longer matches.
+    Whole,
+    /// `start..=end`, 206.
+    Part { start: u64, end: u64 },
+    /// 416: the range lies past the end.
+    Unsatisfiable,
+}
+
+/// The range `req` asks of a file of `len` bytes with `etag` and `last_modified`.
+fn ranged(headers: &header::HeaderMap, len: u64, etag: &str, last_modified: DateTime<Utc>) -> Ranged {
+    let Some(range) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
+        return Ranged::Whole;
+    };
+    if let Some(if_range) = headers.get(header::IF_RANGE) {
+        // A strong ETag compared strongly, or the exact Last-Modified (§13.1.5).
+        let matches = if_range.to_str().is_ok_and(|value| {
+            let value = value.trim();
+            if value.starts_with('"') {
+                value == etag
+            } else {
+                httpdate_of(value).is_some_and(|date| date == last_modified)
+            }
+        });
+        if !matches {
+            return Ranged::Whole;
+        }
+    }
+    let Some(spec) = range.trim().strip_prefix("bytes=") else {
+        return Ranged::Whole;
+    };
+    if spec.contains(',') {
+        return Ranged::Whole;
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return Ranged::Whole;
+    };
+    let number = |text: &str| {
+        let text = text.trim();
+        (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| text.parse::<u64>().ok())
+            .flatten()
+    };
+    let (first, last) = (first.trim(), last.trim());
+    if first.is_empty() {
+        // `bytes=-500`: the last 500 bytes.
+        return match number(last) {
+            None => Ranged::Whole,
+            Some(0) => Ranged::Unsatisfiable,
+            Some(_) if len == 0 => Ranged::Unsatisfiable,
+            Some(suffix) => Ranged::Part {
+                start: len.saturating_sub(suffix),
+                end: len - 1,
+            },
+        };
+    }
+    let Some(start) = number(first) else {
+        return Ranged::Whole;
+    };
+    // `bytes=500-`: open to the end.
+    let end = match (last.is_empty(), number(last)) {
+        (true, _) => None,
+        (false, Some(end)) if end >= start => Some(end),
+        (false, _) => return Ranged::Whole,
+    };
+    if start >= len {
+        return Ranged::Unsatisfiable;
+    }
+    Ranged::Part {
+        start,
+        end: end.map_or(len - 1, |end| end.min(len - 1)),
+    }
+}
+
+/// An HTTP date, in any of the three forms RFC 9110 accepts.
+fn httpdate_of(value: &str) -> Option<DateTime<Utc>> {
+    let value = HeaderValue::from_str(value).ok()?;
+    let mut map = header::HeaderMap::new();
+    map.insert(header::IF_MODIFIED_SINCE, value);
+    map.typed_get::<IfModifiedSince>()
+        .map(|since| DateTime::<Utc>::from(std::time::SystemTime::from(since)))
+}
+
+/// What media responses may do in a browser: nothing. An SVG beside a post may hold a
+/// script, and it is served from the site's own origin.
+const MEDIA_CSP: &str = "default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'; sandbox";
+
+/// A media file's response: its caching headers, then 304, 416, the range asked for
+/// (206), or the whole file. Never compressed: pictures, audio and video are already.
+fn media_response<B>(
+    file: MediaFile,
+    req: &Request<B>,
+    head: bool,
+    now: DateTime<Utc>,
+) -> Response<Payload> {
+    let headers = req.headers();
+    let mut response = Response::new(Payload::Full(Full::new(Bytes::new())));
+    let h = response.headers_mut();
+    if let Ok(etag) = HeaderValue::from_str(&file.etag) {
+        h.insert(header::ETAG, etag);
+    }
+    if let Ok(date) = HeaderValue::from_str(&http_date(file.last_modified.min(now))) {
+        h.insert(header::LAST_MODIFIED, date);
+    }
+    if let Ok(cache) = HeaderValue::from_str(&file.cache_control) {
+        h.insert(header::CACHE_CONTROL, cache);
+    }
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(MEDIA_CSP),
+    );
+    if not_modified(req.method(), headers, &file.etag, file.last_modified) {
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        return response;
+    }
+    // Ranges are defined for GET only (RFC 9110 §14.2): HEAD shows the whole file.
+    let range = if head {
+        Ranged::Whole
+    } else {
+        ranged(headers, file.len, &file.etag, file.last_modified)
+    };
+    let (start, len) = match range {
+        Ranged::Whole => (0, file.len),
+        Ranged::Part { start, end } => {
+            *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+            let value = format!("bytes {start}-{end}/{}", file.len);
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(header::CONTENT_RANGE, value);
+            }
+            (start, end - start + 1)
+        }
+        Ranged::Unsatisfiable => {
+            *response.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+            let h = response.headers_mut();
+            if let Ok(value) = HeaderValue::from_str(&format!("bytes */{}", file.len)) {
+                h.insert(header::CONTENT_RANGE, value);
+            }
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(0));
+            return response;
+        }
+    };
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(file.content_type),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    if !head && len > 0 {
+        *response.body_mut() = Payload::Media(MediaBody::new(file.content, start, len));
+    }
+    response
 }
 
 /// IMF-fixdate, the only form HTTP/1.1 senders generate.

@@ -105,7 +105,46 @@ pub trait Bodies: Send + Sync + std::fmt::Debug {
     fn prefetch(&self, posts: &[Arc<Post>]) {
         let _ = posts;
     }
+
+    /// The file `name` (`/`-separated, e.g. `photo.jpg` or `img/photo.jpg`) under the
+    /// folder `folder` of the posts folder (`""`: the posts folder itself), opened to be
+    /// served, when it is a media file there (see [`Snapshot::media`]).
+    fn media(&self, folder: &str, name: &str) -> Option<MediaFile> {
+        let _ = (folder, name);
+        None
+    }
 }
+
+/// A file beside a post, opened to be served as it is: read a range at a time, never
+/// whole, however big it is.
+pub struct MediaFile {
+    pub content_type: &'static str,
+    pub len: u64,
+    /// Strong, quoted: from the file's size and modification time, which change with
+    /// its bytes (hashing the bytes would read a whole video per request).
+    pub etag: String,
+    /// Whole seconds.
+    pub last_modified: DateTime<Utc>,
+    /// Filled in by [`Snapshot::media`]: `feeds.cache_max_age`, as for every route.
+    pub cache_control: String,
+    pub content: Box<dyn MediaContent>,
+}
+
+impl std::fmt::Debug for MediaFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaFile")
+            .field("content_type", &self.content_type)
+            .field("len", &self.len)
+            .field("etag", &self.etag)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a media file's bytes are read from: the server seeks and reads, and knows
+/// nothing of files.
+pub trait MediaContent: std::io::Read + std::io::Seek + Send {}
+
+impl<T: std::io::Read + std::io::Seek + Send> MediaContent for T {}
 
 /// What a post keeps in its file rather than in memory: the fields only a feed or its
 /// page shows.
@@ -175,7 +214,14 @@ pub struct Snapshot {
     pages: HashTrieMapSync<String, Arc<Post>>,
     page_context: Option<Arc<PageContext>>,
     page_cache: Arc<PageCache>,
+    /// See [`Snapshot::media`]; made on the first request for a file.
+    media_folders: Arc<std::sync::OnceLock<MediaFolders>>,
 }
+
+/// For pages whose route does not end in `/` (`/2019/03/bus.html`): each page folder
+/// (`/2019/03/`) with the folders of the post files whose pages are in it. Pages ending
+/// in `/` are their own folder and are looked up directly.
+type MediaFolders = HashMap<String, Vec<String>>;
 
 /// What a publish did, for its log line.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -249,6 +295,58 @@ impl Snapshot {
             cache.put(route.to_string(), (Arc::clone(post), Arc::clone(&rendered)));
         }
         Some(rendered)
+    }
+
+    /// The media file a request for `route` names, opened: a file beside a post, at
+    /// the URL its content resolves a relative link to. The route's folder is matched
+    /// to a page's folder, the longest first (`/posts/launch/img/a.jpg`: a page at
+    /// `/posts/launch/img/`, then at `/posts/launch/`), and what follows it is looked
+    /// for in the folder of each post file with a page there (several posts may share
+    /// one: `/2019/03/a.html` and `/2019/03/b.html`). Post pages and feeds are matched
+    /// before this, so a file never hides a page.
+    pub fn media(&self, route: &str) -> Option<MediaFile> {
+        let context = self.page_context.as_ref()?;
+        let mut cut = route.rfind('/')?;
+        loop {
+            let (folder, name) = (&route[..=cut], &route[cut + 1..]);
+            if !name.is_empty() {
+                for files in self.post_folders(folder) {
+                    if let Some(mut file) = context.bodies.media(&files, name) {
+                        file.cache_control = context.cache_control.clone();
+                        return Some(file);
+                    }
+                }
+            }
+            cut = route[..cut].rfind('/')?;
+        }
+    }
+
+    /// The folders (under the posts folder) of the post files whose pages are in the
+    /// page folder `folder`.
+    fn post_folders(&self, folder: &str) -> Vec<String> {
+        let file_folder = |post: &Post| {
+            post.path
+                .rsplit_once('/')
+                .map_or(String::new(), |(folder, _)| folder.to_string())
+        };
+        let mut folders: Vec<String> = self.pages.get(folder).map(|p| file_folder(p)).into_iter().collect();
+        let others = self.media_folders.get_or_init(|| {
+            let mut index = MediaFolders::new();
+            for (route, post) in self.pages.iter().filter(|(r, _)| !r.ends_with('/')) {
+                let files = index.entry(routes::page_folder(route).to_string()).or_default();
+                let folder = file_folder(post);
+                if !files.contains(&folder) {
+                    files.push(folder);
+                }
+            }
+            index
+        });
+        for other in others.get(folder).into_iter().flatten() {
+            if !folders.contains(other) {
+                folders.push(other.clone());
+            }
+        }
+        folders
     }
 
     /// Renders every post page and hands each to `each`, on every core, never holding
@@ -367,6 +465,7 @@ impl Snapshot {
                     bodies: Arc::clone(bodies),
                 })),
                 page_cache: Arc::clone(&self.page_cache),
+                media_folders: Arc::default(),
             },
             stats: Rerendered::default(),
             now,

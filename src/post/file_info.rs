@@ -29,6 +29,53 @@ pub fn is_post_path(path: &Path) -> bool {
     lower.ends_with(".txt") || lower.ends_with(".md") || lower.ends_with(".markdown")
 }
 
+/// The media type of a file served beside the posts, by its extension; `None` for
+/// every other file, which is never served (an `.html` or `.js` file beside a post would
+/// run on the site's origin). The one table of them: what a podcast, a photo post or a
+/// PDF carries.
+pub fn media_type(name: &str) -> Option<&'static str> {
+    let (_, extension) = name.rsplit_once('.')?;
+    let media_type = match extension.to_ascii_lowercase().as_str() {
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "avif" => "image/avif",
+        "svg" => "image/svg+xml",
+        "ico" => "image/x-icon",
+        "mp3" => "audio/mpeg",
+        "m4a" => "audio/mp4",
+        "aac" => "audio/aac",
+        "ogg" | "oga" | "opus" => "audio/ogg",
+        "wav" => "audio/wav",
+        "flac" => "audio/flac",
+        "mp4" => "video/mp4",
+        "m4v" => "video/x-m4v",
+        "mov" => "video/quicktime",
+        "webm" => "video/webm",
+        "ogv" => "video/ogg",
+        "pdf" => "application/pdf",
+        "epub" => "application/epub+zip",
+        "vtt" => "text/vtt",
+        _ => return None,
+    };
+    Some(media_type)
+}
+
+/// True for a path under the posts folder that may be served as a file beside a post:
+/// not hidden, not a post file, not an editor's leftover, and of a type in
+/// [`media_type`].
+pub fn is_media_path(path: &str) -> bool {
+    let Some(name) = path.rsplit('/').next() else {
+        return false;
+    };
+    let segments_fine = path
+        .split('/')
+        .all(|s| !s.is_empty() && !s.starts_with('.') && s != "..");
+    let leftover = name.starts_with('#') || name.ends_with('~') || name.starts_with(".#");
+    segments_fine && !leftover && !is_post_path(Path::new(path)) && media_type(name).is_some()
+}
+
 /// True for a `.md` or `.markdown` path: Markdown without front matter is still Markdown.
 pub fn is_markdown(path: &str) -> bool {
     let lower = path.to_ascii_lowercase();

@@ -10,6 +10,7 @@ use chrono_tz::Tz;
 
 use super::date;
 use super::decode::clean;
+use super::Episode;
 
 /// A failure at a line of the file (1-based).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +41,23 @@ pub struct Front {
     pub route: Option<String>,
     /// Former URLs of the post: `aliases` (Hugo, Zola) and `redirect_from` (Jekyll).
     pub aliases: Vec<String>,
+    /// `image`: the item's picture.
+    pub image: Option<RawAttachment>,
+    /// `enclosure`, else `audio`.
+    pub enclosure: Option<RawAttachment>,
+    /// `explicit`, `duration`, `episode`, `season`.
+    pub episode: Episode,
+}
+
+/// An `image`, `enclosure` or `audio` as written: a string (`ep1.mp3`, a URL) or a map
+/// `{url, length, type}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawAttachment {
+    pub url: String,
+    pub length: Option<u64>,
+    pub media_type: Option<String>,
+    /// Where the key is, for warnings.
+    pub line: usize,
 }
 
 impl Front {
@@ -57,6 +75,18 @@ impl Front {
             id: text(self.id),
             route: text(self.route),
             aliases: list(self.aliases),
+            image: self.image.map(RawAttachment::cleaned),
+            enclosure: self.enclosure.map(RawAttachment::cleaned),
+            ..self
+        }
+    }
+}
+
+impl RawAttachment {
+    fn cleaned(self) -> RawAttachment {
+        RawAttachment {
+            url: clean(&self.url),
+            media_type: self.media_type.map(|t| clean(&t)),
             ..self
         }
     }
@@ -164,6 +194,17 @@ pub fn parse(block: &Block<'_>, tz: Tz) -> Result<Front, Error> {
             None => fields.text("url")?.or(fields.text("path")?),
         },
         ..Front::default()
+    };
+    front.image = fields.attachment("image")?;
+    front.enclosure = match fields.attachment("enclosure")? {
+        Some(enclosure) => Some(enclosure),
+        None => fields.attachment("audio")?,
+    };
+    front.episode = Episode {
+        explicit: fields.explicit("explicit")?,
+        duration: fields.duration("duration")?,
+        number: fields.count("episode")?,
+        season: fields.count("season")?,
     };
     front.aliases = fields.list("aliases", Split::Commas)?;
     front
@@ -394,6 +435,108 @@ impl Fields<'_> {
         })
     }
 
+    /// A string, or a map `{url, length, type}`.
+    fn attachment(&self, key: &str) -> Result<Option<RawAttachment>, Error> {
+        let expected = "expected a URL or a file beside the post, such as \"photo.jpg\", or a map {url, length, type}";
+        let line = self.line(key);
+        let (url, length, media_type) = match self.get(key) {
+            None | Some(Value::Null) => return Ok(None),
+            Some(Value::Text(url)) => (url.clone(), None, None),
+            Some(Value::Map(entries)) => {
+                let field = |name: &str| {
+                    entries
+                        .iter()
+                        .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+                        .map(|(_, v)| v)
+                };
+                let url = match field("url") {
+                    Some(Value::Text(url)) => url.clone(),
+                    _ => return Err(self.error(key, format!("has no `url`; {expected}"))),
+                };
+                let length = match field("length") {
+                    None | Some(Value::Null) => None,
+                    Some(value) => Some(
+                        value
+                            .scalar()
+                            .and_then(|n| n.trim().parse::<u64>().ok())
+                            .ok_or_else(|| {
+                                self.error(key, "`length` must be a size in bytes, such as 5650889".into())
+                            })?,
+                    ),
+                };
+                let media_type = match field("type") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::Text(t)) if t.contains('/') && !t.contains(char::is_whitespace) => {
+                        Some(t.clone())
+                    }
+                    Some(_) => {
+                        return Err(self.error(
+                            key,
+                            "`type` must be a media type, such as \"audio/mpeg\"".into(),
+                        ))
+                    }
+                };
+                (url, length, media_type)
+            }
+            Some(_) => return Err(self.error(key, expected.into())),
+        };
+        if url.trim().is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(RawAttachment {
+            url: url.trim().to_string(),
+            length,
+            media_type,
+            line,
+        }))
+    }
+
+    /// Apple's `explicit`: true or false, also as `yes`/`no` and `explicit`/`clean`.
+    fn explicit(&self, key: &str) -> Result<Option<bool>, Error> {
+        match self.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(Value::Text(s)) => match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "yes" | "explicit" => Ok(Some(true)),
+                "false" | "no" | "clean" => Ok(Some(false)),
+                _ => Err(self.error(key, "expected true or false".into())),
+            },
+            Some(_) => Err(self.error(key, "expected true or false".into())),
+        }
+    }
+
+    /// A running time as Apple reads it: seconds (`1830`), `MM:SS` or `HH:MM:SS`.
+    fn duration(&self, key: &str) -> Result<Option<String>, Error> {
+        let Some(value) = self.get(key).and_then(Value::scalar) else {
+            return match self.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(_) => Err(self.error(key, DURATION.into())),
+            };
+        };
+        let value = value.trim();
+        let parts: Vec<&str> = value.split(':').collect();
+        let digits = |p: &&str| !p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit());
+        let minutes_and_seconds_fit = parts.iter().skip(1).all(|p| p.len() == 2 && p < &"60");
+        if parts.len() > 3 || !parts.iter().all(digits) || !minutes_and_seconds_fit {
+            let value = super::text::quote(value);
+            return Err(self.error(key, format!("`{value}` is not a duration; {DURATION}")));
+        }
+        Ok(Some(value.to_string()))
+    }
+
+    /// A whole number from 1: an episode or season number.
+    fn count(&self, key: &str) -> Result<Option<u64>, Error> {
+        match self.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(value) => value
+                .scalar()
+                .and_then(|n| n.trim().parse::<u64>().ok())
+                .filter(|n| *n > 0)
+                .map(Some)
+                .ok_or_else(|| self.error(key, "expected a whole number from 1, such as 12".into())),
+        }
+    }
+
     fn list(&self, key: &str, split: Split) -> Result<Vec<String>, Error> {
         match self.get(key) {
             None | Some(Value::Null) => Ok(Vec::new()),
@@ -420,6 +563,8 @@ impl Fields<'_> {
         }
     }
 }
+
+const DURATION: &str = "write seconds (1830), MM:SS (30:30) or HH:MM:SS (00:30:30)";
 
 fn split_names(text: &str, split: Split) -> Vec<String> {
     match split {

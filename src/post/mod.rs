@@ -72,7 +72,7 @@ use file_info::FileName;
 
 use crate::routes;
 
-pub use file_info::{is_post_path, slugify};
+pub use file_info::{is_media_path, is_post_path, media_type, slugify};
 pub use identity::{rebase_links, Claims, Limits};
 
 /// What a post needs to know of the site: read from `config.toml` by the caller.
@@ -111,6 +111,61 @@ pub struct Source {
 pub struct Named {
     pub name: String,
     pub slug: String,
+}
+
+/// A file a post carries into its feed items: its front matter `image`, or its
+/// `enclosure`/`audio`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub location: Location,
+    /// In bytes: for a file beside the post its size, filled in when the post is read
+    /// (`scan`); for a URL what the front matter says, else 0, RSS's "unknown".
+    pub length: u64,
+    /// As the front matter gives it, else by the extension ([`media_type`]).
+    pub media_type: String,
+}
+
+/// Where an [`Attachment`] is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// An absolute http(s) URL.
+    Url(String),
+    /// A file beside the post: a `/`-separated path under the post file's folder,
+    /// without `.` or `..` (`photo.jpg`, `audio/ep1.mp3`). Its URL follows the page
+    /// (see [`Attachment::url`]), as the post's relative links do.
+    Beside(String),
+}
+
+impl Attachment {
+    /// The absolute URL of the attachment of the post whose page is `page_url`: a file
+    /// beside the post is resolved against the page, as a relative link in its content
+    /// is (`photo.jpg` on `/posts/launch/` is `/posts/launch/photo.jpg`; on
+    /// `/2019/03/bus.html`, `/2019/03/photo.jpg`).
+    pub fn url(&self, page_url: &str) -> String {
+        match &self.location {
+            Location::Url(url) => url.clone(),
+            Location::Beside(rel) => match url::Url::parse(page_url).and_then(|u| u.join(rel)) {
+                Ok(url) => url.to_string(),
+                Err(_) => format!("{}{rel}", routes::page_folder(page_url)),
+            },
+        }
+    }
+
+    /// Audio or video: what makes a feed a podcast.
+    pub fn is_episode(&self) -> bool {
+        self.media_type.starts_with("audio/") || self.media_type.starts_with("video/")
+    }
+}
+
+/// What a podcast episode says of itself in its front matter (`explicit`, `duration`,
+/// `episode`, `season`); Apple Podcasts reads these from `itunes:` elements.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Episode {
+    pub explicit: Option<bool>,
+    /// `HH:MM:SS`, `MM:SS` or seconds, as Apple accepts them.
+    pub duration: Option<String>,
+    pub number: Option<u64>,
+    pub season: Option<u64>,
 }
 
 /// A problem with one post file, at a line (1-based) of it.
@@ -156,6 +211,12 @@ pub struct Post {
     /// for (`snapshot::Bodies`).
     pub content_elsewhere: bool,
     pub draft: bool,
+    /// Front matter `image`: the item's picture.
+    pub image: Option<Attachment>,
+    /// Front matter `enclosure` or `audio`: the item's RSS enclosure, a podcast's
+    /// episode when it is audio or video.
+    pub enclosure: Option<Attachment>,
+    pub episode: Episode,
     /// Problems that did not stop the post, e.g. a guessed encoding or a missing date.
     pub warnings: Vec<Problem>,
     /// What the file asks of the identity ledger, which settles `id`, `slug`, `url` and
@@ -218,6 +279,9 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
     let url = routes::absolute(&site.base_url, &route);
     let id = normalize::id(&front, &slug, published, site, &mut warn);
     let content_html = normalize::content(&body, &url).map_err(|message| problem(1, message))?;
+    let image = normalize::attachment(front.image.as_ref(), "image", site, &mut warn);
+    let enclosure = normalize::attachment(front.enclosure.as_ref(), "enclosure", site, &mut warn);
+    let episode = front.episode.clone();
 
     // Markdown entities (`&#1;`) can bring back what decoding removed, and the site's
     // author comes from the config: what was not cleaned with the front matter is here.
@@ -238,6 +302,9 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
         summary: clean_text(&summary),
         content_html: decode::clean(&content_html),
         draft: front.draft,
+        image,
+        enclosure,
+        episode,
         warnings,
         claims,
         content_elsewhere: false,

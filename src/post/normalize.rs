@@ -7,8 +7,8 @@ use chrono_tz::Tz;
 
 use super::document::Body;
 use super::file_info::{fnv1a, slug_from_front, slug_or_hash, FileName};
-use super::front::{Error, Front};
-use super::{date, decode, text, Claims, Named, Site, Source};
+use super::front::{Error, Front, RawAttachment};
+use super::{date, decode, text, Attachment, Claims, Location, Named, Site, Source};
 use crate::routes;
 
 /// The front matter's `slug` made safe, else the one the path gives.
@@ -399,4 +399,53 @@ fn is_script_url(id: &str) -> bool {
 /// The body as sanitized HTML with URLs made absolute against the post's `url`.
 pub fn content(body: &Body, url: &str) -> Result<String, String> {
     body.safe_html(url)
+}
+
+/// An `image` or `enclosure` as the feeds carry it. A URL must be http(s), or a path
+/// on this site; anything else names a file beside the post, which must stay in the
+/// post's folder and be of a type that is served ([`super::media_type`]). What breaks
+/// these rules is left out with a warning, and the post is published without it.
+pub fn attachment(
+    raw: Option<&RawAttachment>,
+    key: &str,
+    site: &Site,
+    warn: &mut impl FnMut(usize, String),
+) -> Option<Attachment> {
+    let raw = raw?;
+    let quoted = text::quote(&raw.url);
+    let mut refuse = |why: String| {
+        warn(raw.line, format!("key `{key}`: `{quoted}` {why}; the post is published without it"));
+        None
+    };
+    let name = raw.url.split(['?', '#']).next().unwrap_or_default();
+    let media_type = |name: &str| {
+        raw.media_type
+            .clone()
+            .or_else(|| super::media_type(name).map(str::to_string))
+    };
+    let location = if let Ok(url) = url::Url::parse(&raw.url) {
+        if !matches!(url.scheme(), "http" | "https") {
+            return refuse("is not an http or https URL".into());
+        }
+        Location::Url(url.to_string())
+    } else if raw.url.starts_with('/') {
+        Location::Url(routes::absolute(&site.base_url, &raw.url))
+    } else {
+        let rel = name.trim_start_matches("./");
+        if !super::is_media_path(rel) {
+            return refuse(
+                "is not a file that can be served beside the post (a picture, audio, video or PDF in the post's folder, not hidden)"
+                    .into(),
+            );
+        }
+        Location::Beside(rel.to_string())
+    };
+    let Some(media_type) = media_type(name) else {
+        return refuse("has no media type dropfeed knows; add one, as in {url: …, type: \"audio/mpeg\"}".into());
+    };
+    Some(Attachment {
+        location,
+        length: raw.length.unwrap_or(0),
+        media_type,
+    })
 }

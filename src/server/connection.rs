@@ -32,6 +32,8 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::config::ServerLimits;
+use crate::snapshot::MediaContent;
+use std::future::Future;
 
 /// What an HTTP/2 client sends first (RFC 9113 §3.4).
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -204,12 +206,12 @@ impl Drop for InFlight {
 /// dropped it.
 #[derive(Debug)]
 pub struct Answer {
-    body: Full<Bytes>,
+    body: Payload,
     _in_flight: InFlight,
 }
 
 impl Answer {
-    pub fn new(body: Full<Bytes>, in_flight: InFlight) -> Answer {
+    pub fn new(body: Payload, in_flight: InFlight) -> Answer {
         Answer {
             body,
             _in_flight: in_flight,
@@ -219,12 +221,12 @@ impl Answer {
 
 impl Body for Answer {
     type Data = Bytes;
-    type Error = Infallible;
+    type Error = io::Error;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         Pin::new(&mut self.body).poll_frame(cx)
     }
 
@@ -235,6 +237,140 @@ impl Body for Answer {
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
     }
+}
+
+/// A response's body: bytes at hand (every route of the snapshot), or a range of a
+/// media file, read a chunk at a time off the runtime's threads, so a video is never
+/// held whole in memory and a slow disk never stalls other connections.
+pub enum Payload {
+    Full(Full<Bytes>),
+    Media(MediaBody),
+}
+
+impl std::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Payload::Full(full) => f.debug_tuple("Full").field(full).finish(),
+            Payload::Media(media) => f
+                .debug_struct("Media")
+                .field("remaining", &media.remaining)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+/// How much of a media file one frame carries.
+const CHUNK: u64 = 64 * 1024;
+
+/// The bytes `start..start + len` of a media file.
+pub struct MediaBody {
+    /// `None` while a chunk is being read.
+    content: Option<Box<dyn MediaContent>>,
+    /// Where the next read starts, until the first one seeks there.
+    seek_to: Option<u64>,
+    remaining: u64,
+    reading: Option<tokio::task::JoinHandle<Chunk>>,
+}
+
+/// A chunk read, with the content handed back for the next one.
+type Chunk = (Box<dyn MediaContent>, io::Result<Bytes>);
+
+impl MediaBody {
+    pub fn new(content: Box<dyn MediaContent>, start: u64, len: u64) -> MediaBody {
+        MediaBody {
+            content: Some(content),
+            seek_to: Some(start),
+            remaining: len,
+            reading: None,
+        }
+    }
+}
+
+impl Body for Payload {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        let media = match self.get_mut() {
+            Payload::Full(full) => {
+                return Pin::new(full)
+                    .poll_frame(cx)
+                    .map(|frame| frame.map(|f| f.map_err(|never: Infallible| match never {})));
+            }
+            Payload::Media(media) => media,
+        };
+        if media.reading.is_none() {
+            if media.remaining == 0 {
+                return Poll::Ready(None);
+            }
+            let Some(mut content) = media.content.take() else {
+                return Poll::Ready(None);
+            };
+            let seek_to = media.seek_to.take();
+            let want = media.remaining.min(CHUNK);
+            media.reading = Some(tokio::task::spawn_blocking(move || {
+                let read = read_chunk(&mut content, seek_to, want);
+                (content, read)
+            }));
+        }
+        let Some(reading) = media.reading.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let done = std::task::ready!(Pin::new(reading).poll(cx));
+        media.reading = None;
+        let (content, read) = match done {
+            Ok(done) => done,
+            Err(err) => return Poll::Ready(Some(Err(io::Error::other(err)))),
+        };
+        media.content = Some(content);
+        match read {
+            Ok(bytes) => {
+                media.remaining -= bytes.len() as u64;
+                Poll::Ready(Some(Ok(Frame::data(bytes))))
+            }
+            Err(err) => {
+                // The length is promised in the head: a connection cut short tells the
+                // client, where an early end would not.
+                media.remaining = 0;
+                Poll::Ready(Some(Err(err)))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Payload::Full(full) => full.is_end_stream(),
+            Payload::Media(media) => media.remaining == 0,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Payload::Full(full) => full.size_hint(),
+            Payload::Media(media) => SizeHint::with_exact(media.remaining),
+        }
+    }
+}
+
+/// Reads up to `want` bytes (at least one), after seeking to `seek_to` if given. A file
+/// that ends early (truncated while served) is an error: the length was promised.
+fn read_chunk(content: &mut Box<dyn MediaContent>, seek_to: Option<u64>, want: u64) -> io::Result<Bytes> {
+    use std::io::{Read, Seek, SeekFrom};
+    if let Some(at) = seek_to {
+        content.seek(SeekFrom::Start(at))?;
+    }
+    let mut buffer = Vec::with_capacity(want as usize);
+    content.take(want).read_to_end(&mut buffer)?;
+    if buffer.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the file got shorter while it was served",
+        ));
+    }
+    Ok(Bytes::from(buffer))
 }
 
 /// A socket that reports what moves through it to its connection's [`Activity`].
