@@ -737,7 +737,10 @@ pub fn read(path: &Path, rel: &str, max_bytes: u64) -> Result<post::Source, post
 /// Opens the file at `path` (the posts folder joined with `rel`) for reading, refusing
 /// anything but a regular file inside the posts folder: the checks [`read`] explains,
 /// shared with the media files served beside the posts.
-fn open_inside(path: &Path, rel: &str) -> Result<(std::fs::File, std::fs::Metadata), post::Problem> {
+fn open_inside(
+    path: &Path,
+    rel: &str,
+) -> Result<(std::fs::File, std::fs::Metadata), post::Problem> {
     let problem = |message: String| post::Problem {
         path: rel.to_string(),
         line: 1,
@@ -797,7 +800,9 @@ fn open_media(config: &Config, folder: &str, name: &str) -> Option<MediaFile> {
     let content_type = post::media_type(name)?;
     let (file, meta) = open_inside(&full_path(config, &rel), &rel).ok()?;
     let modified = meta.modified().ok().map(DateTime::<Utc>::from)?;
-    let nanos = modified.timestamp_nanos_opt().unwrap_or(modified.timestamp());
+    let nanos = modified
+        .timestamp_nanos_opt()
+        .unwrap_or(modified.timestamp());
     Some(MediaFile {
         content_type,
         len: meta.len(),
@@ -817,7 +822,10 @@ fn measure_attachments(config: &Config, post: &mut Post) {
         .rsplit_once('/')
         .map_or("", |(folder, _)| folder)
         .to_string();
-    for (key, attachment) in [("image", &mut post.image), ("enclosure", &mut post.enclosure)] {
+    for (key, attachment) in [
+        ("image", &mut post.image),
+        ("enclosure", &mut post.enclosure),
+    ] {
         let Some(post::Attachment {
             location: post::Location::Beside(name),
             ..

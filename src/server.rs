@@ -32,8 +32,8 @@ use tokio::time::Instant;
 use crate::config::ServerLimits;
 use crate::routes;
 use crate::snapshot::{MediaFile, Rendered, Snapshot};
-use connection::{Activity, Answer, MediaBody, Watched};
 pub use connection::Payload;
+use connection::{Activity, Answer, MediaBody, Watched};
 
 /// How long responses in flight may take to finish after a shutdown signal.
 pub const GRACE: Duration = Duration::from_secs(5);
@@ -498,7 +498,12 @@ enum Ranged {
 }
 
 /// The range `req` asks of a file of `len` bytes with `etag` and `last_modified`.
-fn ranged(headers: &header::HeaderMap, len: u64, etag: &str, last_modified: DateTime<Utc>) -> Ranged {
+fn ranged(
+    headers: &header::HeaderMap,
+    len: u64,
+    etag: &str,
+    last_modified: DateTime<Utc>,
+) -> Ranged {
     let Some(range) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
         return Ranged::Whole;
     };

@@ -329,11 +329,18 @@ impl Snapshot {
                 .rsplit_once('/')
                 .map_or(String::new(), |(folder, _)| folder.to_string())
         };
-        let mut folders: Vec<String> = self.pages.get(folder).map(|p| file_folder(p)).into_iter().collect();
+        let mut folders: Vec<String> = self
+            .pages
+            .get(folder)
+            .map(|p| file_folder(p))
+            .into_iter()
+            .collect();
         let others = self.media_folders.get_or_init(|| {
             let mut index = MediaFolders::new();
             for (route, post) in self.pages.iter().filter(|(r, _)| !r.ends_with('/')) {
-                let files = index.entry(routes::page_folder(route).to_string()).or_default();
+                let files = index
+                    .entry(routes::page_folder(route).to_string())
+                    .or_default();
                 let folder = file_folder(post);
                 if !files.contains(&folder) {
                     files.push(folder);

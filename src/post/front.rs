@@ -460,7 +460,10 @@ impl Fields<'_> {
                             .scalar()
                             .and_then(|n| n.trim().parse::<u64>().ok())
                             .ok_or_else(|| {
-                                self.error(key, "`length` must be a size in bytes, such as 5650889".into())
+                                self.error(
+                                    key,
+                                    "`length` must be a size in bytes, such as 5650889".into(),
+                                )
                             })?,
                     ),
                 };
@@ -515,7 +518,8 @@ impl Fields<'_> {
         };
         let value = value.trim();
         let parts: Vec<&str> = value.split(':').collect();
-        let digits = |p: &&str| !p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit());
+        let digits =
+            |p: &&str| !p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit());
         let minutes_and_seconds_fit = parts.iter().skip(1).all(|p| p.len() == 2 && p < &"60");
         if parts.len() > 3 || !parts.iter().all(digits) || !minutes_and_seconds_fit {
             let value = super::text::quote(value);
@@ -533,7 +537,9 @@ impl Fields<'_> {
                 .and_then(|n| n.trim().parse::<u64>().ok())
                 .filter(|n| *n > 0)
                 .map(Some)
-                .ok_or_else(|| self.error(key, "expected a whole number from 1, such as 12".into())),
+                .ok_or_else(|| {
+                    self.error(key, "expected a whole number from 1, such as 12".into())
+                }),
         }
     }
 

@@ -414,7 +414,10 @@ pub fn attachment(
     let raw = raw?;
     let quoted = text::quote(&raw.url);
     let mut refuse = |why: String| {
-        warn(raw.line, format!("key `{key}`: `{quoted}` {why}; the post is published without it"));
+        warn(
+            raw.line,
+            format!("key `{key}`: `{quoted}` {why}; the post is published without it"),
+        );
         None
     };
     let name = raw.url.split(['?', '#']).next().unwrap_or_default();
@@ -441,7 +444,10 @@ pub fn attachment(
         Location::Beside(rel.to_string())
     };
     let Some(media_type) = media_type(name) else {
-        return refuse("has no media type dropfeed knows; add one, as in {url: …, type: \"audio/mpeg\"}".into());
+        return refuse(
+            "has no media type dropfeed knows; add one, as in {url: …, type: \"audio/mpeg\"}"
+                .into(),
+        );
     };
     Some(Attachment {
         location,

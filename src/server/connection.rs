@@ -357,7 +357,11 @@ impl Body for Payload {
 
 /// Reads up to `want` bytes (at least one), after seeking to `seek_to` if given. A file
 /// that ends early (truncated while served) is an error: the length was promised.
-fn read_chunk(content: &mut Box<dyn MediaContent>, seek_to: Option<u64>, want: u64) -> io::Result<Bytes> {
+fn read_chunk(
+    content: &mut Box<dyn MediaContent>,
+    seek_to: Option<u64>,
+    want: u64,
+) -> io::Result<Bytes> {
     use std::io::{Read, Seek, SeekFrom};
     if let Some(at) = seek_to {
         content.seek(SeekFrom::Start(at))?;
