@@ -71,12 +71,25 @@ pub fn build(
         files += write_route(dir, route, rendered)?;
     }
     let pages = std::sync::atomic::AtomicUsize::new(0);
+    let linked = std::sync::Mutex::new(std::collections::BTreeSet::new());
     snapshot.each_page(|route, rendered| {
         let written = write_route(dir, route, &rendered)?;
         pages.fetch_add(written, std::sync::atomic::Ordering::Relaxed);
+        let found = links_beside(&config.site.base_url, route, &rendered.body);
+        if let Ok(mut linked) = linked.lock() {
+            linked.extend(found);
+        }
         Ok::<(), BuildError>(())
     })?;
     files += pages.into_inner();
+    let mut linked = linked.into_inner().unwrap_or_default();
+    linked.extend(snapshot.attachment_routes(&config.site.base_url));
+    for route in linked.iter().filter(|route| !snapshot.has(route)) {
+        if let Some(file) = snapshot.media(route) {
+            copy_media(dir, route, file)?;
+            files += 1;
+        }
+    }
     // A static host cannot answer the WordPress and Hugo aliases itself; this file, in
     // the format Netlify and Cloudflare Pages read, tells it how.
     let mut redirects = String::new();
@@ -364,6 +377,45 @@ fn write_route(out: &Path, route: &str, rendered: &Rendered) -> Result<usize, Bu
         }
     }
     Ok(files)
+}
+
+/// The routes a post's page links to in its own folder (`src="…/posts/launch/a.jpg"`):
+/// where the server would serve the files beside the post, so `build` copies them
+/// there. Only links, not every file of the folder: posts sharing a folder (`2019/`)
+/// would otherwise each get a copy of all of its files.
+fn links_beside(base_url: &str, route: &str, html: &[u8]) -> Vec<String> {
+    let html = String::from_utf8_lossy(html);
+    let prefix = format!("=\"{base_url}{}", routes::page_folder(route));
+    let mut found = Vec::new();
+    for (at, _) in html.match_indices(&prefix) {
+        let start = at + 2 + base_url.len();
+        let Some(value) = html.get(start..) else {
+            continue;
+        };
+        let end = value.find(['"', '?', '#']).unwrap_or(value.len());
+        let link = value[..end].replace("&amp;", "&");
+        if let Ok(decoded) = percent_encoding::percent_decode_str(&link).decode_utf8() {
+            if !decoded.ends_with('/') && !decoded.split('/').any(|s| s == ".." || s == ".") {
+                found.push(decoded.into_owned());
+            }
+        }
+    }
+    found
+}
+
+/// Copies a media file to where its route is served from, a chunk at a time.
+fn copy_media(out: &Path, route: &str, mut file: crate::snapshot::MediaFile) -> Result<(), BuildError> {
+    let path = out.join(routes::file_for(route));
+    let fail = |err| BuildError::Write {
+        path: path.clone(),
+        err,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(fail)?;
+    }
+    let mut target = std::fs::File::create(&path).map_err(fail)?;
+    std::io::copy(&mut file.content, &mut target).map_err(fail)?;
+    Ok(())
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {

@@ -60,6 +60,11 @@ struct RawSite {
     language: String,
     timezone: String,
     permalink: String,
+    icon: Option<PathBuf>,
+    itunes_category: Option<String>,
+    itunes_explicit: bool,
+    itunes_owner: Option<String>,
+    itunes_email: Option<String>,
 }
 
 impl Default for RawSite {
@@ -72,6 +77,11 @@ impl Default for RawSite {
             language: "en".into(),
             timezone: "UTC".into(),
             permalink: routes::DEFAULT_PERMALINK.into(),
+            icon: None,
+            itunes_category: None,
+            itunes_explicit: false,
+            itunes_owner: None,
+            itunes_email: None,
         }
     }
 }
@@ -198,7 +208,24 @@ pub struct Config {
     /// How long a removed post waits for its content to come back under another name
     /// and keep its id.
     pub remember_removed_days: u64,
+    /// `[site] icon`, read: served at `/favicon.ico` and [`Icon::route`].
+    pub icon: Option<Icon>,
 }
+
+/// The site's icon (`[site] icon`), read once when the config is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Icon {
+    /// Where it is served besides `/favicon.ico`, with its own extension
+    /// (`/icon.png`): Apple Podcasts wants artwork URLs ending in `.png` or `.jpg`.
+    pub route: String,
+    pub media_type: &'static str,
+    pub bytes: bytes::Bytes,
+    /// The file's modification time, in whole seconds: the routes' Last-Modified.
+    pub modified: chrono::DateTime<chrono::Utc>,
+}
+
+/// The largest icon read: Apple's largest artwork (3000 × 3000) fits well under it.
+const MAX_ICON_BYTES: u64 = 8 << 20;
 
 impl Config {
     /// Reads and parses the config file. A missing `./config.toml` is an error: the user
@@ -226,7 +253,17 @@ impl Config {
             }
             invalid(message)
         })?;
+        // Relative paths are relative to the config file's folder, not the working one.
+        let folder = path.parent().unwrap_or(Path::new(""));
+        let icon = match &raw.site.icon {
+            Some(file) => Some(icon(&folder.join(file)).map_err(invalid)?),
+            None => None,
+        };
         let mut site = site(raw.site).map_err(invalid)?;
+        if let Some(icon) = &icon {
+            site.channel.icon_url = Some(routes::absolute(&site.base_url, &icon.route));
+            site.channel.icon_type = Some(icon.media_type);
+        }
         check_limits(&raw.posts, &raw.feeds).map_err(invalid)?;
         site.limits = Limits {
             categories: raw.posts.max_categories,
@@ -246,8 +283,6 @@ impl Config {
                 "key `state.db`: must name a file, such as \"dropfeed.db\"".into(),
             ));
         }
-        // Relative paths are relative to the config file's folder, not the working one.
-        let folder = path.parent().unwrap_or(Path::new(""));
         Ok(Config {
             path: path.to_path_buf(),
             site,
@@ -263,6 +298,7 @@ impl Config {
             server,
             state_db: folder.join(raw.state.db),
             remember_removed_days: raw.state.remember_removed_days,
+            icon,
         })
     }
 }
@@ -326,7 +362,9 @@ fn site(raw: RawSite) -> Result<Site, String> {
             ));
         }
     }
+    let channel = channel(&raw)?;
     Ok(Site {
+        channel,
         title: raw.title,
         description: raw.description,
         base_url,
@@ -336,6 +374,115 @@ fn site(raw: RawSite) -> Result<Site, String> {
         timezone,
         permalink: raw.permalink,
         limits: Limits::default(),
+    })
+}
+
+/// `[site] icon`, read. Only pictures that feed readers and browsers show are taken.
+fn icon(file: &Path) -> Result<Icon, String> {
+    let shown = file.display();
+    let cannot = |err: std::io::Error| {
+        format!("key `site.icon`: cannot read {shown}: {err}; put the picture there (the path is relative to this file's folder), or remove the key")
+    };
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let media_type = crate::post::media_type(name)
+        .filter(|t| t.starts_with("image/"))
+        .ok_or_else(|| {
+            format!("key `site.icon`: {shown} is not a picture dropfeed serves; use a .png, .jpg, .gif, .webp, .svg or .ico file")
+        })?;
+    let meta = std::fs::metadata(file).map_err(cannot)?;
+    let size = meta.len();
+    if size > MAX_ICON_BYTES {
+        return Err(format!(
+            "key `site.icon`: {shown} is {size} bytes, over {MAX_ICON_BYTES}; use a smaller picture (Apple Podcasts asks for 1400 to 3000 pixels square)"
+        ));
+    }
+    let bytes = std::fs::read(file).map_err(cannot)?;
+    let extension = name.rsplit_once('.').map_or("", |(_, e)| e).to_ascii_lowercase();
+    Ok(Icon {
+        route: format!("/icon.{extension}"),
+        media_type,
+        bytes: bytes.into(),
+        modified: meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .and_then(|d| chrono::DateTime::from_timestamp(d.as_secs() as i64, 0))
+            .unwrap_or_default(),
+    })
+}
+
+/// Apple's podcast categories and their subcategories (Apple Podcasts' list, as the
+/// W3C validator checks it).
+const ITUNES_CATEGORIES: &[(&str, &[&str])] = &[
+    ("Arts", &["Books", "Design", "Fashion & Beauty", "Food", "Performing Arts", "Visual Arts"]),
+    ("Business", &["Careers", "Entrepreneurship", "Investing", "Management", "Marketing", "Non-Profit"]),
+    ("Comedy", &["Comedy Interviews", "Improv", "Stand-Up"]),
+    ("Education", &["Courses", "How To", "Language Learning", "Self-Improvement"]),
+    ("Fiction", &["Comedy Fiction", "Drama", "Science Fiction"]),
+    ("Government", &[]),
+    ("History", &[]),
+    ("Health & Fitness", &["Alternative Health", "Fitness", "Medicine", "Mental Health", "Nutrition", "Sexuality"]),
+    ("Kids & Family", &["Education for Kids", "Parenting", "Pets & Animals", "Stories for Kids"]),
+    ("Leisure", &["Animation & Manga", "Automotive", "Aviation", "Crafts", "Games", "Hobbies", "Home & Garden", "Video Games"]),
+    ("Music", &["Music Commentary", "Music History", "Music Interviews"]),
+    ("News", &["Business News", "Daily News", "Entertainment News", "News Commentary", "Politics", "Sports News", "Tech News"]),
+    ("Religion & Spirituality", &["Buddhism", "Christianity", "Hinduism", "Islam", "Judaism", "Religion", "Spirituality"]),
+    ("Science", &["Astronomy", "Chemistry", "Earth Sciences", "Life Sciences", "Mathematics", "Natural Sciences", "Nature", "Physics", "Social Sciences"]),
+    ("Society & Culture", &["Documentary", "Personal Journals", "Philosophy", "Places & Travel", "Relationships"]),
+    ("Sports", &["Baseball", "Basketball", "Cricket", "Fantasy Sports", "Football", "Golf", "Hockey", "Rugby", "Running", "Soccer", "Swimming", "Tennis", "Volleyball", "Wilderness", "Wrestling"]),
+    ("Technology", &[]),
+    ("True Crime", &[]),
+    ("TV & Film", &["After Shows", "Film History", "Film Interviews", "Film Reviews", "TV Reviews"]),
+];
+
+/// The podcast keys of `[site]`, checked: a category from Apple's list (`"News"` or
+/// `"News > Daily News"`), an e-mail address that looks like one.
+fn channel(raw: &RawSite) -> Result<crate::post::Channel, String> {
+    let itunes_category = match raw.itunes_category.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(value) => {
+            let (top, sub) = match value.split_once('>') {
+                Some((top, sub)) => (top.trim(), Some(sub.trim())),
+                None => (value, None),
+            };
+            let known = ITUNES_CATEGORIES
+                .iter()
+                .find(|(name, subs)| *name == top && sub.is_none_or(|sub| subs.contains(&sub)));
+            if known.is_none() {
+                return Err(format!(
+                    "key `site.itunes_category`: `{value}` is not one of Apple's podcast categories; write one such as \"News\" or \"News > Daily News\" (see Apple's list)"
+                ));
+            }
+            Some((top.to_string(), sub.map(str::to_string)))
+        }
+    };
+    let text = |key: &str, value: &Option<String>| -> Result<Option<String>, String> {
+        let value = value.as_deref().map(str::trim).filter(|v| !v.is_empty());
+        if value.is_some_and(|v| v.chars().any(char::is_control)) {
+            return Err(format!(
+                "key `site.{key}`: holds a control character, which feeds cannot carry; remove it"
+            ));
+        }
+        Ok(value.map(str::to_string))
+    };
+    let itunes_email = text("itunes_email", &raw.itunes_email)?;
+    if let Some(email) = &itunes_email {
+        let looks_like_one = email
+            .split_once('@')
+            .is_some_and(|(user, host)| !user.is_empty() && host.contains('.') && !email.contains(char::is_whitespace));
+        if !looks_like_one {
+            return Err(format!(
+                "key `site.itunes_email`: `{email}` is not an e-mail address; write one such as \"podcast@example.org\""
+            ));
+        }
+    }
+    Ok(crate::post::Channel {
+        icon_url: None,
+        icon_type: None,
+        itunes_category,
+        itunes_explicit: raw.itunes_explicit,
+        itunes_owner: text("itunes_owner", &raw.itunes_owner)?,
+        itunes_email,
     })
 }
 

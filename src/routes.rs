@@ -276,6 +276,9 @@ pub fn route_of_link(link: &str, base_url: &str) -> Option<String> {
     })
 }
 
+/// The site's icon, as browsers ask for it (`[site] icon`).
+pub const FAVICON: &str = "/favicon.ico";
+
 /// The folder a page's relative links resolve against, as a browser resolves them: the
 /// route (or URL) up to its last `/`. `/posts/launch/` → `/posts/launch/`;
 /// `/2019/03/bus.html` → `/2019/03/`.

@@ -67,6 +67,8 @@ enum Input {
     Listing(Vec<FeedInfo>),
     /// Rendered at every publish.
     Health,
+    /// `[site] icon`: the same bytes as long as the process runs.
+    Icon,
 }
 
 #[derive(Debug, Clone)]
@@ -321,6 +323,23 @@ impl Snapshot {
         }
     }
 
+    /// The routes of the files beside posts that their `image` and `enclosure` name:
+    /// what `build` copies besides the files their content links to.
+    pub fn attachment_routes(&self, base_url: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        for (_, post) in self.pages.iter() {
+            for attachment in [&post.image, &post.enclosure].into_iter().flatten() {
+                if !matches!(attachment.location, crate::post::Location::Beside(_)) {
+                    continue;
+                }
+                if let Some(route) = attachment.url(&post.url).strip_prefix(base_url) {
+                    found.push(route.to_string());
+                }
+            }
+        }
+        found
+    }
+
     /// The folders (under the posts folder) of the post files whose pages are in the
     /// page folder `folder`.
     fn post_folders(&self, folder: &str) -> Vec<String> {
@@ -504,9 +523,37 @@ impl Snapshot {
         let Pass {
             mut next, stats, ..
         } = pass;
+        icon_routes(&mut next, config);
         let health = health(self, &next, catalog, remembered, config, now);
         next.routes.insert(routes::HEALTH.into(), health);
         (next, stats)
+    }
+}
+
+/// Where the site's icon is served: `/favicon.ico`, which browsers ask for, and its
+/// route with its own extension (`/icon.png`), which the feeds link to. Neither when
+/// `[site] icon` is unset, so both answer 404.
+fn icon_routes(next: &mut Snapshot, config: &Config) {
+    let Some(icon) = &config.icon else {
+        return;
+    };
+    if next.routes.contains_key(&icon.route) {
+        return;
+    }
+    let rendered = Arc::new(Rendered {
+        content_type: icon.media_type,
+        body: icon.bytes.clone(),
+        gzip: None,
+        br: None,
+        pending: false,
+        etag: etag(&icon.bytes),
+        last_modified: icon.modified,
+        cache_control: format!("public, max-age={}", config.cache_max_age),
+    });
+    for route in [routes::FAVICON, icon.route.as_str()] {
+        let rendered = Arc::clone(&rendered);
+        let input = Input::Icon;
+        next.routes.insert(route.to_string(), Route { rendered, input });
     }
 }
 

@@ -26,6 +26,7 @@ pub fn site() -> Site {
         timezone: chrono_tz::America::Los_Angeles,
         permalink: routes::DEFAULT_PERMALINK.into(),
         limits: Default::default(),
+        channel: Default::default(),
     }
 }
 

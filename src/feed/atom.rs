@@ -7,7 +7,7 @@ use atom_syndication::{
 use super::{
     author_names, description, home_url, modified, self_url, truncate_to_second, FeedInfo, Format,
 };
-use crate::post::{Post, Site};
+use crate::post::{Attachment, Post, Site};
 
 pub fn render(site: &Site, feed: &FeedInfo, posts: &[&Post]) -> String {
     let self_url = self_url(site, feed, Format::Atom);
@@ -28,6 +28,8 @@ pub fn render(site: &Site, feed: &FeedInfo, posts: &[&Post]) -> String {
             link(home_url(site), "alternate", "text/html"),
         ],
         lang: (!site.language.trim().is_empty()).then(|| site.language.clone()),
+        icon: site.channel.icon_url.clone(),
+        logo: site.channel.icon_url.clone(),
         entries: posts.iter().map(|post| entry(site, post)).collect(),
         ..Feed::default()
     };
@@ -58,7 +60,14 @@ fn entry(site: &Site, post: &Post) -> Entry {
                 label: Some(c.name.clone()),
             })
             .collect(),
-        links: vec![link(post.url.clone(), "alternate", "text/html")],
+        links: std::iter::once(link(post.url.clone(), "alternate", "text/html"))
+            .chain(
+                [&post.image, &post.enclosure]
+                    .into_iter()
+                    .flatten()
+                    .map(|attachment| enclosure(post, attachment)),
+            )
+            .collect(),
         summary: (!post.summary.trim().is_empty()).then(|| Text::plain(post.summary.as_str())),
         content: (!post.content_html.trim().is_empty()).then(|| Content {
             value: Some(super::item_content(post).into_owned()),
@@ -66,6 +75,20 @@ fn entry(site: &Site, post: &Post) -> Entry {
             ..Content::default()
         }),
         ..Entry::default()
+    }
+}
+
+/// An `image` or `enclosure` as a `link rel="enclosure"`: Atom takes any number. A
+/// length of 0 (a URL whose size the front matter does not give) is left out, as
+/// unknown.
+fn enclosure(post: &Post, attachment: &Attachment) -> Link {
+    Link {
+        length: (attachment.length > 0).then(|| attachment.length.to_string()),
+        ..link(
+            attachment.url(&post.url),
+            "enclosure",
+            &attachment.media_type,
+        )
     }
 }
 

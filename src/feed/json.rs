@@ -19,6 +19,10 @@ struct JsonFeed<'a> {
     #[serde(skip_serializing_if = "str::is_empty")]
     language: &'a str,
     authors: Vec<Author<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    icon: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    favicon: Option<&'a str>,
     items: Vec<JsonItem<'a>>,
 }
 
@@ -41,6 +45,19 @@ struct JsonItem<'a> {
     authors: Vec<Author<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tags: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    attachments: Vec<JsonAttachment<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonAttachment<'a> {
+    url: String,
+    mime_type: &'a str,
+    /// Left out when unknown (a URL whose size the front matter does not give).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size_in_bytes: Option<u64>,
 }
 
 pub fn render(site: &Site, feed: &FeedInfo, posts: &[&Post]) -> String {
@@ -52,6 +69,8 @@ pub fn render(site: &Site, feed: &FeedInfo, posts: &[&Post]) -> String {
         description: description(site, feed),
         language: site.language.trim(),
         authors: vec![Author { name: &site.author }],
+        icon: site.channel.icon_url.as_deref(),
+        favicon: site.channel.icon_url.as_deref(),
         items: posts.iter().map(|post| item(site, post)).collect(),
     };
     // Structs of strings always serialize.
@@ -72,6 +91,16 @@ fn item<'a>(site: &'a Site, post: &'a Post) -> JsonItem<'a> {
             .map(|name| Author { name })
             .collect(),
         tags: keywords(post),
+        image: post.image.as_ref().map(|image| image.url(&post.url)),
+        attachments: post
+            .enclosure
+            .iter()
+            .map(|enclosure| JsonAttachment {
+                url: enclosure.url(&post.url),
+                mime_type: &enclosure.media_type,
+                size_in_bytes: (enclosure.length > 0).then_some(enclosure.length),
+            })
+            .collect(),
     }
 }
 

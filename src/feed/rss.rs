@@ -7,10 +7,13 @@ use std::collections::BTreeMap;
 
 use rss::extension::atom::{AtomExtension, Link};
 use rss::extension::dublincore::{self, DublinCoreExtension};
-use rss::{Category, Channel, Guid, Item};
+use rss::extension::itunes::{
+    ITunesCategory, ITunesChannelExtension, ITunesItemExtension, ITunesOwner,
+};
+use rss::{Category, Channel, Enclosure, Guid, Image, Item};
 
 use super::{description, home_url, rfc2822, self_url, FeedInfo, Format, GENERATOR};
-use crate::post::{Post, Site};
+use crate::post::{Attachment, Post, Site};
 
 const CONTENT_NAMESPACE: &str = "http://purl.org/rss/1.0/modules/content/";
 
@@ -39,7 +42,17 @@ pub fn render(site: &Site, feed: &FeedInfo, posts: &[&Post]) -> String {
                 ..Link::default()
             }],
         }),
-        items: posts.iter().map(|post| item(site, post)).collect(),
+        image: site.channel.icon_url.as_ref().map(|url| Image {
+            url: url.clone(),
+            title: feed.title.clone(),
+            link: home_url(site),
+            ..Image::default()
+        }),
+        itunes_ext: is_podcast(posts).then(|| podcast(site)),
+        items: posts
+            .iter()
+            .map(|post| item(site, post, is_podcast(posts)))
+            .collect(),
         namespaces,
         ..Channel::default()
     };
@@ -50,7 +63,69 @@ pub fn render(site: &Site, feed: &FeedInfo, posts: &[&Post]) -> String {
     String::from_utf8(bytes).expect("RSS is written as UTF-8")
 }
 
-fn item(site: &Site, post: &Post) -> Item {
+/// A feed whose posts carry audio or video is a podcast: it gets the `itunes:` fields
+/// Apple Podcasts and Podcast Index read. A feed of text and pictures stays a plain feed.
+fn is_podcast(posts: &[&Post]) -> bool {
+    posts
+        .iter()
+        .any(|post| post.enclosure.as_ref().is_some_and(Attachment::is_episode))
+}
+
+/// The channel's `itunes:` fields, from `[site]`: the icon as the show's artwork.
+fn podcast(site: &Site) -> ITunesChannelExtension {
+    let channel = &site.channel;
+    ITunesChannelExtension {
+        author: Some(site.author.clone()),
+        categories: channel
+            .itunes_category
+            .iter()
+            .map(|(top, sub)| ITunesCategory {
+                text: top.clone(),
+                subcategory: sub.as_ref().map(|sub| {
+                    Box::new(ITunesCategory {
+                        text: sub.clone(),
+                        subcategory: None,
+                    })
+                }),
+            })
+            .collect(),
+        image: channel.icon_url.clone(),
+        explicit: Some(channel.itunes_explicit.to_string()),
+        owner: Some(ITunesOwner {
+            name: Some(channel.itunes_owner.clone().unwrap_or_else(|| site.author.clone())),
+            email: channel.itunes_email.clone(),
+        }),
+        ..ITunesChannelExtension::default()
+    }
+}
+
+/// The item's `itunes:` fields, for an episode in a podcast feed: those its front
+/// matter gives, and its picture as the episode's artwork.
+fn episode(post: &Post) -> ITunesItemExtension {
+    let episode = &post.episode;
+    ITunesItemExtension {
+        duration: episode.duration.clone(),
+        explicit: episode.explicit.map(|e| e.to_string()),
+        episode: episode.number.map(|n| n.to_string()),
+        season: episode.season.map(|n| n.to_string()),
+        image: post.image.as_ref().map(|image| image.url(&post.url)),
+        ..ITunesItemExtension::default()
+    }
+}
+
+/// RSS allows one enclosure an item: the audio or video (`enclosure`/`audio`) when
+/// there is one, as podcast apps download it and a picture would make the item an
+/// episode of a picture; else the picture (`image`).
+fn enclosure(post: &Post) -> Option<Enclosure> {
+    let attachment = post.enclosure.as_ref().or(post.image.as_ref())?;
+    Some(Enclosure {
+        url: attachment.url(&post.url),
+        length: attachment.length.to_string(),
+        mime_type: attachment.media_type.clone(),
+    })
+}
+
+fn item(site: &Site, post: &Post, podcast: bool) -> Item {
     let mut summary = String::new();
     // `description` is HTML to every reader; the summary is plain text, so a literal
     // `<` or `&` in it must reach the reader escaped.
@@ -72,6 +147,9 @@ fn item(site: &Site, post: &Post) -> Item {
             permalink: false,
         }),
         pub_date: Some(rfc2822(post.published)),
+        enclosure: enclosure(post),
+        itunes_ext: (podcast && post.enclosure.as_ref().is_some_and(Attachment::is_episode))
+            .then(|| episode(post)),
         content: non_empty(&super::item_content(post)),
         dublin_core_ext: Some(DublinCoreExtension {
             creators: super::author_names(site, post)

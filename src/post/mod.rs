@@ -93,6 +93,26 @@ pub struct Site {
     pub permalink: String,
     /// How many names one post may carry: the rest are dropped with a warning.
     pub limits: Limits,
+    /// The icon and the podcast fields of every feed.
+    pub channel: Channel,
+}
+
+/// What every feed says of the site beyond its text: its icon, and what podcast
+/// directories read from a feed whose posts carry audio or video (`[site] itunes_*`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Channel {
+    /// The icon's absolute URL as served (`{base_url}/icon.png`), when `[site] icon`
+    /// is set.
+    pub icon_url: Option<String>,
+    /// The icon's media type, e.g. `image/png`.
+    pub icon_type: Option<&'static str>,
+    /// Apple's category, and a subcategory of it (`News`, `Daily News`).
+    pub itunes_category: Option<(String, Option<String>)>,
+    pub itunes_explicit: bool,
+    /// The owner's name; the site's author when unset.
+    pub itunes_owner: Option<String>,
+    /// Where Apple and Podcast Index write to confirm the owner.
+    pub itunes_email: Option<String>,
 }
 
 /// A post file as read from disk, before parsing.

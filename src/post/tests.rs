@@ -16,6 +16,7 @@ fn site() -> Site {
             authors: 4,
             tags: 4,
         },
+        channel: Default::default(),
     }
 }
 
