@@ -404,7 +404,11 @@ fn links_beside(base_url: &str, route: &str, html: &[u8]) -> Vec<String> {
 }
 
 /// Copies a media file to where its route is served from, a chunk at a time.
-fn copy_media(out: &Path, route: &str, mut file: crate::snapshot::MediaFile) -> Result<(), BuildError> {
+fn copy_media(
+    out: &Path,
+    route: &str,
+    mut file: crate::snapshot::MediaFile,
+) -> Result<(), BuildError> {
     let path = out.join(routes::file_for(route));
     let fail = |err| BuildError::Write {
         path: path.clone(),

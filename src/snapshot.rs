@@ -553,7 +553,8 @@ fn icon_routes(next: &mut Snapshot, config: &Config) {
     for route in [routes::FAVICON, icon.route.as_str()] {
         let rendered = Arc::clone(&rendered);
         let input = Input::Icon;
-        next.routes.insert(route.to_string(), Route { rendered, input });
+        next.routes
+            .insert(route.to_string(), Route { rendered, input });
     }
 }
 

@@ -91,9 +91,15 @@ fn podcast(site: &Site) -> ITunesChannelExtension {
             .collect(),
         image: channel.icon_url.clone(),
         explicit: Some(channel.itunes_explicit.to_string()),
-        owner: Some(ITunesOwner {
-            name: Some(channel.itunes_owner.clone().unwrap_or_else(|| site.author.clone())),
-            email: channel.itunes_email.clone(),
+        // An owner without an e-mail address is invalid: without one, none.
+        owner: channel.itunes_email.as_ref().map(|email| ITunesOwner {
+            name: Some(
+                channel
+                    .itunes_owner
+                    .clone()
+                    .unwrap_or_else(|| site.author.clone()),
+            ),
+            email: Some(email.clone()),
         }),
         ..ITunesChannelExtension::default()
     }

@@ -1,0 +1,304 @@
+//! Enclosures, item pictures, podcast fields and the icon, end to end: the real daemon
+//! serves a site whose posts carry a picture and an episode, and the W3C validator
+//! (`validate-feed`) reads every feed of it; `build` writes the same files.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::site::{folder, Site};
+use reqwest::StatusCode;
+
+/// A 1 × 1 PNG: the site's icon.
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0a, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae,
+    0x42, 0x60, 0x82,
+];
+
+const CONFIG: &str = r#"
+[site]
+title = "Bay Radio"
+base_url = "http://127.0.0.1"
+author = "Bay Radio newsroom"
+icon = "logo.png"
+itunes_category = "News > Daily News"
+itunes_owner = "Dana Whitfield"
+itunes_email = "podcast@example.org"
+
+[posts]
+rescan_secs = 0
+"#;
+
+/// An episode in a page bundle, with its audio and its cover beside it.
+const EPISODE: &str = "---
+title: The night bus, episode 1
+date: 2024-05-01T09:00:00Z
+author: Dana Whitfield
+categories: [Radio]
+tags: [transit, night bus]
+audio: ep1.mp3
+image: cover.jpg
+duration: \"12:34\"
+episode: 1
+season: 2
+explicit: false
+---
+Riders tell us about the night bus. ![The driver](cover.jpg)
+";
+
+/// A second episode, its audio on another host, as a map.
+const REMOTE: &str = "---
+title: The night bus, episode 2
+date: 2024-05-08T09:00:00Z
+categories: [Radio]
+enclosure: {url: \"https://cdn.example.org/ep2.mp3\", length: 5650889, type: audio/mpeg}
+duration: 1830
+---
+More riders.
+";
+
+/// A picture post: its picture is the item's image, no podcast.
+const PHOTO: &str = "---
+title: The ferry at dawn
+date: 2024-05-02T06:00:00Z
+categories: [Photos]
+tags: [ferry]
+image: dawn.jpg
+---
+The first ferry.
+";
+
+fn site_folder() -> tempfile::TempDir {
+    let dir = folder(
+        CONFIG,
+        &[
+            ("radio/ep1/index.md", EPISODE),
+            ("radio/ep2.md", REMOTE),
+            ("photos/dawn/index.md", PHOTO),
+        ],
+    );
+    let posts = dir.path().join("posts");
+    std::fs::write(dir.path().join("logo.png"), PNG).unwrap();
+    std::fs::write(posts.join("radio/ep1/ep1.mp3"), vec![0xff_u8; 48_213]).unwrap();
+    std::fs::write(posts.join("radio/ep1/cover.jpg"), vec![0xd8_u8; 2_048]).unwrap();
+    std::fs::write(posts.join("photos/dawn/dawn.jpg"), vec![0xd9_u8; 4_096]).unwrap();
+    dir
+}
+
+async fn served() -> Site {
+    let site = Site::serve(site_folder()).await;
+    site.wait_for("/healthz", "the three posts published", |got| {
+        got.text().contains("\"posts\": 3")
+    })
+    .await;
+    site
+}
+
+#[tokio::test]
+async fn an_audio_category_is_a_podcast_feed() {
+    let site = served().await;
+    let rss = site.get("/categories/radio/rss.xml").await.text();
+    for line in [
+        r#"xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd""#,
+        "<url>http://127.0.0.1/icon.png</url>",
+        "<title>Bay Radio — Radio</title>",
+        "<itunes:author>Bay Radio newsroom</itunes:author>",
+        r#"<itunes:category text="News">
+      <itunes:category text="Daily News">"#,
+        r#"<itunes:image href="http://127.0.0.1/icon.png"/>"#,
+        "<itunes:explicit>false</itunes:explicit>",
+        "<itunes:name>Dana Whitfield</itunes:name>",
+        "<itunes:email>podcast@example.org</itunes:email>",
+        // The audio wins the one enclosure, with the file's size.
+        r#"<enclosure url="http://127.0.0.1/posts/radio/ep1/ep1.mp3" length="48213" type="audio/mpeg"/>"#,
+        "<itunes:duration>12:34</itunes:duration>",
+        "<itunes:episode>1</itunes:episode>",
+        "<itunes:season>2</itunes:season>",
+        r#"<itunes:image href="http://127.0.0.1/posts/radio/ep1/cover.jpg">"#,
+        r#"<enclosure url="https://cdn.example.org/ep2.mp3" length="5650889" type="audio/mpeg"/>"#,
+        "<itunes:duration>1830</itunes:duration>",
+    ] {
+        assert!(rss.contains(line), "missing {line} in\n{rss}");
+    }
+    // The enclosure answers, with its length and type.
+    let audio = site.get("/posts/radio/ep1/ep1.mp3").await;
+    assert_eq!(audio.status, StatusCode::OK);
+    assert_eq!(audio.header("content-type"), "audio/mpeg");
+    assert_eq!(audio.body.len(), 48_213);
+
+    let atom = site.get("/categories/radio/atom.xml").await.text();
+    for line in [
+        "<icon>http://127.0.0.1/icon.png</icon>",
+        "<logo>http://127.0.0.1/icon.png</logo>",
+        r#"<link href="http://127.0.0.1/posts/radio/ep1/cover.jpg" rel="enclosure" type="image/jpeg" length="2048"/>"#,
+        r#"<link href="http://127.0.0.1/posts/radio/ep1/ep1.mp3" rel="enclosure" type="audio/mpeg" length="48213"/>"#,
+    ] {
+        assert!(atom.contains(line), "missing {line} in\n{atom}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(&site.get("/categories/radio/feed.json").await.body).unwrap();
+    assert_eq!(json["icon"], "http://127.0.0.1/icon.png");
+    assert_eq!(json["favicon"], "http://127.0.0.1/icon.png");
+    let first = &json["items"][1];
+    assert_eq!(first["image"], "http://127.0.0.1/posts/radio/ep1/cover.jpg");
+    assert_eq!(
+        first["attachments"],
+        serde_json::json!([{
+            "url": "http://127.0.0.1/posts/radio/ep1/ep1.mp3",
+            "mime_type": "audio/mpeg",
+            "size_in_bytes": 48213
+        }])
+    );
+}
+
+#[tokio::test]
+async fn a_picture_post_carries_its_picture_and_its_feed_is_no_podcast() {
+    let site = served().await;
+    let rss = site.get("/categories/photos/rss.xml").await.text();
+    assert!(
+        rss.contains(r#"<enclosure url="http://127.0.0.1/posts/photos/dawn/dawn.jpg" length="4096" type="image/jpeg"/>"#),
+        "{rss}"
+    );
+    assert!(!rss.contains("itunes"), "{rss}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&site.get("/categories/photos/feed.json").await.body).unwrap();
+    assert_eq!(
+        json["items"][0]["image"],
+        "http://127.0.0.1/posts/photos/dawn/dawn.jpg"
+    );
+    assert_eq!(json["items"][0].get("attachments"), None);
+}
+
+#[tokio::test]
+async fn the_icon_is_served_at_favicon_ico_and_in_its_own_name() {
+    let site = served().await;
+    for path in ["/favicon.ico", "/icon.png"] {
+        let got = site.get(path).await;
+        assert_eq!(got.status, StatusCode::OK, "{path}");
+        assert_eq!(got.header("content-type"), "image/png", "{path}");
+        assert_eq!(&got.body[..], PNG, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn without_an_icon_favicon_ico_is_404() {
+    let dir = folder(
+        "[site]\nbase_url = \"http://127.0.0.1\"\n[posts]\nrescan_secs = 0\n",
+        &[("a.md", "---\ntitle: A\n---\nA.\n")],
+    );
+    let site = Site::serve(dir).await;
+    site.wait_for("/posts/a/", "the post published", |got| {
+        got.status == StatusCode::OK
+    })
+    .await;
+    assert_eq!(site.get("/favicon.ico").await.status, StatusCode::NOT_FOUND);
+    let rss = site.get("/rss.xml").await.text();
+    assert!(!rss.contains("<image>"), "{rss}");
+}
+
+/// Where `validate-feed` is: `$DROPFEED_FEED_TOOLS`, else `../shared/tools` beside the
+/// crate, else `/work/shared/tools`.
+fn feed_tools() -> PathBuf {
+    if let Some(dir) = std::env::var_os("DROPFEED_FEED_TOOLS") {
+        return PathBuf::from(dir);
+    }
+    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools");
+    if beside.join("validate-feed").exists() {
+        return beside;
+    }
+    PathBuf::from("/work/shared/tools")
+}
+
+/// The validator's warnings about a feed, each its first line; `None` when the
+/// validator cannot run here (then the test says so and skips, unless
+/// `DROPFEED_REQUIRE_VALIDATOR=1`). Errors fail the test.
+fn validator_warnings(url: &str) -> Option<Vec<String>> {
+    let tool = feed_tools().join("validate-feed");
+    let required = std::env::var("DROPFEED_REQUIRE_VALIDATOR").is_ok_and(|v| v == "1");
+    let output = Command::new(&tool).arg(url).output();
+    let (code, text) = match &output {
+        Ok(output) => (
+            output.status.code(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        ),
+        Err(err) => (None, format!("cannot run {}: {err}", tool.display())),
+    };
+    if code.is_none() || code == Some(2) || text.contains("ModuleNotFoundError") {
+        assert!(
+            !required,
+            "DROPFEED_REQUIRE_VALIDATOR=1 but the validator cannot run: {text}"
+        );
+        println!("skipping the W3C validator: it cannot run here: {text}");
+        return None;
+    }
+    assert_eq!(code, Some(0), "validate-feed {url}:\n{text}");
+    Some(
+        text.lines()
+            .filter(|line| line.trim_start().starts_with("WARNING") || line.contains("warning:"))
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn feeds_with_pictures_and_audio_pass_the_w3c_validator() {
+    let site = served().await;
+    let mut checked = 0;
+    for dir in [
+        "/",
+        "/categories/radio/",
+        "/categories/photos/",
+        "/authors/dana-whitfield/",
+    ] {
+        for file in ["rss.xml", "atom.xml", "feed.json"] {
+            let url = format!("http://{}{dir}{file}", site.addr);
+            let Some(warnings) = tokio::task::spawn_blocking(move || validator_warnings(&url))
+                .await
+                .unwrap()
+            else {
+                return;
+            };
+            // The feeds name their public address; the validator fetched them from
+            // the port the test bound.
+            let other: Vec<&String> = warnings
+                .iter()
+                .filter(|w| !w.contains("Self reference doesn't match document location"))
+                .collect();
+            assert!(other.is_empty(), "{dir}{file}: {warnings:#?}");
+            checked += 1;
+        }
+    }
+    println!("W3C validator: {checked} feeds pass");
+}
+
+#[test]
+fn build_writes_the_media_and_the_icon_where_they_are_served() {
+    let dir = site_folder();
+    let config = dropfeed::config::Config::load(&dir.path().join("config.toml")).unwrap();
+    let mut state = dropfeed::state::State::for_build(&config, true).unwrap();
+    let out = dir.path().join("out");
+    let report = dropfeed::build::build(&config, &mut state, &out, chrono::Utc::now()).unwrap();
+    assert_eq!(report.posts, 3);
+    for (file, len) in [
+        ("posts/radio/ep1/ep1.mp3", 48_213),
+        ("posts/radio/ep1/cover.jpg", 2_048),
+        ("posts/photos/dawn/dawn.jpg", 4_096),
+        ("favicon.ico", PNG.len()),
+        ("icon.png", PNG.len()),
+    ] {
+        let bytes = std::fs::read(out.join(file)).unwrap_or_else(|err| panic!("{file}: {err}"));
+        assert_eq!(bytes.len(), len, "{file}");
+    }
+    assert_eq!(
+        std::fs::read(out.join("posts/radio/ep1/ep1.mp3")).unwrap(),
+        std::fs::read(dir.path().join("posts/radio/ep1/ep1.mp3")).unwrap()
+    );
+}
