@@ -895,6 +895,90 @@ mod tests {
     }
 
     #[test]
+    fn the_icon_is_read_relative_to_the_config_file_and_a_missing_one_names_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let config_file = dir.path().join("config.toml");
+        let err = Config::parse("[site]\nicon = \"logo.png\"\n", &config_file).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{0}: key `site.icon`: cannot read {1}: No such file or directory (os error 2); put the picture there (the path is relative to this file's folder), or remove the key",
+                config_file.display(),
+                dir.path().join("logo.png").display()
+            )
+        );
+        std::fs::write(dir.path().join("logo.png"), b"\x89PNG").unwrap();
+        let config = Config::parse(
+            "[site]\nbase_url = \"https://radio.example.org\"\nicon = \"logo.png\"\n",
+            &config_file,
+        )
+        .unwrap();
+        let icon = config.icon.unwrap();
+        assert_eq!(icon.route, "/icon.png");
+        assert_eq!(icon.media_type, "image/png");
+        assert_eq!(&icon.bytes[..], b"\x89PNG");
+        assert_eq!(
+            config.site.channel.icon_url.as_deref(),
+            Some("https://radio.example.org/icon.png")
+        );
+        std::fs::write(dir.path().join("logo.txt"), b"x").unwrap();
+        let err = Config::parse("[site]\nicon = \"logo.txt\"\n", &config_file).unwrap_err();
+        assert!(
+            err.to_string().contains("key `site.icon`: ")
+                && err.to_string().ends_with("is not a picture dropfeed serves; use a .png, .jpg, .gif, .webp, .svg or .ico file"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn podcast_keys_are_checked_and_name_the_key() {
+        let config = parse(
+            "[site]\nitunes_category = \"News > Daily News\"\nitunes_explicit = true\nitunes_owner = \"Dana\"\nitunes_email = \"podcast@example.org\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.site.channel,
+            crate::post::Channel {
+                icon_url: None,
+                icon_type: None,
+                itunes_category: Some(("News".into(), Some("Daily News".into()))),
+                itunes_explicit: true,
+                itunes_owner: Some("Dana".into()),
+                itunes_email: Some("podcast@example.org".into()),
+            }
+        );
+        assert_eq!(
+            parse("[site]\nitunes_category = \"Technology\"\n")
+                .unwrap()
+                .site
+                .channel
+                .itunes_category,
+            Some(("Technology".into(), None))
+        );
+        for (text, message) in [
+            (
+                "[site]\nitunes_category = \"Podcasting\"\n",
+                "key `site.itunes_category`: `Podcasting` is not one of Apple's podcast categories; write one such as \"News\" or \"News > Daily News\" (see Apple's list)",
+            ),
+            (
+                "[site]\nitunes_category = \"News > Comedy\"\n",
+                "key `site.itunes_category`: `News > Comedy` is not one of Apple's podcast categories; write one such as \"News\" or \"News > Daily News\" (see Apple's list)",
+            ),
+            (
+                "[site]\nitunes_email = \"podcast at example\"\n",
+                "key `site.itunes_email`: `podcast at example` is not an e-mail address; write one such as \"podcast@example.org\"",
+            ),
+        ] {
+            assert_eq!(
+                parse(text).unwrap_err().to_string(),
+                format!("site/config.toml: {message}")
+            );
+        }
+        let err = parse("[site]\nitunes_explicit = \"no\"\n").unwrap_err();
+        assert!(err.to_string().contains("line 2"), "{err}");
+    }
+
+    #[test]
     fn ftp_base_url_is_rejected() {
         let err = parse("[site]\nbase_url = \"ftp://example.com\"\n").unwrap_err();
         assert!(err.to_string().contains("scheme `ftp`"), "{err}");

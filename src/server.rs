@@ -1128,6 +1128,56 @@ mod tests {
     }
 
     #[test]
+    fn a_range_is_one_span_inside_the_file_else_the_whole_file_or_416() {
+        let etag = "\"abc\"";
+        let modified = day(1);
+        let ranged_of = |range: &str, if_range: Option<&str>| {
+            let mut headers = header::HeaderMap::new();
+            headers.insert(header::RANGE, HeaderValue::from_str(range).unwrap());
+            if let Some(value) = if_range {
+                headers.insert(header::IF_RANGE, HeaderValue::from_str(value).unwrap());
+            }
+            ranged(&headers, 1000, etag, modified)
+        };
+        let part = |start, end| Ranged::Part { start, end };
+        for (range, expected) in [
+            ("bytes=0-499", part(0, 499)),
+            ("bytes=500-", part(500, 999)),
+            ("bytes=900-5000", part(900, 999)),
+            ("bytes=-100", part(900, 999)),
+            ("bytes=-5000", part(0, 999)),
+            ("bytes= 10 - 19 ", part(10, 19)),
+            ("bytes=999-999", part(999, 999)),
+            ("bytes=1000-", Ranged::Unsatisfiable),
+            ("bytes=1000-1001", Ranged::Unsatisfiable),
+            ("bytes=-0", Ranged::Unsatisfiable),
+            ("bytes=5-1", Ranged::Whole),
+            ("bytes=0-1,5-6", Ranged::Whole),
+            ("bytes=a-b", Ranged::Whole),
+            ("bytes=-", Ranged::Whole),
+            ("items=0-1", Ranged::Whole),
+            ("bytes=+1-2", Ranged::Whole),
+        ] {
+            assert_eq!(ranged_of(range, None), expected, "{range}");
+        }
+        assert_eq!(ranged_of("bytes=0-9", Some(etag)), part(0, 9));
+        assert_eq!(ranged_of("bytes=0-9", Some("W/\"abc\"")), Ranged::Whole);
+        assert_eq!(ranged_of("bytes=0-9", Some("\"old\"")), Ranged::Whole);
+        assert_eq!(
+            ranged_of("bytes=0-9", Some("Wed, 01 May 2024 12:00:00 GMT")),
+            part(0, 9)
+        );
+        assert_eq!(
+            ranged_of("bytes=0-9", Some("Wed, 01 May 2024 11:00:00 GMT")),
+            Ranged::Whole
+        );
+        assert_eq!(
+            ranged(&header::HeaderMap::new(), 1000, etag, modified),
+            Ranged::Whole
+        );
+    }
+
+    #[test]
     fn accept_encoding_follows_q_values() {
         use Encoding::*;
         for (accept, expected) in [

@@ -300,3 +300,37 @@ async fn nothing_but_media_inside_the_posts_folder_is_served() {
         assert_eq!(got.status, StatusCode::NOT_FOUND, "{path}: {}", got.text());
     }
 }
+
+#[tokio::test]
+async fn a_link_into_a_subfolder_of_a_bundle_is_served_from_it() {
+    let site = bundle(&binary(10, 12), &binary(10, 13)).await;
+    std::fs::create_dir(site.posts().join("launch/img")).unwrap();
+    let pdf = binary(7000, 14);
+    std::fs::write(site.posts().join("launch/img/plan.pdf"), &pdf).unwrap();
+    // No page at /posts/launch/img/: the longest page folder that matches is the post's.
+    let got = site.get("/posts/launch/img/plan.pdf").await;
+    assert_eq!(got.status, StatusCode::OK);
+    assert_eq!(got.header("content-type"), "application/pdf");
+    assert!(got.body[..] == pdf[..]);
+}
+
+#[tokio::test]
+async fn an_enclosure_that_is_not_beside_the_post_is_left_out_with_a_warning() {
+    let dir = folder(
+        CONFIG,
+        &[(
+            "ep.md",
+            "---\ntitle: Ep\ndate: 2024-05-01\naudio: missing.mp3\n---\nSoon.\n",
+        )],
+    );
+    let site = Site::serve(dir).await;
+    site.published("/posts/ep/").await;
+    let health = site.health().await;
+    assert_eq!(
+        health["warnings"][0]["reason"],
+        "key `enclosure`: `missing.mp3` is not a file beside the post; put it in the post's folder, or give a URL; the post is published without it"
+    );
+    assert_eq!(health["warnings"][0]["path"], "ep.md");
+    let rss = site.get("/rss.xml").await.text();
+    assert!(!rss.contains("<enclosure"), "{rss}");
+}

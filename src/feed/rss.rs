@@ -178,6 +178,7 @@ mod tests {
     use super::render;
     use crate::feed::fixtures::{named, post, site, site_feed};
     use crate::feed::FeedInfo;
+    use crate::post::{Attachment, Location};
     use crate::routes::FeedKey;
 
     #[test]
@@ -270,6 +271,55 @@ mod tests {
         assert!(rss.contains("<lastBuildDate>Thu, 1 Jan 1970 00:00:00 +0000</lastBuildDate>"));
         assert!(!rss.contains("<item>"));
         assert!(rss.contains(r#"xmlns:dc="http://purl.org/dc/elements/1.1/""#));
+    }
+
+    fn attachment(location: Location, length: u64, media_type: &str) -> Option<Attachment> {
+        Some(Attachment {
+            location,
+            length,
+            media_type: media_type.into(),
+        })
+    }
+
+    #[test]
+    fn the_audio_wins_the_one_enclosure_and_makes_the_feed_a_podcast() {
+        let mut p = post("ep1", "Episode 1", "2020-01-02T03:04:00+00:00").build();
+        p.image = attachment(Location::Beside("cover.png".into()), 2048, "image/png");
+        p.enclosure = attachment(Location::Beside("ep1.mp3".into()), 48213, "audio/mpeg");
+        p.episode.duration = Some("12:34".into());
+        let rss = render(&site(), &site_feed(&[&p]), &[&p]);
+        assert_eq!(rss.matches("<enclosure ").count(), 1, "{rss}");
+        for line in [
+            r#"<enclosure url="https://news.example.com/posts/ep1/ep1.mp3" length="48213" type="audio/mpeg"/>"#,
+            r#"xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd""#,
+            "<itunes:explicit>false</itunes:explicit>",
+            "<itunes:duration>12:34</itunes:duration>",
+            r#"<itunes:image href="https://news.example.com/posts/ep1/cover.png">"#,
+        ] {
+            assert!(rss.contains(line), "missing {line} in\n{rss}");
+        }
+        // No e-mail configured: no owner, which would be invalid without one.
+        assert!(!rss.contains("itunes:owner"), "{rss}");
+    }
+
+    #[test]
+    fn a_picture_alone_is_the_enclosure_of_a_feed_that_is_no_podcast() {
+        let mut p = post("dawn", "Dawn", "2020-01-02T03:04:00+00:00").build();
+        p.image = attachment(
+            Location::Url("https://cdn.example.org/dawn.jpg".into()),
+            0,
+            "image/jpeg",
+        );
+        let mut s = site();
+        s.channel.icon_url = Some("https://news.example.com/icon.png".into());
+        let rss = render(&s, &site_feed(&[&p]), &[&p]);
+        for line in [
+            r#"<enclosure url="https://cdn.example.org/dawn.jpg" length="0" type="image/jpeg"/>"#,
+            "<image>\n      <url>https://news.example.com/icon.png</url>\n      <title>Example News</title>\n      <link>https://news.example.com/</link>\n    </image>",
+        ] {
+            assert!(rss.contains(line), "missing {line} in\n{rss}");
+        }
+        assert!(!rss.contains("itunes"), "{rss}");
     }
 
     /// Nothing but the input decides the bytes: no clock, no map order.

@@ -764,6 +764,95 @@ mod tests {
     }
 
     #[test]
+    fn an_attachment_is_a_string_or_a_map_and_audio_stands_for_enclosure() {
+        let f = front(
+            "---\ntitle: Ep\nimage: photo.jpg\naudio: {url: ep1.mp3, length: 48213, type: audio/mpeg}\n---\n",
+        )
+        .unwrap();
+        assert_eq!(
+            f.image,
+            Some(RawAttachment {
+                url: "photo.jpg".into(),
+                length: None,
+                media_type: None,
+                line: 3,
+            })
+        );
+        assert_eq!(
+            f.enclosure,
+            Some(RawAttachment {
+                url: "ep1.mp3".into(),
+                length: Some(48213),
+                media_type: Some("audio/mpeg".into()),
+                line: 4,
+            })
+        );
+        // `enclosure` wins over `audio`.
+        let f = front("+++\nenclosure = \"a.mp3\"\naudio = \"b.mp3\"\n+++\n").unwrap();
+        assert_eq!(f.enclosure.map(|e| e.url).as_deref(), Some("a.mp3"));
+    }
+
+    #[test]
+    fn episode_fields_are_read_as_apple_writes_them() {
+        let f =
+            front("---\nduration: \"1:02:03\"\nepisode: 3\nseason: \"2\"\nexplicit: clean\n---\n")
+                .unwrap();
+        assert_eq!(
+            f.episode,
+            Episode {
+                explicit: Some(false),
+                duration: Some("1:02:03".into()),
+                number: Some(3),
+                season: Some(2),
+            }
+        );
+        assert_eq!(
+            front("---\nduration: 1830\nexplicit: yes\n---\n")
+                .unwrap()
+                .episode
+                .explicit,
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn a_bad_attachment_or_episode_field_names_its_key_and_line() {
+        for (text, line, message) in [
+            (
+                "---\ntitle: x\naudio: {length: 3}\n---\n",
+                3,
+                "key `audio`: has no `url`; expected a URL or a file beside the post, such as \"photo.jpg\", or a map {url, length, type}",
+            ),
+            (
+                "---\nenclosure: {url: a.mp3, length: big}\n---\n",
+                2,
+                "key `enclosure`: `length` must be a size in bytes, such as 5650889",
+            ),
+            (
+                "---\nimage: [a.jpg]\n---\n",
+                2,
+                "key `image`: expected a URL or a file beside the post, such as \"photo.jpg\", or a map {url, length, type}",
+            ),
+            (
+                "---\nduration: 12:75\n---\n",
+                2,
+                "key `duration`: `12:75` is not a duration; write seconds (1830), MM:SS (30:30) or HH:MM:SS (00:30:30)",
+            ),
+            ("---\nepisode: 0\n---\n", 2, "key `episode`: expected a whole number from 1, such as 12"),
+            ("---\nexplicit: maybe\n---\n", 2, "key `explicit`: expected true or false"),
+        ] {
+            assert_eq!(
+                front(text).unwrap_err(),
+                Error {
+                    line,
+                    message: message.into()
+                },
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
     fn a_list_is_not_front_matter() {
         assert_eq!(
             front("---\n- a\n- b\n---\n").unwrap_err().message,

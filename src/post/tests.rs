@@ -1106,3 +1106,65 @@ fn a_title_from_a_file_name_as_it_is_has_its_spaces_collapsed() {
     let p = post(" f(1)  x.md", "---\ndate: 2019-03-03\n---\n");
     assert_eq!(p.title, "f(1) x");
 }
+
+#[test]
+fn a_file_beside_the_post_follows_its_page_and_a_url_stays_as_written() {
+    let p = post(
+        "launch/index.md",
+        "---\ntitle: Launch\ndate: 2020-05-01\nimage: ./img/photo.JPG\nenclosure: {url: \"https://cdn.example.org/ep1.mp3\", length: 99}\n---\nBody.\n",
+    );
+    assert_eq!(
+        p.image,
+        Some(Attachment {
+            location: Location::Beside("img/photo.JPG".into()),
+            length: 0,
+            media_type: "image/jpeg".into(),
+        })
+    );
+    assert_eq!(
+        p.image.as_ref().map(|i| i.url(&p.url)).as_deref(),
+        Some("https://example.com/posts/launch/img/photo.JPG")
+    );
+    assert_eq!(
+        p.image
+            .as_ref()
+            .map(|i| i.url("https://example.com/2019/03/launch.html"))
+            .as_deref(),
+        Some("https://example.com/2019/03/img/photo.JPG")
+    );
+    assert_eq!(
+        p.enclosure,
+        Some(Attachment {
+            location: Location::Url("https://cdn.example.org/ep1.mp3".into()),
+            length: 99,
+            media_type: "audio/mpeg".into(),
+        })
+    );
+    assert!(p.enclosure.as_ref().is_some_and(Attachment::is_episode));
+    assert_eq!(p.warnings, vec![]);
+    // A path on the site is a URL on the site.
+    let p = post("a.md", "---\naudio: /media/ep1.mp3\n---\nBody.\n");
+    assert_eq!(
+        p.enclosure.map(|e| e.location),
+        Some(Location::Url("https://example.com/media/ep1.mp3".into()))
+    );
+}
+
+#[test]
+fn an_attachment_that_cannot_be_served_is_left_out_with_a_warning() {
+    for (value, why) in [
+        ("../secret.jpg", "is not a file that can be served beside the post (a picture, audio, video or PDF in the post's folder, not hidden)"),
+        (".hidden.jpg", "is not a file that can be served beside the post (a picture, audio, video or PDF in the post's folder, not hidden)"),
+        ("notes.html", "is not a file that can be served beside the post (a picture, audio, video or PDF in the post's folder, not hidden)"),
+        ("javascript:alert(1)", "is not an http or https URL"),
+        ("https://cdn.example.org/stream", "has no media type dropfeed knows; add one, as in {url: …, type: \"audio/mpeg\"}"),
+    ] {
+        let p = post("a.md", &format!("---\ndate: 2020-05-01\nimage: \"{value}\"\n---\nBody.\n"));
+        assert_eq!(p.image, None, "{value}");
+        assert_eq!(
+            p.warnings.iter().map(|w| (w.line, w.message.as_str())).collect::<Vec<_>>(),
+            vec![(3, format!("key `image`: `{value}` {why}; the post is published without it").as_str())],
+            "{value}"
+        );
+    }
+}
