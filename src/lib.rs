@@ -21,7 +21,8 @@
 //! - [`snapshot`]: every route with ETag and Last-Modified: feeds prerendered and
 //!   compressed, post pages rendered on request through a bounded cache.
 //! - [`scan`]: listing the post files of a folder, reading one into a catalog update and
-//!   all of them into a catalog; reading bodies left in their files again.
+//!   all of them into a catalog; reading bodies left in their files again, and opening
+//!   the media files beside posts (behind `snapshot::Bodies`).
 //! - [`build`] and [`check`]: the one-shot commands over a scanned folder.
 //! - [`watch`]: file system events → change sets. Knows nothing of HTTP.
 //! - [`server`]: HTTP over a snapshot. Knows nothing of files.

@@ -6,8 +6,10 @@
 //! with a graceful shutdown capped at [`GRACE`]; [`connection`] serves one connection and
 //! closes it when its client holds it without using it.
 //!
-//! A URL is never turned into a file path: routes are looked up in the snapshot only.
-//! Hostile paths are still refused early, so a lookup never sees `..` or NUL.
+//! A URL is never turned into a file path here: routes are looked up in the snapshot,
+//! and a media file beside a post through it ([`Snapshot::media`]), which `scan` opens
+//! only inside the posts folder. Hostile paths are still refused early, so a lookup never
+//! sees `..` or NUL.
 
 mod connection;
 
