@@ -270,11 +270,18 @@ pub fn index(site: &Site, listing: &[Listed], newest: &[&Post], formats: &[Forma
         .filter(|l| !matches!(l.info.key, FeedKey::Tag(_)))
         .filter_map(|l| discovered(site, &l.info, formats))
         .collect();
-    let sections: Vec<Section> = sections
+    // Categories first, above the posts: where a person looks for a section of the
+    // site; authors and tags, which may be many, after them.
+    let mut sections: Vec<Section> = sections
         .into_iter()
         .filter(|(_, topics)| !topics.is_empty())
         .map(|(heading, topics)| Section { heading, topics })
         .collect();
+    let categories: Vec<Section> = if sections.first().is_some_and(|s| s.heading == "Categories") {
+        vec![sections.remove(0)]
+    } else {
+        Vec::new()
+    };
     render(
         "index.html",
         context! {
@@ -283,6 +290,7 @@ pub fn index(site: &Site, listing: &[Listed], newest: &[&Post], formats: &[Forma
             subscribe => site_feed.and_then(|feed| subscribe(site, feed, formats)),
             entries => newest.iter().map(|p| entry(site, p)).collect::<Vec<_>>(),
             pager => (count > POSTS_PER_PAGE).then(|| pager(site, &FeedKey::Site, 1, count)),
+            categories => categories,
             sections => sections,
         },
     )
