@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::sync::Arc;
 
-use rpds::HashTrieMapSync;
+use rpds::{HashTrieMapSync, RedBlackTreeSetSync};
 
 use chrono::{DateTime, Utc};
 
@@ -69,7 +69,45 @@ pub struct Remembered {
 /// never depends on reading order. It orders by the post's own fields, so a feed of
 /// 100,000 posts holds one pointer each, no copy of a key.
 #[derive(Debug, Clone)]
-struct Ranked(Arc<Post>);
+pub struct Ranked(Arc<Post>);
+
+/// The visible posts of one feed, newest first. Persistent: a snapshot takes a topic
+/// in O(1) and keeps its version, so the HTML pages of a category, author or tag can
+/// be paged through on request without the catalog, and without copying the list at
+/// every publish.
+#[derive(Debug, Clone)]
+pub struct Topic(RedBlackTreeSetSync<Ranked>);
+
+impl Topic {
+    /// How many posts the feed has.
+    pub fn len(&self) -> usize {
+        self.0.size()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `n` posts after the newest `skip`, newest first.
+    pub fn posts(&self, skip: usize, n: usize) -> Vec<Arc<Post>> {
+        self.0
+            .iter()
+            .skip(skip)
+            .take(n)
+            .map(|r| Arc::clone(&r.0))
+            .collect()
+    }
+
+    fn newest(&self) -> Option<&Arc<Post>> {
+        self.0.first().map(|r| &r.0)
+    }
+}
+
+impl Default for Topic {
+    fn default() -> Topic {
+        Topic(RedBlackTreeSetSync::new_sync())
+    }
+}
 
 impl Ranked {
     fn key(&self) -> (Reverse<DateTime<Utc>>, &str, &str) {
@@ -121,7 +159,7 @@ pub enum Folder {
 pub struct Catalog {
     entries: BTreeMap<String, Entry>,
     /// The visible posts of each feed (the site's, each category's and author's).
-    feeds: BTreeMap<FeedKey, BTreeSet<Ranked>>,
+    feeds: BTreeMap<FeedKey, Topic>,
     /// Posts not yet visible, by the time they come due (drafts are never here).
     scheduled: BTreeSet<(DateTime<Utc>, String)>,
     /// The visible posts by page route. Persistent: a snapshot takes it in O(1) and
@@ -176,6 +214,7 @@ fn feeds_of(post: &Post) -> impl Iterator<Item = FeedKey> + '_ {
                 .map(|c| FeedKey::Category(c.slug.clone())),
         )
         .chain(post.authors.iter().map(|a| FeedKey::Author(a.slug.clone())))
+        .chain(post.tags.iter().map(|t| FeedKey::Tag(t.slug.clone())))
 }
 
 impl Catalog {
@@ -285,17 +324,24 @@ impl Catalog {
     pub fn top(&self, key: &FeedKey, n: usize) -> Vec<Arc<Post>> {
         self.feeds
             .get(key)
-            .map(|posts| posts.iter().take(n).map(|r| Arc::clone(&r.0)).collect())
+            .map(|topic| topic.posts(0, n))
             .unwrap_or_default()
+    }
+
+    /// Every visible post of a feed, in order; `None` when it has none. O(1): the
+    /// catalog's own set, shared.
+    pub fn topic(&self, key: &FeedKey) -> Option<Topic> {
+        self.feeds.get(key).cloned()
     }
 
     /// The display name of a feed's category or author, as its newest post spells it.
     pub fn name_of(&self, key: &FeedKey) -> Option<String> {
-        let newest = &self.feeds.get(key)?.first()?.0;
+        let newest = self.feeds.get(key)?.newest()?;
         let named = match key {
             FeedKey::Site => return None,
             FeedKey::Category(slug) => newest.categories.iter().find(|c| &c.slug == slug),
             FeedKey::Author(slug) => newest.authors.iter().find(|a| &a.slug == slug),
+            FeedKey::Tag(slug) => newest.tags.iter().find(|t| &t.slug == slug),
         };
         named.map(|named| named.name.clone())
     }
@@ -424,7 +470,8 @@ impl Catalog {
             self.feeds
                 .entry(key)
                 .or_default()
-                .insert(Ranked(Arc::clone(&post)));
+                .0
+                .insert_mut(Ranked(Arc::clone(&post)));
         }
         self.pages.insert_mut(post.route.clone(), post);
     }
@@ -438,7 +485,7 @@ impl Catalog {
         let ranked = Ranked(Arc::clone(post));
         for key in feeds_of(post) {
             if let Some(posts) = self.feeds.get_mut(&key) {
-                if posts.remove(&ranked) {
+                if posts.0.remove_mut(&ranked) {
                     self.touched.insert(key.clone());
                 }
                 if posts.is_empty() {

@@ -60,6 +60,17 @@ impl Format {
             Format::Json => "JSON Feed",
         }
     }
+
+    /// The one format autodiscovery and the OPML list offer for each topic, of those the
+    /// site publishes: RSS first, as every feed reader and every podcast app reads it
+    /// (Apple Podcasts and Podcast Index take nothing else, so an audio category is a
+    /// podcast only in RSS); then Atom; JSON Feed last, as newsboat and feedparser
+    /// cannot read it.
+    pub fn preferred(formats: &[Format]) -> Option<Format> {
+        [Format::Rss, Format::Atom, Format::Json]
+            .into_iter()
+            .find(|f| formats.contains(f))
+    }
 }
 
 /// Which posts a feed holds.
@@ -70,6 +81,8 @@ pub enum FeedKey {
     Category(String),
     /// An author, by slug.
     Author(String),
+    /// A tag, by slug.
+    Tag(String),
 }
 
 impl FeedKey {
@@ -79,12 +92,55 @@ impl FeedKey {
             FeedKey::Site => "/".to_string(),
             FeedKey::Category(slug) => format!("/categories/{slug}/"),
             FeedKey::Author(slug) => format!("/authors/{slug}/"),
+            FeedKey::Tag(slug) => format!("/tags/{slug}/"),
         }
     }
 
     /// The route of this feed in one format, e.g. `/categories/bay-area/atom.xml`.
     pub fn route(&self, format: Format) -> String {
         format!("{}{}", self.dir(), format.file_name())
+    }
+
+    /// The route of page `n` (from 1) of this feed's HTML list of posts: its folder
+    /// (`/categories/bay-area/`, `/` for the site) for the first, then
+    /// `{folder}page/{n}/` (WordPress's and Hugo's paging).
+    pub fn page(&self, n: usize) -> String {
+        if n <= 1 {
+            self.dir()
+        } else {
+            format!("{}page/{n}/", self.dir())
+        }
+    }
+
+    /// The feed and page number an HTML list route is page of: the inverse of
+    /// [`FeedKey::page`]. `/` is the site's first page; `…/page/1/` is no route.
+    pub fn of_page(route: &str) -> Option<(FeedKey, usize)> {
+        let (key, rest) = if let Some(rest) = route.strip_prefix("/categories/") {
+            let (slug, rest) = rest.split_once('/')?;
+            (FeedKey::Category(slug.to_string()), rest)
+        } else if let Some(rest) = route.strip_prefix("/authors/") {
+            let (slug, rest) = rest.split_once('/')?;
+            (FeedKey::Author(slug.to_string()), rest)
+        } else if let Some(rest) = route.strip_prefix("/tags/") {
+            let (slug, rest) = rest.split_once('/')?;
+            (FeedKey::Tag(slug.to_string()), rest)
+        } else {
+            (FeedKey::Site, route.strip_prefix('/')?)
+        };
+        if matches!(&key, FeedKey::Category(s) | FeedKey::Author(s) | FeedKey::Tag(s) if s.is_empty())
+        {
+            return None;
+        }
+        if rest.is_empty() {
+            return Some((key, 1));
+        }
+        let number = rest.strip_prefix("page/")?.strip_suffix('/')?;
+        // Digits only, no leading zero: one page, one route.
+        if number.starts_with('0') || !number.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let n: usize = number.parse().ok()?;
+        (n >= 2).then_some((key, n))
     }
 }
 
@@ -179,6 +235,7 @@ pub fn is_site_route(route: &str) -> bool {
         "categories",
         "authors",
         "tags",
+        "page",
     ];
     let first = route
         .trim_start_matches('/')
@@ -350,6 +407,53 @@ pub fn file_for(route: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn list_pages_and_their_routes_are_inverse() {
+        let cases = [
+            (FeedKey::Site, 1, "/"),
+            (FeedKey::Site, 2, "/page/2/"),
+            (
+                FeedKey::Category("bay-area".into()),
+                1,
+                "/categories/bay-area/",
+            ),
+            (
+                FeedKey::Category("bay-area".into()),
+                12,
+                "/categories/bay-area/page/12/",
+            ),
+            (FeedKey::Author("dana".into()), 3, "/authors/dana/page/3/"),
+            (FeedKey::Tag("rust".into()), 1, "/tags/rust/"),
+        ];
+        for (key, n, route) in cases {
+            assert_eq!(key.page(n), route);
+            assert_eq!(FeedKey::of_page(route), Some((key, n)), "{route}");
+        }
+        for route in [
+            "/page/1/",
+            "/page/02/",
+            "/page/2",
+            "/page/x/",
+            "/categories//",
+            "/categories/bay-area",
+            "/categories/bay-area/rss.xml",
+            "/tags/rust/page/",
+            "/posts/a/",
+            "/page/99999999999999999999999/",
+        ] {
+            assert_eq!(FeedKey::of_page(route), None, "{route}");
+        }
+    }
+
+    #[test]
+    fn discovery_prefers_rss_then_atom_then_json() {
+        use Format::*;
+        assert_eq!(Format::preferred(&[Json, Atom, Rss]), Some(Rss));
+        assert_eq!(Format::preferred(&[Json, Atom]), Some(Atom));
+        assert_eq!(Format::preferred(&[Json]), Some(Json));
+        assert_eq!(Format::preferred(&[]), None);
+    }
 
     /// Regression (hostile corpus): `permalink: /index.html` replaced the index in
     /// `build`, `/opml.xml/` stopped it, and an alias `/rss.xml` went into `_redirects`.

@@ -21,7 +21,7 @@ use rpds::HashTrieMapSync;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::catalog::{Catalog, Folder, Remembered};
+use crate::catalog::{Catalog, Folder, Remembered, Topic};
 use crate::config::Config;
 use crate::feed::{self, FeedInfo};
 use crate::post::{Post, Problem, Site};
@@ -63,8 +63,10 @@ impl PartialEq for ByIdentity {
 #[derive(Debug, Clone, PartialEq)]
 enum Input {
     Feed(FeedInfo, Vec<ByIdentity>),
-    /// The index and OPML list: every feed.
+    /// The OPML list: every feed.
     Listing(Vec<FeedInfo>),
+    /// The home page: every feed with its post count, and the newest posts.
+    Index(Vec<feed::Listed>, Vec<ByIdentity>),
     /// Rendered at every publish.
     Health,
     /// `[site] icon`: the same bytes as long as the process runs.
@@ -82,13 +84,22 @@ struct Route {
 /// for every post.
 const PAGE_CACHE: usize = 1024;
 
-/// Post pages rendered on request, shared by every snapshot of one process: a page
-/// stays cached while its post is the same `Arc`.
+/// Pages rendered on request (posts' pages, and the pages of the lists of a category,
+/// author or tag), shared by every snapshot of one process: a page stays cached while
+/// what it was rendered from is the same.
 #[derive(Debug)]
 struct PageCache(Mutex<LruCache<String, CachedPage>>);
 
-/// A rendered page, with the version of the post it was rendered from.
-type CachedPage = (Arc<Post>, Arc<Rendered>);
+/// What a page rendered on request was rendered from.
+#[derive(Debug, Clone, PartialEq)]
+enum PageInput {
+    Post(ByIdentity),
+    /// A list page: the feed, its post count, and the posts on the page.
+    List(FeedInfo, usize, Vec<ByIdentity>),
+}
+
+/// A rendered page, with what it was rendered from.
+type CachedPage = (PageInput, Arc<Rendered>);
 
 impl Default for PageCache {
     fn default() -> PageCache {
@@ -214,6 +225,10 @@ pub struct Snapshot {
     redirects: Arc<BTreeMap<String, String>>,
     /// The visible posts by page route.
     pages: HashTrieMapSync<String, Arc<Post>>,
+    /// Every feed's visible posts, in order, with the time its list last changed: what
+    /// the HTML list pages (`/categories/{slug}/`, `…/page/{n}/`) are rendered from on
+    /// request. Persistent, like `pages`: a publish replaces the topics it touched.
+    topics: HashTrieMapSync<FeedKey, (Topic, DateTime<Utc>)>,
     page_context: Option<Arc<PageContext>>,
     page_cache: Arc<PageCache>,
     /// See [`Snapshot::media`]; made on the first request for a file.
@@ -271,32 +286,46 @@ impl Snapshot {
     pub fn get(&self, route: &str) -> Option<Arc<Rendered>> {
         match self.routes.get(route) {
             Some(r) => Some(Arc::clone(&r.rendered)),
-            None => self.page(route),
+            None => self.page(route).or_else(|| self.list_page(route)),
         }
     }
 
-    /// True when `route` answers (a prerendered route or a post's page), without
-    /// rendering anything.
+    /// True when `route` answers (a prerendered route, a post's page or a page of a
+    /// feed's list), without rendering anything.
     pub fn has(&self, route: &str) -> bool {
-        self.routes.contains_key(route) || self.pages.contains_key(route)
+        self.routes.contains_key(route)
+            || self.pages.contains_key(route)
+            || self.list_of(route).is_some()
     }
 
     /// The page of the post at `route`, rendered now or taken from the cache.
     pub fn page(&self, route: &str) -> Option<Arc<Rendered>> {
         let post = self.pages.get(route)?;
         let context = self.page_context.as_ref()?;
+        let input = PageInput::Post(ByIdentity(Arc::clone(post)));
+        Some(self.cached(route, input, || render_page(post, context)))
+    }
+
+    /// The page in the cache for `route` when it was rendered from `input`, else
+    /// `render`'s, cached.
+    fn cached(
+        &self,
+        route: &str,
+        input: PageInput,
+        render: impl FnOnce() -> Rendered,
+    ) -> Arc<Rendered> {
         if let Ok(mut cache) = self.page_cache.0.lock() {
             if let Some((cached, rendered)) = cache.get(route) {
-                if Arc::ptr_eq(cached, post) {
-                    return Some(Arc::clone(rendered));
+                if *cached == input {
+                    return Arc::clone(rendered);
                 }
             }
         }
-        let rendered = Arc::new(render_page(post, context));
+        let rendered = Arc::new(render());
         if let Ok(mut cache) = self.page_cache.0.lock() {
-            cache.put(route.to_string(), (Arc::clone(post), Arc::clone(&rendered)));
+            cache.put(route.to_string(), (input, Arc::clone(&rendered)));
         }
-        Some(rendered)
+        rendered
     }
 
     /// The media file a request for `route` names, opened: a file beside a post, at
@@ -375,8 +404,58 @@ impl Snapshot {
         folders
     }
 
-    /// Renders every post page and hands each to `each`, on every core, never holding
-    /// more than one page a core: what `build` writes. Stops at the first error.
+    /// The feed, page number and posts of a list page route that exists: a feed's
+    /// folder (`/categories/bay-area/`) or one of its further pages (`…/page/2/`). The
+    /// site's first page is the home page, prerendered.
+    fn list_of(&self, route: &str) -> Option<ListPage<'_>> {
+        let (key, page) = FeedKey::of_page(route)?;
+        let info = self.listing.get(&key)?;
+        let (topic, changed) = match self.topics.get(&key) {
+            Some((topic, changed)) => (Some(topic), *changed),
+            None => (None, info.updated.with_timezone(&Utc)),
+        };
+        let count = topic.map_or(0, Topic::len);
+        if page > feed::page_count(count) || (key == FeedKey::Site && page == 1) {
+            return None;
+        }
+        let skip = (page - 1) * feed::POSTS_PER_PAGE;
+        Some(ListPage {
+            info,
+            page,
+            count,
+            posts: topic.map_or_else(Vec::new, |t| t.posts(skip, feed::POSTS_PER_PAGE)),
+            changed,
+        })
+    }
+
+    /// A page of a feed's list, rendered now or taken from the cache.
+    fn list_page(&self, route: &str) -> Option<Arc<Rendered>> {
+        let list = self.list_of(route)?;
+        let context = self.page_context.as_ref()?;
+        let input = PageInput::List(
+            list.info.clone(),
+            list.count,
+            list.posts.iter().cloned().map(ByIdentity).collect(),
+        );
+        Some(self.cached(route, input, || render_list_page(&list, context)))
+    }
+
+    /// Every page of every feed's list but the home page: what `build` writes beside
+    /// the post pages.
+    fn list_routes(&self) -> Vec<String> {
+        self.listing
+            .keys()
+            .flat_map(|key| {
+                let count = self.topics.get(key).map_or(0, |(topic, _)| topic.len());
+                let first = if *key == FeedKey::Site { 2 } else { 1 };
+                (first..=feed::page_count(count)).map(move |n| key.page(n))
+            })
+            .collect()
+    }
+
+    /// Renders every post page and every page of every feed's list, and hands each to
+    /// `each`, on every core, never holding more than one page a core: what `build`
+    /// writes. Stops at the first error.
     pub fn each_page<E: Send>(
         &self,
         each: impl Fn(&str, Rendered) -> Result<(), E> + Sync,
@@ -389,7 +468,14 @@ impl Snapshot {
         posts
             .par_iter()
             .try_for_each(|(route, post)| each(route, render_page(post, context)))?;
-        Ok(posts.len())
+        let lists = self.list_routes();
+        lists
+            .par_iter()
+            .try_for_each(|route| match self.list_of(route) {
+                Some(list) => each(route, render_list_page(&list, context)),
+                None => Ok(()),
+            })?;
+        Ok(posts.len() + lists.len())
     }
 
     /// The page a former page or alias of a post redirects to.
@@ -454,8 +540,31 @@ impl Snapshot {
         Some(compressed)
     }
 
+    /// Every route that answers 200: prerendered, post pages, list pages.
     pub fn route_count(&self) -> usize {
-        self.routes.len() + self.pages.size()
+        let lists: usize = self
+            .listing
+            .keys()
+            .map(|key| {
+                let count = self.topics.get(key).map_or(0, |(topic, _)| topic.len());
+                let pages = feed::page_count(count);
+                // The site's first page is the home page, one of `routes`.
+                if *key == FeedKey::Site {
+                    pages - 1
+                } else {
+                    pages
+                }
+            })
+            .sum();
+        self.routes.len() + self.pages.size() + lists
+    }
+
+    /// The newest posts of the site's list, with their bodies: what the home page shows.
+    fn newest(&self) -> Vec<Arc<Post>> {
+        self.topics
+            .get(&FeedKey::Site)
+            .map(|(topic, _)| topic.posts(0, feed::POSTS_PER_PAGE))
+            .unwrap_or_default()
     }
 
     /// The next snapshot: the feeds of `catalog` that `touched` names (every feed on a
@@ -483,6 +592,7 @@ impl Snapshot {
                 feed_names: Vec::new(),
                 redirects: Arc::clone(&remembered.redirects),
                 pages: catalog.pages(),
+                topics: self.topics.clone(),
                 page_context: Some(Arc::new(PageContext {
                     site: config.site.clone(),
                     formats: config.formats.clone(),
@@ -498,6 +608,7 @@ impl Snapshot {
             cache_control,
         };
         let keys = feeds_to_render(self, catalog, touched, remembered);
+        pass.topics(&keys, catalog);
         let shown: Vec<Arc<Post>> = keys
             .iter()
             .flat_map(|key| catalog.top(key, config.items))
@@ -519,7 +630,7 @@ impl Snapshot {
             }
         }
         pass.next.feeds = pass.next.listing.len();
-        pass.listing(config);
+        pass.listing(bodies.as_ref(), config);
         let Pass {
             mut next, stats, ..
         } = pass;
@@ -664,10 +775,7 @@ impl Pass<'_> {
             self.retire(&key, config);
             return None;
         };
-        let title = match key {
-            FeedKey::Site => config.site.title.clone(),
-            _ => format!("{} — {}", config.site.title, name),
-        };
+        let title = feed::feed_title(&config.site, &key, &name);
         let info = FeedInfo {
             key: key.clone(),
             title,
@@ -702,21 +810,60 @@ impl Pass<'_> {
         }
     }
 
-    /// The index and the OPML list, when the feeds they list changed.
-    fn listing(&mut self, config: &Config) {
+    /// Takes the lists of the feeds in `keys` from the catalog, dated now (or, on a
+    /// first publish, by their newest change): a list page's Last-Modified.
+    fn topics(&mut self, keys: &BTreeSet<FeedKey>, catalog: &Catalog) {
+        let first = self.prev.listing.is_empty();
+        for key in keys {
+            match catalog.topic(key) {
+                Some(topic) => {
+                    let changed = if first {
+                        let newest = newest_change(&topic.posts(0, 1));
+                        self.prev.floor.map_or(newest, |floor| newest.max(floor))
+                    } else {
+                        self.now
+                    };
+                    self.next
+                        .topics
+                        .insert_mut(key.clone(), (topic, truncate_to_second(changed)));
+                }
+                None => {
+                    self.next.topics.remove_mut(key);
+                }
+            }
+        }
+    }
+
+    /// The home page and the OPML list, when what they show changed.
+    fn listing(&mut self, bodies: &dyn Bodies, config: &Config) {
         let listing: Vec<FeedInfo> = self.next.listing.values().cloned().collect();
         let everything = listing
             .iter()
             .map(|info| info.updated.with_timezone(&Utc))
             .max()
             .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
-        let input = Input::Listing(listing.clone());
-        self.place(routes::INDEX.into(), input.clone(), everything, || {
+        let listed: Vec<feed::Listed> = listing
+            .iter()
+            .map(|info| feed::Listed {
+                info: info.clone(),
+                count: self.next.topics.get(&info.key).map_or(0, |(t, _)| t.len()),
+            })
+            .collect();
+        let newest = self.next.newest();
+        let input = Input::Index(
+            listed.clone(),
+            newest.iter().cloned().map(ByIdentity).collect(),
+        );
+        self.place(routes::INDEX.into(), input, everything, || {
+            let full: Vec<std::borrow::Cow<Post>> =
+                newest.iter().map(|p| with_body(p, bodies)).collect();
+            let refs: Vec<&Post> = full.iter().map(|p| p.as_ref()).collect();
             (
                 HTML,
-                feed::render_index(&config.site, &listing, &config.formats),
+                feed::render_index(&config.site, &listed, &refs, &config.formats),
             )
         });
+        let input = Input::Listing(listing.clone());
         self.place(routes::OPML.into(), input, everything, || {
             (
                 OPML,
@@ -926,6 +1073,45 @@ fn health(
     }
 }
 
+/// A page of a feed's list, as [`Snapshot::list_of`] finds it.
+struct ListPage<'a> {
+    info: &'a FeedInfo,
+    page: usize,
+    count: usize,
+    posts: Vec<Arc<Post>>,
+    /// When the feed's list last changed.
+    changed: DateTime<Utc>,
+}
+
+/// A page of a feed's list, compressed, dated by when the list last changed.
+fn render_list_page(list: &ListPage, context: &PageContext) -> Rendered {
+    let full: Vec<std::borrow::Cow<Post>> = list
+        .posts
+        .iter()
+        .map(|p| with_body(p, context.bodies.as_ref()))
+        .collect();
+    let refs: Vec<&Post> = full.iter().map(|p| p.as_ref()).collect();
+    let body = feed::render_topic_page(
+        &context.site,
+        list.info,
+        list.count,
+        &refs,
+        list.page,
+        &context.formats,
+    );
+    let etag = etag(body.as_bytes());
+    let modified = context
+        .floor
+        .map_or(list.changed, |floor| list.changed.max(floor));
+    compressed(
+        HTML,
+        body,
+        etag,
+        truncate_to_second(modified),
+        context.cache_control.clone(),
+    )
+}
+
 /// A post's page, compressed, dated by the post's last change (never before the floor).
 fn render_page(post: &Post, context: &PageContext) -> Rendered {
     let post = with_body(post, context.bodies.as_ref());
@@ -991,6 +1177,92 @@ mod tests {
         )
     }
 
+    fn body(rendered: &Rendered) -> String {
+        String::from_utf8(rendered.body.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn list_pages_answer_for_every_topic_with_twenty_posts_a_page() {
+        let mut catalog = Catalog::new();
+        for i in 1..=25 {
+            let p = PostBuilder::new(&format!("p{i:02}"))
+                .site(&config().site)
+                .author("Ann")
+                .category("Alpha")
+                .tag("Night Owls")
+                .published(&format!("2024-05-{i:02}T12:00:00+00:00"))
+                .summary(&format!("summary {i}"))
+                .build();
+            catalog.apply(&format!("p{i:02}.md"), Update::Parsed(p));
+        }
+        let (snapshot, _) = publish(&Snapshot::default(), &mut catalog, day(28));
+        let first = snapshot.get("/categories/alpha/").unwrap();
+        assert_eq!(first.content_type, "text/html; charset=utf-8");
+        let html = body(&first);
+        // Newest first: 25 down to 6 on the first page, 5 to 1 on the second.
+        assert!(html.contains(r#"<a href="https://example.com/posts/p25/">"#));
+        assert!(html.contains(r#"<a href="https://example.com/posts/p06/">"#));
+        assert!(!html.contains(r#"<a href="https://example.com/posts/p05/">"#));
+        assert!(html.contains("<p>summary 25</p>"));
+        assert!(html.contains(r#"<p class="meta">25 posts</p>"#));
+        let second = body(&snapshot.get("/categories/alpha/page/2/").unwrap());
+        assert_eq!(second.matches("<h3>").count(), 5);
+        assert!(second.contains(r#"<a href="https://example.com/posts/p05/">"#));
+        assert!(second.contains("<span>Page 2 of 2</span>"));
+        for route in [
+            "/tags/night-owls/",
+            "/tags/night-owls/page/2/",
+            "/authors/ann/",
+            "/page/2/",
+        ] {
+            assert!(snapshot.get(route).is_some(), "{route}");
+            assert!(snapshot.has(route), "{route}");
+        }
+        for route in [
+            "/categories/alpha/page/3/",
+            "/categories/alpha/page/1/",
+            "/page/1/",
+            "/page/3/",
+            "/categories/beta/",
+            "/tags/night-owls/page/3/",
+        ] {
+            assert!(snapshot.get(route).is_none(), "{route}");
+            assert!(!snapshot.has(route), "{route}");
+        }
+        // The home page shows the newest page of posts, then every topic with its count.
+        let home = body(&snapshot.get("/").unwrap());
+        assert_eq!(home.matches("<h3>").count(), 20);
+        assert!(home.contains(
+            r#"<li><a href="https://example.com/tags/night-owls/">Night Owls</a> <span class="count">25 posts</span></li>"#
+        ));
+        // Lists: /page/2/ and two pages each of Alpha, Ann and Night Owls; 4 feeds × 3
+        // formats, the home page, OPML and health; 25 posts' pages.
+        assert_eq!(snapshot.route_count(), (1 + 3 * 2) + (4 * 3 + 3) + 25);
+    }
+
+    #[test]
+    fn a_list_page_changes_when_its_topic_does_and_never_goes_back_in_time() {
+        let mut catalog = Catalog::new();
+        catalog.apply("a.md", Update::Parsed(post("a", "Alpha", "Ann", 1, "one")));
+        catalog.apply("b.md", Update::Parsed(post("b", "Beta", "Ann", 2, "two")));
+        let (first, _) = publish(&Snapshot::default(), &mut catalog, day(20));
+        let alpha = first.get("/categories/alpha/").unwrap();
+        // A first publish dates a list by its newest post.
+        assert_eq!(alpha.last_modified, day(1));
+        catalog.apply("a.md", Update::Removed);
+        let (second, _) = publish(&first, &mut catalog, day(21));
+        // Alpha lost its last post and was never remembered: its page goes with its feed.
+        assert!(second.get("/categories/alpha/").is_none());
+        let ann = second.get("/authors/ann/").unwrap();
+        assert_ne!(ann.etag, first.get("/authors/ann/").unwrap().etag);
+        assert_eq!(ann.last_modified, day(21));
+        // Beta did not change: the same page, from the cache.
+        assert!(Arc::ptr_eq(
+            &first.get("/categories/beta/").unwrap(),
+            &second.get("/categories/beta/").unwrap()
+        ));
+    }
+
     #[test]
     fn a_publish_swaps_bodies_in_first_and_their_compressed_variants_after() {
         let mut catalog = Catalog::new();
@@ -1038,11 +1310,12 @@ mod tests {
             Update::Parsed(post("a", "Alpha", "Ann", 1, "one, edited")),
         );
         let (second, stats) = publish(&first, &mut catalog, day(21));
-        // Site, Alpha and Ann feeds × 3 formats; the feed list is the same.
+        // Site, Alpha and Ann feeds × 3 formats, and the home page, which shows the
+        // edited post; the feed list (OPML) is the same.
         assert_eq!(
             stats,
             Rerendered {
-                routes: 9,
+                routes: 10,
                 removed: 0
             }
         );
@@ -1050,7 +1323,7 @@ mod tests {
             "/categories/beta/rss.xml",
             "/authors/bob/atom.xml",
             "/posts/b/",
-            "/",
+            "/opml.xml",
         ] {
             assert!(
                 Arc::ptr_eq(&first.get(route).unwrap(), &second.get(route).unwrap()),

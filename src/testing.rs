@@ -58,7 +58,7 @@ pub struct PostBuilder {
     title: String,
     authors: Vec<Named>,
     categories: Vec<Named>,
-    tags: Vec<String>,
+    tags: Vec<Named>,
     published: DateTime<FixedOffset>,
     updated: Option<DateTime<FixedOffset>>,
     summary: String,
@@ -127,7 +127,7 @@ impl PostBuilder {
 
     /// One more tag, after those already given.
     pub fn tag(mut self, tag: &str) -> PostBuilder {
-        self.tags.push(tag.into());
+        self.tags.push(named(tag));
         self
     }
 

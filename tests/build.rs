@@ -67,6 +67,11 @@ const FEEDS: &[(&str, usize)] = &[
     ("authors/marcus-oyelaran/", 2),
     ("authors/priya-natarajan/", 3),
     ("authors/newsroom/", 4),
+    ("tags/rain/", 1),
+    ("tags/data/", 1),
+    ("tags/budget/", 1),
+    ("tags/board/", 1),
+    ("tags/food/", 1),
 ];
 
 #[test]
@@ -213,8 +218,21 @@ fn site_feed_carries_ids_dates_and_categories_of_the_bundled_posts() {
         Some("2020-02-14T19:00:00+00:00".to_string())
     );
     let rain = entry("tag:127.0.0.1,2019-03-10:rainfall-totals");
-    let terms: Vec<&str> = rain.categories.iter().map(|c| c.term.as_str()).collect();
-    assert_eq!(terms, vec!["weather", "bay-area"]);
+    // Categories, then tags, which name their scheme: the site's tag pages.
+    let terms: Vec<(&str, Option<&str>)> = rain
+        .categories
+        .iter()
+        .map(|c| (c.term.as_str(), c.scheme.as_deref()))
+        .collect();
+    assert_eq!(
+        terms,
+        vec![
+            ("weather", None),
+            ("bay-area", None),
+            ("rain", Some("http://127.0.0.1:8080/tags/")),
+            ("data", Some("http://127.0.0.1:8080/tags/")),
+        ]
+    );
 }
 
 #[test]

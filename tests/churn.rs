@@ -1016,6 +1016,9 @@ fn universe(ever: &BTreeSet<String>) -> BTreeSet<String> {
             routes.extend(dropfeed::routes::aliases_of(&route));
             routes.insert(route);
         }
+        // The feed's HTML list and its further pages (404 past the last).
+        routes.insert(dir.to_string());
+        routes.extend((2..=40).map(|n| format!("{dir}page/{n}/")));
     }
     routes.extend(ever.iter().map(|rel| Post::page(rel)));
     routes

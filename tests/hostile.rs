@@ -1480,7 +1480,12 @@ fn feeds_of_opml(opml: &str) -> Vec<String> {
                 for attribute in e.attributes() {
                     let attribute = attribute.unwrap();
                     if attribute.key.as_ref() == b"xmlUrl" {
-                        feeds.push(path_of(&attribute.unescape_value().unwrap()));
+                        // One feed per topic, in RSS: the other formats are beside it.
+                        let rss = path_of(&attribute.unescape_value().unwrap());
+                        let dir = rss.strip_suffix("rss.xml").expect("RSS in the OPML");
+                        feeds.push(format!("{dir}rss.xml"));
+                        feeds.push(format!("{dir}atom.xml"));
+                        feeds.push(format!("{dir}feed.json"));
                     }
                 }
             }
@@ -1657,11 +1662,15 @@ async fn assert_every_route_harmless(site: &Site) -> Vec<String> {
         };
         assert_harmless(route, &shown);
     }
-    let index = site.get("/").await;
-    assert_eq!(index.status, StatusCode::OK);
-    let mut shown = Shown::default();
-    shown.html(&index.text());
-    assert_harmless("/", &shown);
+    // Every topic's HTML page, which shows its name and its posts' titles and
+    // summaries; the home page shows every topic's name.
+    for dir in feeds.iter().filter_map(|f| f.strip_suffix("rss.xml")) {
+        let page = site.get(dir).await;
+        assert_eq!(page.status, StatusCode::OK, "{dir}");
+        let mut shown = Shown::default();
+        shown.html(&page.text());
+        assert_harmless(dir, &shown);
+    }
     let feed: Value = serde_json::from_slice(&site.get("/feed.json").await.body).unwrap();
     for item in feed["items"].as_array().unwrap() {
         let route = path_of(item["url"].as_str().unwrap());

@@ -5,7 +5,7 @@
 mod common;
 
 use common::strict_xml;
-use dropfeed::feed::{render_feed, render_index, render_opml, FeedInfo};
+use dropfeed::feed::{render_feed, render_index, render_opml, FeedInfo, Listed};
 use dropfeed::post::Post;
 use dropfeed::routes::{FeedKey, Format};
 use dropfeed::testing::site;
@@ -85,15 +85,16 @@ fn every_format_parses_with_its_items_ids_titles_dates_and_categories() {
             .map(|e| e.categories.iter().map(|c| c.term.as_str()).collect())
             .collect();
         let expected: Vec<Vec<&str>> = match format {
+            // Categories, then tags (`local`).
             Format::Atom => vec![
-                vec!["transit"],
-                vec!["city-hall", "transit"],
-                vec!["city-hall"],
+                vec!["transit", "local"],
+                vec!["city-hall", "transit", "local"],
+                vec!["city-hall", "local"],
             ],
             Format::Rss => vec![
-                vec!["Transit"],
-                vec!["City Hall", "Transit"],
-                vec!["City Hall"],
+                vec!["Transit", "local"],
+                vec!["City Hall", "Transit", "local"],
+                vec!["City Hall", "local"],
             ],
             Format::Json => vec![
                 vec!["Transit", "local"],
@@ -113,7 +114,10 @@ fn atom_category_labels_are_the_display_names() {
         .iter()
         .map(|c| c.label.as_deref())
         .collect();
-    assert_eq!(labels, vec![Some("City Hall"), Some("Transit")]);
+    assert_eq!(
+        labels,
+        vec![Some("City Hall"), Some("Transit"), Some("local")]
+    );
 }
 
 #[test]
@@ -183,7 +187,13 @@ fn xml_documents_are_well_formed_in_strict_mode() {
     let site = site();
     let feeds = every_feed();
     strict_xml("opml", &render_opml(&site, &feeds, &ALL));
-    strict_xml("index", &render_index(&site, &feeds, &ALL));
+    let posts = common::posts();
+    let newest: Vec<&Post> = posts.iter().collect();
+    let listed: Vec<Listed> = feeds
+        .into_iter()
+        .map(|info| Listed { info, count: 3 })
+        .collect();
+    strict_xml("index", &render_index(&site, &listed, &newest, &ALL));
 }
 
 #[test]
@@ -212,22 +222,22 @@ fn opml_outlines_read_back_with_their_urls() {
         vec![
             (
                 "rss".to_string(),
-                "Example News (RSS)".to_string(),
+                "Example News".to_string(),
                 "https://news.example.com/rss.xml".to_string()
             ),
             (
                 "rss".to_string(),
-                "Example News — City Hall (RSS)".to_string(),
+                "Example News — City Hall".to_string(),
                 "https://news.example.com/categories/city-hall/rss.xml".to_string()
             ),
             (
                 "rss".to_string(),
-                "Example News — Tom & Jerry <3 (RSS)".to_string(),
+                "Example News — Tom & Jerry <3".to_string(),
                 "https://news.example.com/categories/tom-jerry-3/rss.xml".to_string()
             ),
             (
                 "rss".to_string(),
-                "Example News — Zoë Álvarez (RSS)".to_string(),
+                "Example News — Zoë Álvarez".to_string(),
                 "https://news.example.com/authors/zoe-alvarez/rss.xml".to_string()
             ),
         ]

@@ -257,6 +257,7 @@ async fn feeds_with_pictures_and_audio_pass_the_w3c_validator() {
         "/categories/radio/",
         "/categories/photos/",
         "/authors/dana-whitfield/",
+        "/tags/night-bus/",
     ] {
         for file in ["rss.xml", "atom.xml", "feed.json"] {
             let url = format!("http://{}{dir}{file}", site.addr);

@@ -108,7 +108,7 @@ fn check_post(source: &Source, post: &Post) -> Result<(), TestCaseError> {
         &post.url,
     ]
     .into_iter()
-    .chain(post.tags.iter())
+    .chain(post.tags.iter().map(|t| &t.name))
     .chain(post.authors.iter().map(|a| &a.name))
     .chain(post.categories.iter().map(|c| &c.name));
     for text in texts {
@@ -697,7 +697,7 @@ fn written_back(post: &Post, body: &str) -> String {
         yaml_quote(&post.updated.to_rfc3339()),
         list(post.authors.iter().map(|a| yaml_quote(&escape_html(&a.name))).collect()),
         list(post.categories.iter().map(|c| yaml_quote(&escape_html(&c.name))).collect()),
-        list(post.tags.iter().map(|t| yaml_quote(&escape_html(t))).collect()),
+        list(post.tags.iter().map(|t| yaml_quote(&escape_html(&t.name))).collect()),
         yaml_quote(&escape_html(&post.summary)),
         yaml_quote(&post.slug),
         post.draft,

@@ -5,7 +5,7 @@ use atom_syndication::{
 };
 
 use super::{
-    author_names, description, home_url, modified, self_url, truncate_to_second, FeedInfo, Format,
+    author_names, description, modified, page_url, self_url, truncate_to_second, FeedInfo, Format,
 };
 use crate::post::{Attachment, Post, Site};
 
@@ -25,7 +25,7 @@ pub fn render(site: &Site, feed: &FeedInfo, posts: &[&Post]) -> String {
         }),
         links: vec![
             link(self_url, "self", "application/atom+xml"),
-            link(home_url(site), "alternate", "text/html"),
+            link(page_url(site, feed), "alternate", "text/html"),
         ],
         lang: (!site.language.trim().is_empty()).then(|| site.language.clone()),
         icon: site.channel.icon_url.clone(),
@@ -59,6 +59,11 @@ fn entry(site: &Site, post: &Post) -> Entry {
                 scheme: None,
                 label: Some(c.name.clone()),
             })
+            .chain(post.tags.iter().map(|t| Category {
+                term: t.slug.clone(),
+                scheme: Some(super::tag_scheme(site)),
+                label: Some(t.name.clone()),
+            }))
             .collect(),
         links: std::iter::once(link(post.url.clone(), "alternate", "text/html"))
             .chain(

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{
-    author_names, description, home_url, keywords, modified, rfc3339, self_url, FeedInfo, Format,
+    author_names, description, keywords, modified, page_url, rfc3339, self_url, FeedInfo, Format,
 };
 use crate::post::{Post, Site};
 
@@ -64,7 +64,7 @@ pub fn render(site: &Site, feed: &FeedInfo, posts: &[&Post]) -> String {
     let document = JsonFeed {
         version: VERSION,
         title: &feed.title,
-        home_page_url: home_url(site),
+        home_page_url: page_url(site, feed),
         feed_url: self_url(site, feed, Format::Json),
         description: description(site, feed),
         language: site.language.trim(),

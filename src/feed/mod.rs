@@ -64,9 +64,39 @@ pub fn render_feed(format: Format, site: &Site, feed: &FeedInfo, posts: &[&Post]
     }
 }
 
-/// The HTML index of every feed, with autodiscovery links.
-pub fn render_index(site: &Site, feeds: &[FeedInfo], formats: &[Format]) -> String {
-    pages::index(site, feeds, formats)
+pub use pages::{page_count, Listed, POSTS_PER_PAGE};
+
+/// The home page: the newest posts, the site's Subscribe box, and every topic with its
+/// post count.
+pub fn render_index(
+    site: &Site,
+    listing: &[Listed],
+    newest: &[&Post],
+    formats: &[Format],
+) -> String {
+    pages::index(site, listing, newest, formats)
+}
+
+/// Page `page` (from 1) of a feed's HTML list: its `posts` there, of `count` in all.
+pub fn render_topic_page(
+    site: &Site,
+    feed: &FeedInfo,
+    count: usize,
+    posts: &[&Post],
+    page: usize,
+    formats: &[Format],
+) -> String {
+    pages::topic(site, feed, count, posts, page, formats)
+}
+
+/// A feed's title: the site's, or "Site — Category", "Site — Author", "Site — #tag"
+/// (a tag and a category may share a name).
+pub fn feed_title(site: &Site, key: &FeedKey, name: &str) -> String {
+    match key {
+        FeedKey::Site => site.title.clone(),
+        FeedKey::Tag(_) => format!("{} — #{name}", site.title),
+        _ => format!("{} — {name}", site.title),
+    }
 }
 
 /// A post as a small HTML page: where the item's link leads.
@@ -84,7 +114,20 @@ fn self_url(site: &Site, feed: &FeedInfo, format: Format) -> String {
     routes::absolute(&site.base_url, &feed.key.route(format))
 }
 
-/// The site's home page: every feed's alternate (HTML) link.
+/// The taxonomy of tags in RSS (`category domain`) and Atom (`category scheme`): the
+/// URL of the site's tag pages, `{base_url}/tags/`, so a reader can tell a tag from a
+/// category of the same name.
+fn tag_scheme(site: &Site) -> String {
+    routes::absolute(&site.base_url, "/tags/")
+}
+
+/// A feed's HTML page, its alternate link: the home page for the site's feed, the
+/// category's, author's or tag's page for theirs.
+fn page_url(site: &Site, feed: &FeedInfo) -> String {
+    routes::absolute(&site.base_url, &feed.key.dir())
+}
+
+/// The site's home page.
 fn home_url(site: &Site) -> String {
     routes::absolute(&site.base_url, routes::INDEX)
 }
@@ -98,6 +141,7 @@ fn description(site: &Site, feed: &FeedInfo) -> String {
         FeedKey::Site => site.description.clone(),
         FeedKey::Category(_) => format!("Posts in {} from {}", feed.name, site.title),
         FeedKey::Author(_) => format!("Posts by {} on {}", feed.name, site.title),
+        FeedKey::Tag(_) => format!("Posts tagged {} on {}", feed.name, site.title),
     }
 }
 
@@ -162,7 +206,7 @@ fn keywords(post: &Post) -> Vec<&str> {
     post.categories
         .iter()
         .map(|c| c.name.as_str())
-        .chain(post.tags.iter().map(String::as_str))
+        .chain(post.tags.iter().map(|t| t.name.as_str()))
         .filter(|k| !k.trim().is_empty() && seen.insert(k.to_lowercase()))
         .collect()
 }

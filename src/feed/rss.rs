@@ -12,7 +12,7 @@ use rss::extension::itunes::{
 };
 use rss::{Category, Channel, Enclosure, Guid, Image, Item};
 
-use super::{description, home_url, rfc2822, self_url, FeedInfo, Format, GENERATOR};
+use super::{description, page_url, rfc2822, self_url, FeedInfo, Format, GENERATOR};
 use crate::post::{Attachment, Post, Site};
 
 const CONTENT_NAMESPACE: &str = "http://purl.org/rss/1.0/modules/content/";
@@ -29,7 +29,7 @@ pub fn render(site: &Site, feed: &FeedInfo, posts: &[&Post]) -> String {
     ]);
     let channel = Channel {
         title: feed.title.clone(),
-        link: home_url(site),
+        link: page_url(site, feed),
         description: description(site, feed),
         language: non_empty(&site.language),
         last_build_date: Some(rfc2822(feed.updated)),
@@ -45,7 +45,7 @@ pub fn render(site: &Site, feed: &FeedInfo, posts: &[&Post]) -> String {
         image: site.channel.icon_url.as_ref().map(|url| Image {
             url: url.clone(),
             title: feed.title.clone(),
-            link: home_url(site),
+            link: page_url(site, feed),
             ..Image::default()
         }),
         itunes_ext: is_podcast(posts).then(|| podcast(site)),
@@ -147,6 +147,12 @@ fn item(site: &Site, post: &Post, podcast: bool) -> Item {
                 name: c.name.clone(),
                 domain: None,
             })
+            // Tags after categories, told apart by their taxonomy: the folder of the
+            // site's tag pages.
+            .chain(post.tags.iter().map(|t| Category {
+                name: t.name.clone(),
+                domain: Some(super::tag_scheme(site)),
+            }))
             .collect(),
         guid: Some(Guid {
             value: post.id.clone(),

@@ -214,7 +214,7 @@ pub struct Post {
     /// Never empty: the site's author when the post names none.
     pub authors: Vec<Named>,
     pub categories: Vec<Named>,
-    pub tags: Vec<String>,
+    pub tags: Vec<Named>,
     pub published: DateTime<FixedOffset>,
     /// `updated`/`lastmod` from front matter, else `published`; never before `published`.
     pub updated: DateTime<FixedOffset>,
@@ -285,7 +285,7 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
     let authors = normalize::named(normalize::author_names(authors, site), "author");
     let authors = normalize::at_most(authors, limits.authors, "authors", "max_authors", &mut warn);
     let tags = normalize::capped_names(front.tags.clone(), "tags", &mut warn);
-    let tags = text::dedup_names(tags);
+    let tags = normalize::named(text::dedup_names(tags), "tag");
     let tags = normalize::at_most(tags, limits.tags, "tags", "max_tags", &mut warn);
     let first_paragraph = body.first_paragraph();
     let title =

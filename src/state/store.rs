@@ -236,6 +236,7 @@ fn feed_columns(key: &FeedKey) -> (&'static str, &str) {
         FeedKey::Site => ("site", ""),
         FeedKey::Category(slug) => ("category", slug),
         FeedKey::Author(slug) => ("author", slug),
+        FeedKey::Tag(slug) => ("tag", slug),
     }
 }
 
@@ -244,6 +245,7 @@ fn feed_key(kind: &str, slug: String) -> Option<FeedKey> {
         "site" => Some(FeedKey::Site),
         "category" => Some(FeedKey::Category(slug)),
         "author" => Some(FeedKey::Author(slug)),
+        "tag" => Some(FeedKey::Tag(slug)),
         _ => None,
     }
 }
