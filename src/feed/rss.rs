@@ -89,7 +89,11 @@ fn podcast(site: &Site) -> ITunesChannelExtension {
                 }),
             })
             .collect(),
-        image: channel.icon_url.clone(),
+        // Apple takes JPEG or PNG artwork only.
+        image: channel
+            .icon_url
+            .clone()
+            .filter(|_| matches!(channel.icon_type, Some("image/png" | "image/jpeg"))),
         explicit: Some(channel.itunes_explicit.to_string()),
         // An owner without an e-mail address is invalid: without one, none.
         owner: channel.itunes_email.as_ref().map(|email| ITunesOwner {
