@@ -505,7 +505,7 @@ impl Snapshot {
             }
         }
         pass.next.feeds = pass.next.listing.len();
-        pass.listing(bodies.as_ref(), config);
+        pass.listing(config);
         let Pass {
             mut next, stats, ..
         } = pass;
@@ -681,7 +681,7 @@ impl Pass<'_> {
     }
 
     /// The home page and the OPML list, when what they show changed.
-    fn listing(&mut self, bodies: &dyn Bodies, config: &Config) {
+    fn listing(&mut self, config: &Config) {
         let listing: Vec<FeedInfo> = self.next.listing.values().cloned().collect();
         let everything = listing
             .iter()
@@ -700,10 +700,9 @@ impl Pass<'_> {
             listed.clone(),
             newest.iter().cloned().map(ByIdentity).collect(),
         );
+        // Lists show summaries, which posts keep in memory: no body is read for them.
         self.place(routes::INDEX.into(), input, everything, || {
-            let full: Vec<std::borrow::Cow<Post>> =
-                newest.iter().map(|p| with_body(p, bodies)).collect();
-            let refs: Vec<&Post> = full.iter().map(|p| p.as_ref()).collect();
+            let refs: Vec<&Post> = newest.iter().map(|p| p.as_ref()).collect();
             (
                 HTML,
                 feed::render_index(&config.site, &listed, &refs, &config.formats),
@@ -931,12 +930,8 @@ struct ListPage<'a> {
 
 /// A page of a feed's list, compressed, dated by when the list last changed.
 fn render_list_page(list: &ListPage, context: &PageContext) -> Rendered {
-    let full: Vec<std::borrow::Cow<Post>> = list
-        .posts
-        .iter()
-        .map(|p| with_body(p, context.bodies.as_ref()))
-        .collect();
-    let refs: Vec<&Post> = full.iter().map(|p| p.as_ref()).collect();
+    // Lists show summaries, which posts keep in memory: no body is read for them.
+    let refs: Vec<&Post> = list.posts.iter().map(|p| p.as_ref()).collect();
     let body = feed::render_topic_page(
         &context.site,
         list.info,

@@ -99,7 +99,10 @@ fn alternates(dom: &str) -> Vec<(String, String, String)> {
     dom.split("<link rel=\"alternate\"")
         .skip(1)
         .map(|rest| {
-            let tag = format!("<link rel=\"alternate\"{}", &rest[..rest.find('>').unwrap()]);
+            let tag = format!(
+                "<link rel=\"alternate\"{}",
+                &rest[..rest.find('>').unwrap()]
+            );
             let get = |a| attr_after(&tag, "<link", a).replace("&amp;", "&");
             (get("title"), get("type"), get("href"))
         })
@@ -201,8 +204,17 @@ async fn chromium_shows_each_page_with_its_subscribe_box_and_discovers_its_feeds
         };
         let title = format!("<title>{}</title>", page.title.replace('&', "&amp;"));
         assert!(dom.contains(&title), "{}: no {title} in\n{dom}", page.name);
-        assert!(dom.contains(page.heading), "{}: no {}", page.name, page.heading);
-        assert!(dom.contains("<h2>Subscribe</h2>"), "{}: no Subscribe box", page.name);
+        assert!(
+            dom.contains(page.heading),
+            "{}: no {}",
+            page.name,
+            page.heading
+        );
+        assert!(
+            dom.contains("<h2>Subscribe</h2>"),
+            "{}: no Subscribe box",
+            page.name
+        );
         let copy = attr_after(&dom, "id=\"feed-url\"", "value");
         assert_eq!(copy, format!("{base}{}", page.subscribe), "{}", page.name);
         let found = alternates(&dom);
