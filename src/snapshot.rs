@@ -1,13 +1,15 @@
-//! Every route the server answers: feeds, the index and OPML rendered and compressed
-//! ahead of requests; post pages rendered on request and cached.
+//! Every route the server answers: feeds, the home page and OPML rendered and compressed
+//! ahead of requests; post pages and the pages of each category's, author's and tag's
+//! list rendered on request and cached.
 //!
 //! A [`Snapshot`] is immutable: a publish builds the next one from the previous one and
 //! the feeds the catalog says a change touched, re-rendering only those, and the server
 //! swaps it in whole. Each route remembers what it was rendered from, so a touched feed
 //! whose newest `feeds.items` posts are the same (a post edited further down) keeps its
-//! bytes. Post pages, which readers open one at a time, are not rendered ahead: the
-//! snapshot holds the visible posts by route (a persistent map, shared with the catalog
-//! in O(1)) and a bounded cache of the pages asked for.
+//! bytes. Post pages and list pages, which people open one at a time, are not rendered
+//! ahead: the snapshot holds the visible posts by route and each feed's posts in order
+//! (persistent collections, shared with the catalog in O(1)) and a bounded cache of the
+//! pages asked for.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
