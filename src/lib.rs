@@ -18,8 +18,9 @@
 //! - [`state`]: the identity ledger (each post's id, slug, page route and former
 //!   routes; the feeds ever published) and the SQLite database it is kept in.
 //! - [`feed`]: renderers for RSS, Atom, JSON Feed and the HTML/OPML pages. Pure.
-//! - [`snapshot`]: every route with ETag and Last-Modified: feeds prerendered and
-//!   compressed, post pages rendered on request through a bounded cache.
+//! - [`snapshot`]: every route with ETag and Last-Modified: feeds and the home page
+//!   prerendered and compressed, post pages and topic pages rendered on request through
+//!   a bounded cache.
 //! - [`scan`]: listing the post files of a folder, reading one into a catalog update and
 //!   all of them into a catalog; reading bodies left in their files again, and opening
 //!   the media files beside posts (behind `snapshot::Bodies`).

@@ -1,13 +1,15 @@
-//! Every route the server answers: feeds, the index and OPML rendered and compressed
-//! ahead of requests; post pages rendered on request and cached.
+//! Every route the server answers: feeds, the home page and OPML rendered and compressed
+//! ahead of requests; post pages and the pages of each category's, author's and tag's
+//! list rendered on request and cached.
 //!
 //! A [`Snapshot`] is immutable: a publish builds the next one from the previous one and
 //! the feeds the catalog says a change touched, re-rendering only those, and the server
 //! swaps it in whole. Each route remembers what it was rendered from, so a touched feed
 //! whose newest `feeds.items` posts are the same (a post edited further down) keeps its
-//! bytes. Post pages, which readers open one at a time, are not rendered ahead: the
-//! snapshot holds the visible posts by route (a persistent map, shared with the catalog
-//! in O(1)) and a bounded cache of the pages asked for.
+//! bytes. Post pages and list pages, which people open one at a time, are not rendered
+//! ahead: the snapshot holds the visible posts by route and each feed's posts in order
+//! (persistent collections, shared with the catalog in O(1)) and a bounded cache of the
+//! pages asked for.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
@@ -630,7 +632,7 @@ impl Snapshot {
             }
         }
         pass.next.feeds = pass.next.listing.len();
-        pass.listing(bodies.as_ref(), config);
+        pass.listing(config);
         let Pass {
             mut next, stats, ..
         } = pass;
@@ -835,7 +837,7 @@ impl Pass<'_> {
     }
 
     /// The home page and the OPML list, when what they show changed.
-    fn listing(&mut self, bodies: &dyn Bodies, config: &Config) {
+    fn listing(&mut self, config: &Config) {
         let listing: Vec<FeedInfo> = self.next.listing.values().cloned().collect();
         let everything = listing
             .iter()
@@ -854,10 +856,9 @@ impl Pass<'_> {
             listed.clone(),
             newest.iter().cloned().map(ByIdentity).collect(),
         );
+        // Lists show summaries, which posts keep in memory: no body is read for them.
         self.place(routes::INDEX.into(), input, everything, || {
-            let full: Vec<std::borrow::Cow<Post>> =
-                newest.iter().map(|p| with_body(p, bodies)).collect();
-            let refs: Vec<&Post> = full.iter().map(|p| p.as_ref()).collect();
+            let refs: Vec<&Post> = newest.iter().map(|p| p.as_ref()).collect();
             (
                 HTML,
                 feed::render_index(&config.site, &listed, &refs, &config.formats),
@@ -1085,12 +1086,8 @@ struct ListPage<'a> {
 
 /// A page of a feed's list, compressed, dated by when the list last changed.
 fn render_list_page(list: &ListPage, context: &PageContext) -> Rendered {
-    let full: Vec<std::borrow::Cow<Post>> = list
-        .posts
-        .iter()
-        .map(|p| with_body(p, context.bodies.as_ref()))
-        .collect();
-    let refs: Vec<&Post> = full.iter().map(|p| p.as_ref()).collect();
+    // Lists show summaries, which posts keep in memory: no body is read for them.
+    let refs: Vec<&Post> = list.posts.iter().map(|p| p.as_ref()).collect();
     let body = feed::render_topic_page(
         &context.site,
         list.info,
