@@ -320,6 +320,11 @@ impl Catalog {
         self.known
     }
 
+    /// Posts dated in the future, published when their time comes.
+    pub fn scheduled(&self) -> usize {
+        self.scheduled.len()
+    }
+
     /// Files that failed to parse and what the listing found wrong, by path.
     pub fn errors(&self) -> Vec<Problem> {
         let mut errors: Vec<Problem> = self

@@ -1,8 +1,7 @@
 //! The `dropfeed` command: parses the CLI, sets up logging and calls into the library.
 
 use std::io::{IsTerminal, Write};
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -28,9 +27,10 @@ enum Command {
         /// The config file.
         #[arg(long, default_value = "config.toml")]
         config: PathBuf,
-        /// Listen here instead of `server.listen`; port 0 picks a free port.
+        /// Listen here (HOST:PORT, the host a name or an IP) instead of `server.listen`;
+        /// port 0 picks a free port.
         #[arg(long)]
-        listen: Option<SocketAddr>,
+        listen: Option<String>,
     },
     /// Write every route once as files (with .gz and .br beside them), then exit.
     Build {
@@ -65,7 +65,7 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", describe(&err));
             ExitCode::from(2)
         }
     }
@@ -74,13 +74,13 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve { config, listen } => {
-            let config = Config::load(&config)?;
+            let config = load_config(&config)?;
             // `config.listen` stays the file's, so a reload compares like with like.
-            let listen = listen.unwrap_or(config.listen);
+            let listen = listen.unwrap_or_else(|| config.listen.clone());
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             let served = runtime.block_on(async {
                 let reloads = reload_requests();
-                dropfeed::publish::serve(config, listen, shutdown_signal(), reloads).await
+                dropfeed::publish::serve(config, &listen, shutdown_signal(), reloads).await
             });
             // A publish left behind by the stop may still run on a blocking thread;
             // exiting must not wait for it.
@@ -93,7 +93,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             no_state,
         } => {
-            let config = Config::load(&config)?;
+            let config = load_config(&config)?;
+            // Before the state database is opened: a refused build writes nothing.
+            config.check_posts_dir()?;
             let mut state =
                 dropfeed::state::State::for_build(&config, !no_state).map_err(|err| {
                     anyhow::anyhow!("{err}; or build without it: dropfeed build --no-state")
@@ -117,7 +119,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { config } => {
-            let config = Config::load(&config)?;
+            let config = load_config(&config)?;
+            config.check_posts_dir()?;
             let findings = dropfeed::check::check(&config, chrono::Utc::now());
             print_lines(&findings.lines(&config)).context("writing the report")?;
             Ok(if findings.errors.is_empty() {
@@ -127,6 +130,37 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+/// Reads the config at `path`; a missing file gives the defaults, with a notice naming
+/// the file looked for (a mistyped `--config` must not pass unnoticed).
+fn load_config(path: &Path) -> anyhow::Result<Config> {
+    let config = Config::load(path)?;
+    if !config.file_found {
+        tracing::warn!(
+            "{}: no config file there; every key takes its default (posts from {}); write one to change them (README: config.toml)",
+            path.display(),
+            config.posts_dir.display(),
+        );
+    }
+    Ok(config)
+}
+
+/// `err` and the causes it wraps, each said once: a message that already quotes its
+/// cause (`cannot read x: No such file (os error 2)`) is not followed by it again.
+fn describe(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let said = cause.to_string();
+        if text.contains(&said) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&said);
+    }
+    text
 }
 
 /// Writes `lines` to stdout. A reader that stops reading (`dropfeed check | head -1`)
