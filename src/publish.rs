@@ -297,7 +297,7 @@ impl Publisher {
             &self.config,
             now,
         );
-        self.state.note_feeds(&next.feed_names);
+        self.state.note_feeds(&next.feed_names, &self.catalog, now);
         // A failed save is logged and shown on /healthz from the next publish on; the
         // ledger in memory goes on.
         let _ = self.state.save();
