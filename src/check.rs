@@ -86,13 +86,13 @@ impl Findings {
                 p.message
             ));
         }
-        lines.push(self.summary());
         lines
     }
 
-    /// The last line: `13 posts (10 published, 1 draft, 2 scheduled), 0 errors, 2
-    /// warnings`. Errors are files that gave no post; warnings are posts published with
-    /// a guess.
+    /// The line `check` ends with, on stderr (stdout holds only `path:line: problem`
+    /// lines, for scripts and editors): `13 posts (10 published, 1 draft, 2 scheduled),
+    /// 0 errors, 2 warnings`. Errors are files that gave no post; warnings are posts
+    /// published with a guess.
     pub fn summary(&self) -> String {
         format!(
             "{}, {}, {}",

@@ -122,7 +122,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = load_config(&config)?;
             config.check_posts_dir()?;
             let findings = dropfeed::check::check(&config, chrono::Utc::now());
-            print_lines(&findings.lines(&config)).context("writing the report")?;
+            if print_lines(&findings.lines(&config)).context("writing the report")? {
+                eprintln!("{}", findings.summary());
+            }
             Ok(if findings.errors.is_empty() {
                 ExitCode::SUCCESS
             } else {
@@ -163,21 +165,22 @@ fn describe(err: &anyhow::Error) -> String {
     text
 }
 
-/// Writes `lines` to stdout. A reader that stops reading (`dropfeed check | head -1`)
-/// closes the pipe: that ends the output quietly, as it does for any Unix tool, instead
-/// of failing the command.
-fn print_lines(lines: &[String]) -> std::io::Result<()> {
+/// Writes `lines` to stdout; false when the reader stopped reading. A reader that stops
+/// (`dropfeed check | head -1`) closes the pipe: that ends the output quietly, as it does
+/// for any Unix tool, instead of failing the command.
+fn print_lines(lines: &[String]) -> std::io::Result<bool> {
     let mut stdout = std::io::stdout().lock();
     for line in lines {
         match writeln!(stdout, "{line}") {
             Ok(()) => {}
-            Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => return Ok(false),
             Err(err) => return Err(err),
         }
     }
     match stdout.flush() {
-        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other,
+        Ok(()) => Ok(true),
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(err) => Err(err),
     }
 }
 
