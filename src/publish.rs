@@ -398,10 +398,11 @@ fn problems_of(update: &Update) -> Vec<(bool, Problem)> {
 fn log_problems(problems: &[(bool, Problem)], dir: &std::path::Path) {
     for (is_error, problem) in problems {
         let path = dir.join(&problem.path);
+        // Not "published": a draft or a post dated ahead is read with warnings too.
         let what = if *is_error {
             "not published"
         } else {
-            "published with a warning"
+            "warning"
         };
         tracing::warn!(
             "{}:{}: {what}: {}",

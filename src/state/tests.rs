@@ -352,7 +352,7 @@ fn a_content_change_is_dated_by_the_files_time_and_a_first_sighting_is_not_one()
         claim("a.txt", "a", "2026-11-01T00:00:00Z", "v1"),
         "2026-11-02T00:00:00Z",
     );
-    let placed = settle(&mut ledger, &[], &[first.clone()], NOW);
+    let placed = settle(&mut ledger, &[], std::slice::from_ref(&first), NOW);
     assert_eq!(placed[0].content_changed, None);
     // Touched, the same bytes: no change.
     let touched = modified_at(first.clone(), "2026-11-05T00:00:00Z");
