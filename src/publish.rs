@@ -1116,6 +1116,31 @@ mod tests {
         assert_eq!(applied.server, running.server);
     }
 
+    /// A reload reads a config that leaves `base_url` unset again: links must keep
+    /// following the address bound, not fall back to `server.listen`'s port.
+    #[test]
+    fn a_reload_keeps_links_on_the_address_bound() {
+        let (dir, mut publisher) = site();
+        let bound: SocketAddr = "127.0.0.1:19100".parse().unwrap();
+        let mut config = (*publisher.config).clone();
+        config.follow_bound(bound);
+        publisher.reconfigure(Arc::new(config));
+        publisher.bound = Some(bound);
+        std::fs::write(
+            dir.path().join("config.toml"),
+            "[site]\ntitle = \"Renamed\"\n",
+        )
+        .unwrap();
+        assert!(reload(&mut publisher).is_some());
+        let rendered = publisher.snapshots().load().get("/rss.xml").unwrap();
+        let rss = String::from_utf8_lossy(&rendered.body).into_owned();
+        assert!(rss.contains("<title>Renamed</title>"), "{rss}");
+        assert!(
+            rss.contains(r#"<atom:link href="http://127.0.0.1:19100/rss.xml" rel="self""#),
+            "{rss}"
+        );
+    }
+
     /// A clock that starts at `start` and moves with tokio's clock, so a paused test
     /// runtime moves it on as fast as timers allow.
     fn following_tokio_time(start: DateTime<Utc>) -> Clock {
