@@ -96,6 +96,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = load_config(&config)?;
             // Before the state database is opened: a refused build writes nothing.
             config.check_posts_dir()?;
+            if config.base_url_follows_listen {
+                // A build is for another server to serve: links to this machine are
+                // rarely what is meant, and ids minted now keep this host for good.
+                tracing::warn!(
+                    "{}: `site.base_url` is not set, so links and new ids use {} (`server.listen`); set it to the site's public URL",
+                    config.path.display(),
+                    config.site.base_url
+                );
+            }
             let mut state =
                 dropfeed::state::State::for_build(&config, !no_state).map_err(|err| {
                     anyhow::anyhow!("{err}; or build without it: dropfeed build --no-state")

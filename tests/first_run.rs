@@ -228,6 +228,37 @@ async fn serve_listens_on_a_host_name() {
     );
 }
 
+#[test]
+fn build_without_a_base_url_links_to_the_listen_address_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("config.toml"),
+        "[server]\nlisten = \"localhost:9000\"\n",
+    );
+    write(&dir.path().join("posts/night-bus.txt"), &night_bus());
+    let output = dropfeed(dir.path(), &["build", "--out", "out"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(" WARN config.toml: `site.base_url` is not set, so links and new ids use http://localhost:9000 (`server.listen`); set it to the site's public URL"),
+        "{stderr}"
+    );
+    let rss = std::fs::read_to_string(dir.path().join("out/rss.xml")).unwrap();
+    assert!(
+        rss.contains("<link>http://localhost:9000/posts/night-bus/</link>"),
+        "{rss}"
+    );
+
+    write(
+        &dir.path().join("config.toml"),
+        "[site]\nbase_url = \"https://news.example.org\"\n",
+    );
+    let output = dropfeed(dir.path(), &["build", "--out", "out"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("base_url"), "{stderr}");
+}
+
 // ---- missing config, missing posts folder -------------------------------------------------
 
 #[test]
