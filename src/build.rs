@@ -62,7 +62,7 @@ pub fn build(
     let bodies: Arc<dyn Bodies> = Arc::new(scan::FileBodies::new(Arc::new(config.clone())));
     let (snapshot, _) =
         Snapshot::default().next(&catalog, &touched, &remembered, &bodies, config, now);
-    state.note_feeds(&snapshot.feed_names);
+    state.note_feeds(&snapshot.feed_names, &catalog, now);
     state.save()?;
     let snapshot = snapshot.compress_pending().unwrap_or(snapshot);
     let dir = staging.dir();

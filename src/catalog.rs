@@ -59,6 +59,9 @@ pub struct Remembered {
     /// Every feed ever published, with its name: one whose last post went keeps
     /// answering, empty, so readers keep the subscription.
     pub feeds: Arc<BTreeMap<FeedKey, String>>,
+    /// Since when each feed without posts has been empty: its `updated`, kept in the
+    /// state database so a restart gives the same bytes.
+    pub emptied: Arc<BTreeMap<FeedKey, DateTime<Utc>>>,
     /// Former pages and aliases of present posts, each to the page it answers 301 to.
     pub redirects: Arc<BTreeMap<String, String>>,
     /// Why the ledger is not being saved, when it is not.
@@ -364,6 +367,11 @@ impl Catalog {
     /// Posts in the catalog, drafts and future ones included.
     pub fn known(&self) -> usize {
         self.known
+    }
+
+    /// Posts dated in the future, published when their time comes.
+    pub fn scheduled(&self) -> usize {
+        self.scheduled.len()
     }
 
     /// Files that failed to parse and what the listing found wrong, by path.

@@ -14,7 +14,7 @@ use crate::routes::{self, Format};
 /// A config that cannot be used. The message names the file and the key.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{path}: cannot read the config file: {err}")]
+    #[error("{path}: cannot read the config file: {err}; name a readable file with --config")]
     Read {
         path: PathBuf,
         #[source]
@@ -22,6 +22,17 @@ pub enum ConfigError {
     },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
+}
+
+/// A posts folder that is not there: nothing could be published from it.
+#[derive(Debug, thiserror::Error)]
+pub enum PostsDirError {
+    #[error("{dir}: the posts folder does not exist; create it (mkdir -p {dir}), or set `posts.dir` in {config} to the folder of your posts")]
+    Missing { dir: PathBuf, config: PathBuf },
+    #[error("{dir}: the posts folder is not a folder; set `posts.dir` in {config} to the folder of your posts")]
+    NotAFolder { dir: PathBuf, config: PathBuf },
+    #[error("{dir}: cannot read the posts folder: {message}; check its permissions")]
+    Unreadable { dir: PathBuf, message: String },
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -55,7 +66,7 @@ impl Default for RawState {
 struct RawSite {
     title: String,
     description: String,
-    base_url: String,
+    base_url: Option<String>,
     author: String,
     language: String,
     timezone: String,
@@ -72,7 +83,7 @@ impl Default for RawSite {
         RawSite {
             title: "dropfeed".into(),
             description: "Posts published by dropfeed".into(),
-            base_url: "http://127.0.0.1:8080".into(),
+            base_url: None,
             author: "Anonymous".into(),
             language: "en".into(),
             timezone: "UTC".into(),
@@ -201,7 +212,15 @@ pub struct Config {
     /// In the order the config lists them, without duplicates.
     pub formats: Vec<Format>,
     pub cache_max_age: u64,
-    pub listen: SocketAddr,
+    /// `server.listen` as written: `HOST:PORT`, the host a name (`localhost`) or an IP
+    /// (IPv6 in brackets); resolved when `serve` binds.
+    pub listen: String,
+    /// True when `site.base_url` is not set: `serve` then links to the address it bound
+    /// ([`Config::follow_bound`]), `build` and `check` to `server.listen`.
+    pub base_url_follows_listen: bool,
+    /// False when the config file was not there and every key took its default: the
+    /// command says so, so a mistyped `--config` does not go unnoticed.
+    pub file_found: bool,
     pub server: ServerLimits,
     /// The state database (the identity ledger), resolved against the config's folder.
     pub state_db: PathBuf,
@@ -228,14 +247,21 @@ pub struct Icon {
 const MAX_ICON_BYTES: u64 = 8 << 20;
 
 impl Config {
-    /// Reads and parses the config file. A missing `./config.toml` is an error: the user
-    /// asked for it by name or by default, and guessing would serve the wrong folder.
+    /// Reads and parses the config file. A missing file gives the defaults (every key
+    /// has one) with [`Config::file_found`] false, for the caller to say so.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|err| ConfigError::Read {
-            path: path.to_path_buf(),
-            err,
-        })?;
-        Config::parse(&text, path)
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse(&text, path),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                let mut config = Config::parse("", path)?;
+                config.file_found = false;
+                Ok(config)
+            }
+            Err(err) => Err(ConfigError::Read {
+                path: path.to_path_buf(),
+                err,
+            }),
+        }
     }
 
     /// Parses config text; `path` names the file in messages and anchors `posts.dir` and
@@ -246,8 +272,11 @@ impl Config {
             message,
         };
         let raw: RawConfig = toml::from_str(text).map_err(|err| {
-            let mut message = err.message().trim_end().to_string();
+            let mut message = readable(err.message().trim_end());
             if let Some(span) = err.span() {
+                if let Some(key) = key_at(text, span.start) {
+                    message = format!("key `{key}`: {message}");
+                }
                 let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
                 message = format!("line {line}: {message}");
             }
@@ -259,7 +288,9 @@ impl Config {
             Some(file) => Some(icon(&folder.join(file)).map_err(invalid)?),
             None => None,
         };
-        let mut site = site(raw.site).map_err(invalid)?;
+        let listen = check_listen(&raw.server.listen).map_err(invalid)?;
+        let base_url_follows_listen = raw.site.base_url.is_none();
+        let mut site = site(raw.site, &listen).map_err(invalid)?;
         if let Some(icon) = &icon {
             site.channel.icon_url = Some(routes::absolute(&site.base_url, &icon.route));
             site.channel.icon_type = Some(icon.media_type);
@@ -271,12 +302,6 @@ impl Config {
             tags: raw.posts.max_tags,
         };
         let formats = formats(raw.feeds.formats).map_err(invalid)?;
-        let listen: SocketAddr = raw.server.listen.parse().map_err(|_| {
-            invalid(format!(
-                "key `server.listen`: `{}` is not an address; expected IP:PORT such as \"127.0.0.1:8080\"",
-                raw.server.listen
-            ))
-        })?;
         let server = server_limits(&raw.server).map_err(invalid)?;
         if raw.state.db.as_os_str().is_empty() {
             return Err(invalid(
@@ -295,6 +320,8 @@ impl Config {
             formats,
             cache_max_age: raw.feeds.cache_max_age,
             listen,
+            base_url_follows_listen,
+            file_found: true,
             server,
             state_db: folder.join(raw.state.db),
             remember_removed_days: raw.state.remember_removed_days,
@@ -303,9 +330,180 @@ impl Config {
     }
 }
 
-/// `[site]` validated: `base_url` normalized, the time zone known, an author named.
-fn site(raw: RawSite) -> Result<Site, String> {
-    let parsed = url::Url::parse(raw.base_url.trim()).map_err(|err| {
+impl Config {
+    /// Links to `bound`, the address `serve` listens on, when `site.base_url` is not set
+    /// (with port 0 asked for, the port it got). Ids are minted once and kept in the
+    /// ledger, and their host has no port, so a port that changes between runs changes
+    /// no id.
+    pub fn follow_bound(&mut self, bound: SocketAddr) {
+        if !self.base_url_follows_listen {
+            return;
+        }
+        let (base_url, host) = base_url_of(&link_host(&bound.ip().to_string()), bound.port());
+        self.site.base_url = base_url;
+        self.site.host = host;
+        // The icon's URL is a link like any other.
+        if let Some(icon) = &self.icon {
+            self.site.channel.icon_url = Some(routes::absolute(&self.site.base_url, &icon.route));
+        }
+    }
+
+    /// Why links would lead nowhere: `site.base_url` set to a loopback address
+    /// (127.0.0.0/8, ::1, localhost) that `bound` is not. A public name may be a proxy
+    /// in front, so only loopback is judged.
+    pub fn loopback_mismatch(&self, bound: SocketAddr) -> Option<String> {
+        if self.base_url_follows_listen {
+            return None;
+        }
+        let url = url::Url::parse(&self.site.base_url).ok()?;
+        let port = url.port_or_known_default()?;
+        let loopback = match url.host()? {
+            url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+            url::Host::Ipv4(ip) => ip.is_loopback(),
+            url::Host::Ipv6(ip) => ip.is_loopback(),
+        };
+        if !loopback {
+            return None;
+        }
+        let same_host = match url.host()? {
+            url::Host::Domain(_) => bound.ip().is_loopback() || bound.ip().is_unspecified(),
+            url::Host::Ipv4(ip) => {
+                bound.ip() == std::net::IpAddr::V4(ip) || bound.ip().is_unspecified()
+            }
+            url::Host::Ipv6(ip) => {
+                bound.ip() == std::net::IpAddr::V6(ip) || bound.ip().is_unspecified()
+            }
+        };
+        if same_host && port == bound.port() {
+            return None;
+        }
+        Some(format!(
+            "{}: `site.base_url` is {}, but this server listens on {bound}: every link, self link and OPML entry leads where it does not answer; remove `base_url` to follow the address bound, or set it to \"http://{bound}\"",
+            self.path.display(),
+            self.site.base_url,
+        ))
+    }
+}
+
+impl Config {
+    /// Whether the posts folder is there to read. A missing one is told apart from an
+    /// empty one: `build` would write empty feeds over good ones, `check` would pass.
+    pub fn check_posts_dir(&self) -> Result<(), PostsDirError> {
+        let (dir, config) = (self.posts_dir.clone(), self.path.clone());
+        match std::fs::metadata(&self.posts_dir) {
+            Ok(meta) if meta.is_dir() => Ok(()),
+            Ok(_) => Err(PostsDirError::NotAFolder { dir, config }),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                Err(PostsDirError::Missing { dir, config })
+            }
+            Err(err) => Err(PostsDirError::Unreadable {
+                dir,
+                message: err.to_string(),
+            }),
+        }
+    }
+}
+
+/// `server.listen` checked for its form, `HOST:PORT`; the host is resolved at bind.
+fn check_listen(listen: &str) -> Result<String, String> {
+    let bad = |why: &str| {
+        format!(
+            "key `server.listen`: `{listen}` {why}; expected HOST:PORT such as \"127.0.0.1:8080\", \"localhost:8080\" or \"[::1]:8080\""
+        )
+    };
+    let (host, port) = listen
+        .trim()
+        .rsplit_once(':')
+        .ok_or_else(|| bad("has no port"))?;
+    port.parse::<u16>()
+        .map_err(|_| bad(&format!("has no port number (`{port}`)")))?;
+    if host.is_empty() {
+        return Err(bad("has no host"));
+    }
+    if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
+        return Err(bad("is an IPv6 address without brackets"));
+    }
+    Ok(listen.trim().to_string())
+}
+
+/// The host to link to for a listening host: any-address binds (`0.0.0.0`, `::`) are
+/// reached on this machine through loopback.
+fn link_host(host: &str) -> String {
+    match host.trim_start_matches('[').trim_end_matches(']') {
+        "0.0.0.0" => "127.0.0.1".to_string(),
+        "::" => "[::1]".to_string(),
+        ip if ip.contains(':') => format!("[{ip}]"),
+        other => other.to_string(),
+    }
+}
+
+/// `http://HOST:PORT` as `base_url` is kept (normalized by `url`), with its host.
+fn base_url_of(host: &str, port: u16) -> (String, String) {
+    let text = format!("http://{host}:{port}");
+    match url::Url::parse(&text) {
+        Ok(url) => (
+            url.as_str().trim_end_matches('/').to_string(),
+            url.host_str().unwrap_or(host).to_string(),
+        ),
+        Err(_) => (text, host.to_string()),
+    }
+}
+
+/// toml's words for Rust types, in the words of the file.
+fn readable(message: &str) -> String {
+    let mut message = message.to_string();
+    for (rust, words) in [
+        ("expected usize", "expected a whole number"),
+        ("expected u64", "expected a whole number"),
+        ("expected u32", "expected a whole number"),
+        ("expected a boolean", "expected true or false"),
+    ] {
+        message = message.replace(rust, words);
+    }
+    message
+}
+
+/// The dotted key (`feeds.items`) whose value holds byte `at` of `text`: where toml's
+/// error spans point for a value of the wrong type.
+fn key_at(text: &str, at: usize) -> Option<String> {
+    let document = toml_edit::ImDocument::parse(text).ok()?;
+    key_in_table(document.as_table(), at, "")
+}
+
+fn key_in_table(table: &toml_edit::Table, at: usize, prefix: &str) -> Option<String> {
+    table.iter().find_map(|(key, item)| {
+        let path = format!("{prefix}{key}");
+        match item {
+            toml_edit::Item::Table(inner) => key_in_table(inner, at, &format!("{path}.")),
+            toml_edit::Item::Value(value) => key_in_value(value, at, &path),
+            _ => None,
+        }
+    })
+}
+
+fn key_in_value(value: &toml_edit::Value, at: usize, path: &str) -> Option<String> {
+    if let toml_edit::Value::InlineTable(inline) = value {
+        if let Some(key) = inline
+            .iter()
+            .find_map(|(key, inner)| key_in_value(inner, at, &format!("{path}.{key}")))
+        {
+            return Some(key);
+        }
+    }
+    value
+        .span()
+        .filter(|span| span.contains(&at))
+        .map(|_| path.to_string())
+}
+
+/// `[site]` validated: `base_url` normalized (or, unset, the listen address's), the time
+/// zone known, an author named.
+fn site(raw: RawSite, listen: &str) -> Result<Site, String> {
+    let base_url = raw.base_url.clone().unwrap_or_else(|| {
+        let (host, port) = listen.rsplit_once(':').unwrap_or((listen, "80"));
+        base_url_of(&link_host(host), port.parse().unwrap_or(80)).0
+    });
+    let parsed = url::Url::parse(base_url.trim()).map_err(|err| {
         format!(
             "key `site.base_url`: {err}; expected an absolute URL such as \"https://example.com\""
         )
@@ -725,7 +923,9 @@ mod tests {
             vec![Format::Rss, Format::Atom, Format::Json]
         );
         assert_eq!(config.cache_max_age, 300);
-        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.listen, "127.0.0.1:8080");
+        assert!(config.base_url_follows_listen);
+        assert!(config.file_found);
         assert_eq!(
             config.server,
             ServerLimits {
@@ -827,7 +1027,109 @@ mod tests {
         let err = parse("[server]\nlisten = \"localhost\"\n").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "site/config.toml: key `server.listen`: `localhost` is not an address; expected IP:PORT such as \"127.0.0.1:8080\""
+            "site/config.toml: key `server.listen`: `localhost` has no port; expected HOST:PORT such as \"127.0.0.1:8080\", \"localhost:8080\" or \"[::1]:8080\""
+        );
+        let err = parse("[server]\nlisten = \"::1:8080\"\n").unwrap_err();
+        assert!(err.to_string().contains("without brackets"), "{err}");
+        let err = parse("[server]\nlisten = \"localhost:http\"\n").unwrap_err();
+        assert!(err.to_string().contains("no port number (`http`)"), "{err}");
+    }
+
+    #[test]
+    fn a_host_name_is_a_listen_address_and_an_unset_base_url_follows_it() {
+        let config = parse("[server]\nlisten = \"localhost:9000\"\n").unwrap();
+        assert_eq!(config.listen, "localhost:9000");
+        assert_eq!(config.site.base_url, "http://localhost:9000");
+        assert_eq!(config.site.host, "localhost");
+        let config = parse("[server]\nlisten = \"0.0.0.0:80\"\n").unwrap();
+        assert_eq!(config.site.base_url, "http://127.0.0.1");
+        let config = parse("[server]\nlisten = \"[::]:8080\"\n").unwrap();
+        assert_eq!(config.site.base_url, "http://[::1]:8080");
+        assert_eq!(config.site.host, "[::1]");
+    }
+
+    #[test]
+    fn an_unset_base_url_follows_the_address_bound() {
+        let mut config = parse("").unwrap();
+        config.follow_bound("127.0.0.1:19100".parse().unwrap());
+        assert_eq!(config.site.base_url, "http://127.0.0.1:19100");
+        assert_eq!(config.site.host, "127.0.0.1");
+        let mut config = parse("[site]\nbase_url = \"https://news.example.org\"\n").unwrap();
+        config.follow_bound("127.0.0.1:19100".parse().unwrap());
+        assert_eq!(config.site.base_url, "https://news.example.org");
+    }
+
+    #[test]
+    fn a_loopback_base_url_that_is_not_the_address_bound_is_named() {
+        let config = parse("[site]\nbase_url = \"http://127.0.0.1:8080\"\n").unwrap();
+        assert_eq!(
+            config.loopback_mismatch("127.0.0.1:19100".parse().unwrap()),
+            Some(
+                "site/config.toml: `site.base_url` is http://127.0.0.1:8080, but this server listens on 127.0.0.1:19100: every link, self link and OPML entry leads where it does not answer; remove `base_url` to follow the address bound, or set it to \"http://127.0.0.1:19100\"".into()
+            )
+        );
+        assert_eq!(
+            config.loopback_mismatch("127.0.0.1:8080".parse().unwrap()),
+            None
+        );
+        assert_eq!(
+            config.loopback_mismatch("0.0.0.0:8080".parse().unwrap()),
+            None
+        );
+        let config = parse("[site]\nbase_url = \"http://localhost\"\n").unwrap();
+        assert!(config
+            .loopback_mismatch("[::1]:8080".parse().unwrap())
+            .is_some());
+        assert_eq!(config.loopback_mismatch("[::1]:80".parse().unwrap()), None);
+        // A public name may sit behind a proxy: not judged.
+        let config = parse("[site]\nbase_url = \"https://news.example.org\"\n").unwrap();
+        assert_eq!(
+            config.loopback_mismatch("127.0.0.1:19100".parse().unwrap()),
+            None
+        );
+        // Unset: it follows, so it never mismatches.
+        assert_eq!(
+            parse("")
+                .unwrap()
+                .loopback_mismatch("127.0.0.1:1".parse().unwrap()),
+            None
+        );
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_its_key_and_what_is_expected() {
+        let err = parse("[site]\ntitle = \"x\"\n\n[feeds]\nitems = \"five\"\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "site/config.toml: line 5: key `feeds.items`: invalid type: string \"five\", expected a whole number"
+        );
+        let err = parse("site = { title = 5 }\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "site/config.toml: line 1: key `site.title`: invalid type: integer `5`, expected a string"
+        );
+        let err = parse("[posts]\ndir = \"p\"\n[server]\nmax_streams = true\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "site/config.toml: line 4: key `server.max_streams`: invalid type: boolean `true`, expected a whole number"
+        );
+    }
+
+    #[test]
+    fn a_missing_file_gives_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::load(&dir.path().join("nowhere.toml")).unwrap();
+        assert!(!config.file_found);
+        assert_eq!(config.posts_dir, dir.path().join("posts"));
+        assert_eq!(config.site.base_url, "http://127.0.0.1:8080");
+        // A folder is not a missing file: its error says why, once.
+        let err = Config::load(dir.path()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: cannot read the config file: Is a directory (os error 21); name a readable file with --config",
+                dir.path().display()
+            )
         );
     }
 
@@ -889,7 +1191,7 @@ mod tests {
         let err = parse("[server]\nmax_streams = -1\n").unwrap_err();
         assert!(
             err.to_string()
-                .starts_with("site/config.toml: line 2: invalid value"),
+                .starts_with("site/config.toml: line 2: key `server.max_streams`: invalid value"),
             "{err}"
         );
     }

@@ -1,8 +1,7 @@
 //! The `dropfeed` command: parses the CLI, sets up logging and calls into the library.
 
 use std::io::{IsTerminal, Write};
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -28,9 +27,10 @@ enum Command {
         /// The config file.
         #[arg(long, default_value = "config.toml")]
         config: PathBuf,
-        /// Listen here instead of `server.listen`; port 0 picks a free port.
+        /// Listen here (HOST:PORT, the host a name or an IP) instead of `server.listen`;
+        /// port 0 picks a free port.
         #[arg(long)]
-        listen: Option<SocketAddr>,
+        listen: Option<String>,
     },
     /// Write every route once as files (with .gz and .br beside them), then exit.
     Build {
@@ -65,7 +65,7 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", describe(&err));
             ExitCode::from(2)
         }
     }
@@ -74,13 +74,13 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve { config, listen } => {
-            let config = Config::load(&config)?;
+            let config = load_config(&config)?;
             // `config.listen` stays the file's, so a reload compares like with like.
-            let listen = listen.unwrap_or(config.listen);
+            let listen = listen.unwrap_or_else(|| config.listen.clone());
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             let served = runtime.block_on(async {
                 let reloads = reload_requests();
-                dropfeed::publish::serve(config, listen, shutdown_signal(), reloads).await
+                dropfeed::publish::serve(config, &listen, shutdown_signal(), reloads).await
             });
             // A publish left behind by the stop may still run on a blocking thread;
             // exiting must not wait for it.
@@ -93,7 +93,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             no_state,
         } => {
-            let config = Config::load(&config)?;
+            let config = load_config(&config)?;
+            // Before the state database is opened: a refused build writes nothing.
+            config.check_posts_dir()?;
+            if config.base_url_follows_listen {
+                // A build is for another server to serve: links to this machine are
+                // rarely what is meant, and ids minted now keep this host for good.
+                tracing::warn!(
+                    "{}: `site.base_url` is not set, so links and new ids use {} (`server.listen`); set it to the site's public URL",
+                    config.path.display(),
+                    config.site.base_url
+                );
+            }
             let mut state =
                 dropfeed::state::State::for_build(&config, !no_state).map_err(|err| {
                     anyhow::anyhow!("{err}; or build without it: dropfeed build --no-state")
@@ -117,9 +128,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { config } => {
-            let config = Config::load(&config)?;
+            let config = load_config(&config)?;
+            config.check_posts_dir()?;
             let findings = dropfeed::check::check(&config, chrono::Utc::now());
-            print_lines(&findings.lines(&config)).context("writing the report")?;
+            if print_lines(&findings.lines(&config)).context("writing the report")? {
+                eprintln!("{}", findings.summary());
+            }
             Ok(if findings.errors.is_empty() {
                 ExitCode::SUCCESS
             } else {
@@ -129,21 +143,53 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Writes `lines` to stdout. A reader that stops reading (`dropfeed check | head -1`)
-/// closes the pipe: that ends the output quietly, as it does for any Unix tool, instead
-/// of failing the command.
-fn print_lines(lines: &[String]) -> std::io::Result<()> {
+/// Reads the config at `path`; a missing file gives the defaults, with a notice naming
+/// the file looked for (a mistyped `--config` must not pass unnoticed).
+fn load_config(path: &Path) -> anyhow::Result<Config> {
+    let config = Config::load(path)?;
+    if !config.file_found {
+        tracing::warn!(
+            "{}: no config file there; every key takes its default (posts from {}); write one to change them (README: config.toml)",
+            path.display(),
+            config.posts_dir.display(),
+        );
+    }
+    Ok(config)
+}
+
+/// `err` and the causes it wraps, each said once: a message that already quotes its
+/// cause (`cannot read x: No such file (os error 2)`) is not followed by it again.
+fn describe(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let said = cause.to_string();
+        if text.contains(&said) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&said);
+    }
+    text
+}
+
+/// Writes `lines` to stdout; false when the reader stopped reading. A reader that stops
+/// (`dropfeed check | head -1`) closes the pipe: that ends the output quietly, as it does
+/// for any Unix tool, instead of failing the command.
+fn print_lines(lines: &[String]) -> std::io::Result<bool> {
     let mut stdout = std::io::stdout().lock();
     for line in lines {
         match writeln!(stdout, "{line}") {
             Ok(()) => {}
-            Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => return Ok(false),
             Err(err) => return Err(err),
         }
     }
     match stdout.flush() {
-        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other,
+        Ok(()) => Ok(true),
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(err) => Err(err),
     }
 }
 

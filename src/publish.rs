@@ -20,6 +20,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use crate::catalog::{Applied, Catalog, Update};
+use crate::check::Tally;
 use crate::config::Config;
 use crate::post;
 use crate::post::Problem;
@@ -33,13 +34,15 @@ use crate::watch::{self, ChangeSet, Watch, WatchError};
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error(
-        "cannot listen on {addr}: {err}; choose another address with --listen or `server.listen`"
+        "cannot listen on {listen}: {err}; choose another address with --listen or `server.listen`"
     )]
     Bind {
-        addr: SocketAddr,
+        listen: String,
         #[source]
         err: std::io::Error,
     },
+    #[error("cannot listen on {listen}: {message}; use an IP address, or a host name this machine resolves (such as localhost)")]
+    Resolve { listen: String, message: String },
     #[error("{path}: cannot resolve the posts folder (`posts.dir`): {err}")]
     PostsDir {
         path: PathBuf,
@@ -126,15 +129,20 @@ pub struct Publisher {
     /// Files refused for their budget, with the modification time and size they had:
     /// a rescan does not read one again (and pay its budget again) until either changes.
     refused: HashMap<String, (DateTime<Utc>, u64)>,
+    /// The address `serve` bound: links follow it when `site.base_url` is not set, also
+    /// after a reload.
+    bound: Option<SocketAddr>,
 }
 
 /// How long a stop waits for a publish in flight before leaving it unfinished.
 pub const PUBLISH_GRACE: Duration = Duration::from_secs(1);
 
 /// What [`Publisher::publish`] did.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Published {
     pub counts: Counts,
+    /// The files that failed, for the log line (their reasons are logged above it).
+    pub failed: Vec<String>,
     pub routes: Rerendered,
     pub took: Duration,
 }
@@ -166,6 +174,7 @@ impl Publisher {
             clock,
             reader,
             refused: HashMap::new(),
+            bound: None,
         };
         let published = publisher.publish(&ChangeSet::everything(), true);
         (publisher, published.unwrap_or_else(Published::nothing))
@@ -197,6 +206,11 @@ impl Publisher {
         Arc::clone(&self.snapshots)
     }
 
+    /// The posts read, split into published, drafts and scheduled.
+    pub fn tally(&self) -> Tally {
+        Tally::of(&self.catalog)
+    }
+
     /// When the next future-dated post comes due.
     pub fn next_due(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.catalog.next_due().filter(|when| *when > now)
@@ -208,6 +222,7 @@ impl Publisher {
         let start = Instant::now();
         let now = self.clock.now();
         let mut counts = Counts::default();
+        let mut failed = Vec::new();
         let posts_before = self.catalog.known();
         self.catalog.advance(now);
         // A catalog path that no longer names a post file (a folder took its place) is
@@ -250,9 +265,15 @@ impl Publisher {
             .settle(updates, whole_folder, &self.config.site, now)
         {
             let problems = problems_of(&update);
+            let is_failure = matches!(update, Update::Failed(_));
             let applied = self.catalog.apply(&rel, update);
-            if applied != Applied::Unchanged {
+            // A file that failed is named each time it is read (each time it changed),
+            // also when it fails for the same reason as before: its writer just saved it.
+            if applied != Applied::Unchanged || is_failure {
                 log_problems(&problems, &self.config.posts_dir);
+            }
+            if applied == Applied::Failed {
+                failed.push(rel.clone());
             }
             counts.add(applied);
         }
@@ -276,7 +297,7 @@ impl Publisher {
             &self.config,
             now,
         );
-        self.state.note_feeds(&next.feed_names);
+        self.state.note_feeds(&next.feed_names, &self.catalog, now);
         // A failed save is logged and shown on /healthz from the next publish on; the
         // ledger in memory goes on.
         let _ = self.state.save();
@@ -289,6 +310,7 @@ impl Publisher {
         }
         Some(Published {
             counts,
+            failed,
             routes,
             took,
         })
@@ -371,16 +393,23 @@ fn problems_of(update: &Update) -> Vec<(bool, Problem)> {
     }
 }
 
-/// Logs each problem of a file that changed, with the file's path, line and reason.
+/// Logs each problem of a file that changed as `check` prints it, `path:line: reason`,
+/// with what became of the file.
 fn log_problems(problems: &[(bool, Problem)], dir: &std::path::Path) {
     for (is_error, problem) in problems {
         let path = dir.join(&problem.path);
-        let path = path.display();
-        if *is_error {
-            tracing::warn!(path = %path, line = problem.line, reason = %problem.message, "not published");
+        // Not "published": a draft or a post dated ahead is read with warnings too.
+        let what = if *is_error {
+            "not published"
         } else {
-            tracing::warn!(path = %path, line = problem.line, reason = %problem.message, "published with a warning");
-        }
+            "warning"
+        };
+        tracing::warn!(
+            "{}:{}: {what}: {}",
+            path.display(),
+            problem.line,
+            problem.message
+        );
     }
 }
 
@@ -388,6 +417,7 @@ impl Published {
     fn nothing() -> Published {
         Published {
             counts: Counts::default(),
+            failed: Vec::new(),
             routes: Rerendered::default(),
             took: Duration::ZERO,
         }
@@ -400,8 +430,14 @@ impl Published {
             removed,
             errors,
         } = self.counts;
+        // The names only; the reasons are in the lines just above.
+        let failed = match self.failed.as_slice() {
+            [] => String::new(),
+            names if names.len() <= 3 => format!(" ({})", names.join(", ")),
+            names => format!(" ({}, and {} more)", names[..3].join(", "), names.len() - 3),
+        };
         tracing::info!(
-            "published {why}: +{added} ~{modified} -{removed} !{errors}; {} routes re-rendered, {} removed; {:.1} ms",
+            "published {why}: +{added} ~{modified} -{removed} !{errors}{failed}; {} routes re-rendered, {} removed; {:.1} ms",
             self.routes.routes,
             self.routes.removed,
             self.took.as_secs_f64() * 1000.0,
@@ -440,14 +476,46 @@ impl Daemon {
         Daemon::start_with_clock(config, listen, Clock::system()).await
     }
 
+    /// [`Daemon::start`] on `listen` as `server.listen` and `--listen` write it,
+    /// `HOST:PORT`: a host name is resolved, and the first of its addresses that binds
+    /// is used (`localhost` may give `::1` before `127.0.0.1`, and IPv6 may be off).
+    pub async fn start_on(config: Config, listen: &str) -> Result<Daemon, ServeError> {
+        let listener = bind_first(listen)?;
+        Daemon::start_bound(config, listener, Clock::system()).await
+    }
+
     /// [`Daemon::start`], with the time read from `clock` instead of the system clock.
     pub async fn start_with_clock(
-        mut config: Config,
+        config: Config,
         listen: SocketAddr,
         clock: Clock,
     ) -> Result<Daemon, ServeError> {
-        let listener =
-            server::bind(listen).map_err(|err| ServeError::Bind { addr: listen, err })?;
+        let listener = server::bind(listen).map_err(|err| ServeError::Bind {
+            listen: listen.to_string(),
+            err,
+        })?;
+        Daemon::start_bound(config, listener, clock).await
+    }
+
+    /// The start once the listener is bound: links follow its address when
+    /// `site.base_url` is not set.
+    async fn start_bound(
+        mut config: Config,
+        listener: TcpListener,
+        clock: Clock,
+    ) -> Result<Daemon, ServeError> {
+        let bound = listener.local_addr().ok();
+        if let Some(bound) = bound {
+            config.follow_bound(bound);
+            if let Some(warning) = config.loopback_mismatch(bound) {
+                tracing::warn!("{warning}");
+            }
+        }
+        // The feeds are served all the same (empty, or as the folder was), and the
+        // watcher publishes the posts once the folder is made.
+        if let Err(err) = config.check_posts_dir() {
+            tracing::error!("{err}");
+        }
         config.posts_dir =
             std::path::absolute(&config.posts_dir).map_err(|err| ServeError::PostsDir {
                 path: config.posts_dir.clone(),
@@ -456,11 +524,21 @@ impl Daemon {
         let debounce = Duration::from_millis(config.debounce_ms);
         let watch = watch::start(config.posts_dir.clone(), debounce)?;
         let config = Arc::new(config);
-        let (publisher, published) =
+        let (mut publisher, published) =
             tokio::task::spawn_blocking(move || Publisher::new(config, clock))
                 .await
                 .map_err(ServeError::Publish)?;
+        publisher.bound = bound;
         published.log("at start");
+        let errors = publisher.catalog.errors().len();
+        tracing::info!(
+            "{}; {} not published",
+            publisher.tally(),
+            match errors {
+                1 => "1 file".to_string(),
+                n => format!("{n} files"),
+            }
+        );
         release_freed_memory();
         Ok(Daemon {
             publisher,
@@ -624,7 +702,19 @@ fn reload(publisher: &mut Publisher) -> Option<Published> {
             return None;
         }
     };
-    let (applied, held) = live_part(&running, read);
+    if !read.file_found {
+        tracing::warn!(
+            "{}: no config file there any more; every key takes its default",
+            running.path.display()
+        );
+    }
+    let (mut applied, held) = live_part(&running, read);
+    if let Some(bound) = publisher.bound {
+        applied.follow_bound(bound);
+        if let Some(warning) = applied.loopback_mismatch(bound) {
+            tracing::warn!("{warning}");
+        }
+    }
     if !held.is_empty() {
         tracing::warn!(
             "{}: changed, but not applied until a restart: {}",
@@ -663,7 +753,7 @@ fn live_part(running: &Config, mut read: Config) -> (Config, Vec<&'static str>) 
     }
     if read.listen != running.listen {
         held.push("server.listen");
-        read.listen = running.listen;
+        read.listen = running.listen.clone();
     }
     let (new, old) = (&read.server, &running.server);
     for (key, changed) in [
@@ -756,15 +846,46 @@ async fn tick(interval: &mut Option<tokio::time::Interval>) {
     }
 }
 
+/// Binds the first address of `listen` (`HOST:PORT`) that binds, in the order the
+/// resolver gives them; the error of the last one when none does.
+fn bind_first(listen: &str) -> Result<TcpListener, ServeError> {
+    use std::net::ToSocketAddrs;
+    let resolve_error = |message: String| ServeError::Resolve {
+        listen: listen.to_string(),
+        message,
+    };
+    let addrs: Vec<SocketAddr> = listen
+        .to_socket_addrs()
+        .map_err(|err| resolve_error(err.to_string()))?
+        .collect();
+    let mut last = None;
+    for addr in &addrs {
+        match server::bind(*addr) {
+            Ok(listener) => return Ok(listener),
+            Err(err) => {
+                tracing::debug!("cannot listen on {addr}: {err}; trying the next address");
+                last = Some(err);
+            }
+        }
+    }
+    Err(match last {
+        Some(err) => ServeError::Bind {
+            listen: listen.to_string(),
+            err,
+        },
+        None => resolve_error("the name has no address".into()),
+    })
+}
+
 /// Runs `serve` until `shutdown` completes, reading the config again on each of
-/// `reloads`: what the `serve` command does.
+/// `reloads`: what the `serve` command does. `listen` is `HOST:PORT`.
 pub async fn serve(
     config: Config,
-    listen: SocketAddr,
+    listen: &str,
     shutdown: impl Future<Output = ()>,
     reloads: mpsc::Receiver<()>,
 ) -> Result<(), ServeError> {
-    Daemon::start(config, listen)
+    Daemon::start_on(config, listen)
         .await?
         .reload_on(reloads)
         .run(shutdown)
@@ -993,6 +1114,31 @@ mod tests {
         assert_eq!(applied.remember_removed_days, 7);
         assert_eq!(applied.listen, running.listen);
         assert_eq!(applied.server, running.server);
+    }
+
+    /// A reload reads a config that leaves `base_url` unset again: links must keep
+    /// following the address bound, not fall back to `server.listen`'s port.
+    #[test]
+    fn a_reload_keeps_links_on_the_address_bound() {
+        let (dir, mut publisher) = site();
+        let bound: SocketAddr = "127.0.0.1:19100".parse().unwrap();
+        let mut config = (*publisher.config).clone();
+        config.follow_bound(bound);
+        publisher.reconfigure(Arc::new(config));
+        publisher.bound = Some(bound);
+        std::fs::write(
+            dir.path().join("config.toml"),
+            "[site]\ntitle = \"Renamed\"\n",
+        )
+        .unwrap();
+        assert!(reload(&mut publisher).is_some());
+        let rendered = publisher.snapshots().load().get("/rss.xml").unwrap();
+        let rss = String::from_utf8_lossy(&rendered.body).into_owned();
+        assert!(rss.contains("<title>Renamed</title>"), "{rss}");
+        assert!(
+            rss.contains(r#"<atom:link href="http://127.0.0.1:19100/rss.xml" rel="self""#),
+            "{rss}"
+        );
     }
 
     /// A clock that starts at `start` and moves with tokio's clock, so a paused test

@@ -348,20 +348,31 @@ pub fn absolute(base_url: &str, route: &str) -> String {
     format!("{base_url}{route}")
 }
 
-/// WordPress and Hugo paths that old subscriptions use, each with the canonical route it
-/// is redirected to; `{slug}` stands for a category's or an author's slug. The one
-/// table both directions are read from, so the server and `build`'s `_redirects` agree.
+/// WordPress, Hugo, jekyll-feed and Ghost paths that old subscriptions use, each with
+/// the canonical route it is redirected to; `{slug}` stands for a category's, an
+/// author's or a tag's slug. Each is also answered with its final slash toggled
+/// (`/feed` as `/feed/`, `/feed.xml/` as `/feed.xml`): readers and people type both. The
+/// one table both directions are read from, so the server and `build`'s `_redirects`
+/// agree. Tag targets are plain routes (`FeedKey::Tag` spells the same ones).
 const ALIASES: &[(&str, &str)] = &[
     ("/feed/", "/rss.xml"),
-    ("/feed", "/rss.xml"),
     ("/feed/rss2/", "/rss.xml"),
     ("/feed/rss/", "/rss.xml"),
     ("/index.xml", "/rss.xml"),
+    // Ghost.
+    ("/rss/", "/rss.xml"),
     ("/feed/atom/", "/atom.xml"),
+    // jekyll-feed writes Atom there.
+    ("/feed.xml", "/atom.xml"),
     ("/category/{slug}/feed/", "/categories/{slug}/rss.xml"),
     ("/categories/{slug}/index.xml", "/categories/{slug}/rss.xml"),
     ("/category/{slug}/feed/atom/", "/categories/{slug}/atom.xml"),
     ("/author/{slug}/feed/", "/authors/{slug}/rss.xml"),
+    ("/authors/{slug}/index.xml", "/authors/{slug}/rss.xml"),
+    ("/author/{slug}/feed/atom/", "/authors/{slug}/atom.xml"),
+    ("/tag/{slug}/feed/", "/tags/{slug}/rss.xml"),
+    ("/tags/{slug}/index.xml", "/tags/{slug}/rss.xml"),
+    ("/tag/{slug}/feed/atom/", "/tags/{slug}/atom.xml"),
 ];
 
 /// The slug `path` gives `template`'s `{slug}` (`Some("")` for a template without one),
@@ -376,21 +387,45 @@ fn match_template<'a>(template: &str, path: &'a str) -> Option<&'a str> {
     }
 }
 
+/// `path` with its final slash added, or taken away when it has one (not from `/`).
+fn slash_toggled(path: &str) -> Option<String> {
+    match path.strip_suffix('/') {
+        Some("") => None,
+        Some(bare) => Some(bare.to_string()),
+        None => Some(format!("{path}/")),
+    }
+}
+
 /// The canonical route an alias path is redirected to.
 pub fn alias_target(path: &str) -> Option<String> {
+    let toggled = slash_toggled(path);
     ALIASES.iter().find_map(|(alias, target)| {
-        match_template(alias, path).map(|slug| target.replace("{slug}", slug))
+        match_template(alias, path)
+            .or_else(|| toggled.as_deref().and_then(|t| match_template(alias, t)))
+            .map(|slug| target.replace("{slug}", slug))
     })
 }
 
-/// The aliases that [`alias_target`] sends to `route`.
+/// The aliases that [`alias_target`] sends to `route`, each as the table spells it and
+/// with its final slash toggled.
 pub fn aliases_of(route: &str) -> Vec<String> {
     ALIASES
         .iter()
         .filter_map(|(alias, target)| {
             match_template(target, route).map(|slug| alias.replace("{slug}", slug))
         })
+        .flat_map(|alias| {
+            let toggled = slash_toggled(&alias);
+            std::iter::once(alias).chain(toggled)
+        })
         .collect()
+}
+
+/// Where a path that is not a route may be redirected when the same path with a final
+/// slash is one (`/posts/night-bus` → `/posts/night-bus/`), as web servers do for
+/// folders: the caller checks that the page exists.
+pub fn with_final_slash(path: &str) -> Option<String> {
+    (!path.ends_with('/')).then(|| format!("{path}/"))
 }
 
 /// The file a route is written to by `build`: `/` → `index.html`, `/posts/a/` →
@@ -470,6 +505,9 @@ mod tests {
             "/authors/ann/",
             "/feed/",
             "/category/transit/feed/",
+            "/rss/",
+            "/feed.xml",
+            "/tag/buses/feed",
         ] {
             assert!(is_site_route(route), "{route}");
             assert!(check_own_page(route).is_err(), "{route}");
@@ -478,7 +516,7 @@ mod tests {
             "/posts/a/",
             "/2019/03/a.html",
             "/about/",
-            "/rss/",
+            "/rss-news/",
             "/feeds.html",
         ] {
             assert!(!is_site_route(route), "{route}");
@@ -497,17 +535,37 @@ mod tests {
 
     #[test]
     fn every_alias_leads_back_to_its_route() {
-        assert_eq!(
-            alias_target("/category/bay-area/feed/").as_deref(),
-            Some("/categories/bay-area/rss.xml")
-        );
-        assert_eq!(alias_target("/feed").as_deref(), Some("/rss.xml"));
+        for (alias, target) in [
+            ("/category/bay-area/feed/", "/categories/bay-area/rss.xml"),
+            ("/category/bay-area/feed", "/categories/bay-area/rss.xml"),
+            ("/feed", "/rss.xml"),
+            ("/feed/", "/rss.xml"),
+            ("/feed.xml", "/atom.xml"),
+            ("/feed.xml/", "/atom.xml"),
+            ("/rss/", "/rss.xml"),
+            ("/rss", "/rss.xml"),
+            ("/index.xml/", "/rss.xml"),
+            ("/tag/buses/feed/", "/tags/buses/rss.xml"),
+            ("/tag/buses/feed", "/tags/buses/rss.xml"),
+            ("/tags/buses/index.xml", "/tags/buses/rss.xml"),
+            ("/author/ann/feed/atom/", "/authors/ann/atom.xml"),
+            ("/author/ann/feed/atom", "/authors/ann/atom.xml"),
+            ("/authors/ann/index.xml", "/authors/ann/rss.xml"),
+        ] {
+            assert_eq!(alias_target(alias).as_deref(), Some(target), "{alias}");
+        }
         assert_eq!(alias_target("/category//feed/"), None);
         assert_eq!(alias_target("/category/a/b/feed/"), None);
         assert_eq!(alias_target("/categories/x/rss.xml"), None);
+        assert_eq!(alias_target("/"), None);
         assert_eq!(
             aliases_of("/categories/bay-area/rss.xml"),
-            vec!["/category/bay-area/feed/", "/categories/bay-area/index.xml"]
+            vec![
+                "/category/bay-area/feed/",
+                "/category/bay-area/feed",
+                "/categories/bay-area/index.xml",
+                "/categories/bay-area/index.xml/"
+            ]
         );
         assert_eq!(aliases_of("/posts/a/"), Vec::<String>::new());
         for route in [
@@ -515,6 +573,8 @@ mod tests {
             "/atom.xml",
             "/categories/x/atom.xml",
             "/authors/y/rss.xml",
+            "/authors/y/atom.xml",
+            "/tags/z/rss.xml",
         ] {
             let aliases = aliases_of(route);
             assert!(!aliases.is_empty(), "{route}");
@@ -522,6 +582,11 @@ mod tests {
                 assert_eq!(alias_target(&alias).as_deref(), Some(route), "{alias}");
             }
         }
+        assert_eq!(
+            with_final_slash("/posts/night-bus").as_deref(),
+            Some("/posts/night-bus/")
+        );
+        assert_eq!(with_final_slash("/posts/night-bus/"), None);
     }
 
     #[test]

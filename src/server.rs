@@ -307,7 +307,9 @@ pub fn respond_at<B>(
                 .redirect(&path)
                 .filter(|target| snapshot.has(target))
                 .map(str::to_string)
-        });
+        })
+        // `/posts/night-bus` typed or linked without its final slash.
+        .or_else(|| routes::with_final_slash(&path).filter(|target| snapshot.has(target)));
     match target {
         Some(target) => {
             let mut response = text(

@@ -782,7 +782,15 @@ impl Pass<'_> {
             key: key.clone(),
             title,
             name: name.clone(),
-            updated: FeedInfo::updated_of(posts.iter().map(|p| p.as_ref())),
+            updated: FeedInfo::updated_of(
+                posts.iter().map(|p| p.as_ref()),
+                remembered
+                    .emptied
+                    .get(&key)
+                    .copied()
+                    .unwrap_or(self.now)
+                    .fixed_offset(),
+            ),
         };
         let modified = newest_change(&posts);
         let input = Input::Feed(

@@ -83,9 +83,10 @@ fn attr_after<'a>(html: &'a str, marker: &str, attr: &str) -> &'a str {
     let at = html
         .find(marker)
         .unwrap_or_else(|| panic!("no {marker} in\n{html}"));
-    let tag_start = html[..at].rfind('<').unwrap();
+    // The tag around the marker: from the `<` before it (or at it) to the `>` after.
+    let tag_start = html[..=at].rfind('<').unwrap();
     let tag = &html[tag_start..];
-    let tag = &tag[..tag.find('>').unwrap()];
+    let tag = &tag[..tag.find('>').unwrap_or(tag.len())];
     let key = format!("{attr}=\"");
     let from = tag
         .find(&key)

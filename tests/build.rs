@@ -152,9 +152,10 @@ fn every_feed_of_the_bundled_posts_parses_with_the_expected_items() {
     );
     let redirects = std::str::from_utf8(&written["_redirects"]).expect("utf-8");
     let redirects: Vec<&str> = redirects.lines().collect();
-    // Site: /feed/, /feed, /feed/rss2/, /feed/rss/, /index.xml, /feed/atom/;
-    // 7 categories × 3; 4 authors.
-    assert_eq!(redirects.len(), 6 + 7 * 3 + 4);
+    // Each alias with and without its final slash. Site: /feed/, /feed/rss2/,
+    // /feed/rss/, /index.xml, /rss/, /feed/atom/, /feed.xml; 7 categories × 3; 4 authors
+    // × 3; 5 tags × 3 (/tag/{slug}/feed/, /tag/{slug}/feed/atom/, /tags/{slug}/index.xml).
+    assert_eq!(redirects.len(), (7 + 7 * 3 + 4 * 3 + 5 * 3) * 2);
     for line in [
         "/feed/ /rss.xml 301",
         "/feed/atom/ /atom.xml 301",
@@ -164,6 +165,8 @@ fn every_feed_of_the_bundled_posts_parses_with_the_expected_items() {
         "/categories/bay-area/index.xml /categories/bay-area/rss.xml 301",
         "/category/bay-area/feed/atom/ /categories/bay-area/atom.xml 301",
         "/author/newsroom/feed/ /authors/newsroom/rss.xml 301",
+        "/tag/rain/feed/ /tags/rain/rss.xml 301",
+        "/tags/rain/index.xml /tags/rain/rss.xml 301",
     ] {
         assert!(redirects.contains(&line), "{line} missing from _redirects");
     }

@@ -164,7 +164,9 @@ fn bad_config_key_stops_with_exit_2_and_names_the_key() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("config.toml: line 2: invalid type: string \"many\", expected usize"),
+        stderr.contains(
+            "config.toml: line 2: key `feeds.items`: invalid type: string \"many\", expected a whole number"
+        ),
         "{stderr}"
     );
 }

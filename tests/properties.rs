@@ -232,7 +232,7 @@ fn feeds_of(post: &Post) -> Vec<(String, Option<Format>, String)> {
             key,
             title: format!("{} — {}", site.title, named.name),
             name: named.name.clone(),
-            updated: FeedInfo::updated_of(posts),
+            updated: FeedInfo::updated_of(posts, post.published),
         });
     }
     let mut rendered = Vec::new();

@@ -34,24 +34,33 @@ pub struct FeedInfo {
 }
 
 impl FeedInfo {
-    /// The site feed of `posts`: titled by the site, dated by its newest change.
+    /// The site feed of `posts`, titled by the site and dated by its newest change: for
+    /// renderer tests and benchmarks, which have no ledger, so an empty one is dated at
+    /// the Unix epoch. `serve` and `build` date an empty feed by when it was emptied.
     pub fn site(site: &Site, posts: &[&Post]) -> FeedInfo {
         FeedInfo {
             key: FeedKey::Site,
             title: site.title.clone(),
             name: site.title.clone(),
-            updated: FeedInfo::updated_of(posts.iter().copied()),
+            updated: FeedInfo::updated_of(
+                posts.iter().copied(),
+                DateTime::<chrono::Utc>::UNIX_EPOCH.fixed_offset(),
+            ),
         }
     }
 
-    /// A feed's date: the newest `updated` of its posts, or the Unix epoch for an empty
-    /// feed, so the output never depends on the clock.
-    pub fn updated_of<'a>(posts: impl IntoIterator<Item = &'a Post>) -> DateTime<FixedOffset> {
+    /// A feed's date: the newest `updated` of its posts, or for an empty feed
+    /// `when_empty`, the time it was emptied (or, for a site that never had a post,
+    /// first published), so the output never depends on the clock of the publish.
+    pub fn updated_of<'a>(
+        posts: impl IntoIterator<Item = &'a Post>,
+        when_empty: DateTime<FixedOffset>,
+    ) -> DateTime<FixedOffset> {
         posts
             .into_iter()
             .map(|post| post.updated)
             .max()
-            .unwrap_or(DateTime::<chrono::Utc>::UNIX_EPOCH.fixed_offset())
+            .unwrap_or(when_empty)
     }
 }
 

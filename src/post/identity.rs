@@ -35,6 +35,9 @@ pub struct Claims {
     pub id: Option<String>,
     /// No date anywhere: the post is dated by when it was first seen.
     pub undated: bool,
+    /// The front matter gives `updated` (or `lastmod`): it dates the post's last change,
+    /// not the ledger.
+    pub updated_given: bool,
     /// A hash of the file's bytes, for recognizing a renamed or moved file.
     pub fingerprint: String,
 }

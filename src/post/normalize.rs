@@ -188,6 +188,7 @@ pub fn claims(
             .filter(|id| is_uri(id))
             .map(str::to_string),
         undated: front.date.is_none() && front.bad_date.is_none() && file.date.is_none(),
+        updated_given: front.updated.is_some(),
         fingerprint: format!("{:016x}", fnv1a(&source.bytes)),
     }
 }

@@ -858,6 +858,7 @@ fn claims_carry_what_the_ledger_needs() {
             ],
             id: None,
             undated: false,
+            updated_given: false,
             fingerprint: p.claims.fingerprint.clone(),
         }
     );

@@ -62,6 +62,8 @@ pub struct Placement {
     pub route: String,
     /// When the post was first seen: the date of a post that carries none.
     pub first_seen: DateTime<Utc>,
+    /// When its content last changed (see [`Entry::content_changed`]).
+    pub content_changed: Option<DateTime<Utc>>,
     /// What the writer should know: a slug variant given, an alias ignored.
     pub notes: Vec<String>,
 }
@@ -82,6 +84,11 @@ pub struct Entry {
     pub route: Arc<str>,
     pub first_seen: DateTime<Utc>,
     pub fingerprint: Arc<str>,
+    /// The modification time of its file when the ledger last saw its content change
+    /// (the fingerprint differ from the one before), never earlier than a change before;
+    /// `None` until it first changes: a first sighting is not a change. A file's time,
+    /// not the clock's, so replicas that saw the same folders agree.
+    pub content_changed: Option<DateTime<Utc>>,
     /// When its file went away; `None` while it is present.
     pub removed_at: Option<DateTime<Utc>>,
 }
@@ -106,6 +113,9 @@ pub struct Ledger {
     pub(super) redirects: BTreeMap<String, i64>,
     /// Every feed ever published, with its display name: a feed never vanishes.
     pub(super) feeds: Arc<BTreeMap<FeedKey, String>>,
+    /// When each feed that has no post now was published empty first (it lost its last
+    /// post, or the site never had one): its `updated`, the same after a restart.
+    pub(super) emptied: Arc<BTreeMap<FeedKey, DateTime<Utc>>>,
     /// How long a removed post waits for its file to come back under another name.
     pub(super) remember: Duration,
     /// What changed since the last save, for writing only that.
@@ -156,11 +166,13 @@ impl Ledger {
         entries: BTreeMap<i64, Entry>,
         redirects: BTreeMap<String, i64>,
         feeds: BTreeMap<FeedKey, String>,
+        emptied: BTreeMap<FeedKey, DateTime<Utc>>,
     ) -> Ledger {
         let mut ledger = Ledger {
             entries,
             redirects,
             feeds: Arc::new(feeds),
+            emptied: Arc::new(emptied),
             remember,
             ..Ledger::default()
         };
@@ -232,10 +244,25 @@ impl Ledger {
         Arc::clone(&self.feeds)
     }
 
-    /// Remembers that `key` was published under `name`, so it keeps answering.
-    pub fn note_feed(&mut self, key: &FeedKey, name: &str) {
+    /// When each feed without posts was published empty first.
+    pub fn emptied(&self) -> Arc<BTreeMap<FeedKey, DateTime<Utc>>> {
+        Arc::clone(&self.emptied)
+    }
+
+    /// Remembers that `key` was published under `name`, so it keeps answering, and,
+    /// when it was published `empty`, since when: the first publish that found it so.
+    pub fn note_feed(&mut self, key: &FeedKey, name: &str, empty: bool, now: DateTime<Utc>) {
         if self.feeds.get(key).map(String::as_str) != Some(name) {
             Arc::make_mut(&mut self.feeds).insert(key.clone(), name.to_string());
+            self.dirty.feeds.insert(key.clone());
+        }
+        if empty != self.emptied.contains_key(key) {
+            let emptied = Arc::make_mut(&mut self.emptied);
+            if empty {
+                emptied.insert(key.clone(), now);
+            } else {
+                emptied.remove(key);
+            }
             self.dirty.feeds.insert(key.clone());
         }
     }
@@ -383,6 +410,14 @@ impl Ledger {
         let first_seen = existing
             .as_ref()
             .map_or(claim.modified.min(now), |e| e.first_seen);
+        let content_changed = match &existing {
+            None => None,
+            Some(e) if *e.fingerprint != *claim.fingerprint => Some(
+                e.content_changed
+                    .map_or(claim.modified, |before| before.max(claim.modified)),
+            ),
+            Some(e) => e.content_changed,
+        };
         let dated;
         let claim = if claim.undated {
             dated = Claim {
@@ -461,6 +496,7 @@ impl Ledger {
             route: shared(old.map(|e| &e.route), &route),
             first_seen,
             fingerprint: shared(old.map(|e| &e.fingerprint), &claim.fingerprint),
+            content_changed,
             removed_at: None,
         };
         let (path_key, slug_key, route_key, id_key) = (
@@ -483,6 +519,7 @@ impl Ledger {
             slug,
             route,
             first_seen,
+            content_changed,
             notes,
         })
     }

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::catalog::{Remembered, Update};
+use crate::catalog::{Catalog, Remembered, Update};
 use crate::config::Config;
 use crate::post::{Post, Problem, Site};
 use crate::routes::{self, FeedKey};
@@ -150,15 +150,23 @@ impl State {
     pub fn remembered(&self) -> Remembered {
         Remembered {
             feeds: self.ledger.feeds(),
+            emptied: self.ledger.emptied(),
             redirects: self.ledger.redirect_map(),
             problem: self.problem.as_ref().map(ToString::to_string),
         }
     }
 
-    /// Remembers every feed a snapshot published, so each keeps answering.
-    pub fn note_feeds<'a>(&mut self, feeds: impl IntoIterator<Item = &'a (FeedKey, String)>) {
+    /// Remembers every feed a snapshot of `catalog` published at `now`, so each keeps
+    /// answering, and since when each that has no post has been empty.
+    pub fn note_feeds<'a>(
+        &mut self,
+        feeds: impl IntoIterator<Item = &'a (FeedKey, String)>,
+        catalog: &Catalog,
+        now: DateTime<Utc>,
+    ) {
         for (key, name) in feeds {
-            self.ledger.note_feed(key, name);
+            let empty = catalog.top(key, 1).is_empty();
+            self.ledger.note_feed(key, name, empty, now);
         }
     }
 
@@ -295,6 +303,14 @@ fn place(post: &mut Post, placement: Placement, site: &Site) {
         }
         post.published = first_seen;
         post.updated = post.updated.max(first_seen);
+    }
+    // Without `updated` in the front matter, the post was updated when its content last
+    // changed; never before it was published.
+    if let Some(changed) = placement.content_changed {
+        if !post.claims.updated_given {
+            let changed = changed.with_timezone(&site.timezone).fixed_offset();
+            post.updated = post.updated.max(changed).max(post.published);
+        }
     }
     post.id = placement.id;
     post.slug = placement.slug;

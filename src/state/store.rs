@@ -38,6 +38,10 @@ const MIGRATIONS: &[&str] = &[
         name TEXT NOT NULL,
         PRIMARY KEY (kind, slug)
     );",
+    // 2: when each post's content last changed (its feeds' `updated`), and since when
+    // each feed has been empty.
+    "ALTER TABLE posts ADD COLUMN content_changed TEXT;
+    ALTER TABLE feeds ADD COLUMN emptied_at TEXT;",
 ];
 
 /// An open state database.
@@ -103,8 +107,9 @@ impl Store {
             let mut put = tx
                 .prepare_cached(
                     "INSERT OR REPLACE INTO posts
-                     (key, id, path, natural_slug, slug, route, first_seen, fingerprint, removed_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                     (key, id, path, natural_slug, slug, route, first_seen, fingerprint, removed_at,
+                      content_changed)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )
                 .map_err(fail)?;
             for key in &dirty.entries {
@@ -121,6 +126,7 @@ impl Store {
                     e.first_seen.to_rfc3339(),
                     e.fingerprint,
                     e.removed_at.map(|at| at.to_rfc3339()),
+                    e.content_changed.map(|at| at.to_rfc3339()),
                 ])
                 .map_err(fail)?;
             }
@@ -137,9 +143,11 @@ impl Store {
             for key in &dirty.feeds {
                 let (kind, slug) = feed_columns(key);
                 let name = ledger.feeds.get(key).cloned().unwrap_or_default();
+                let emptied = ledger.emptied.get(key).map(|at| at.to_rfc3339());
                 tx.execute(
-                    "INSERT OR REPLACE INTO feeds (kind, slug, name) VALUES (?1, ?2, ?3)",
-                    params![kind, slug, name],
+                    "INSERT OR REPLACE INTO feeds (kind, slug, name, emptied_at)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![kind, slug, name, emptied],
                 )
                 .map_err(fail)?;
             }
@@ -185,13 +193,15 @@ fn load(conn: &Connection, remember: Duration) -> rusqlite::Result<Ledger> {
     };
     let mut entries = BTreeMap::new();
     let mut rows = conn.prepare(
-        "SELECT key, id, path, natural_slug, slug, route, first_seen, fingerprint, removed_at
+        "SELECT key, id, path, natural_slug, slug, route, first_seen, fingerprint, removed_at,
+         content_changed
          FROM posts",
     )?;
     let mut query = rows.query([])?;
     while let Some(row) = query.next()? {
         let key: i64 = row.get(0)?;
         let removed_at: Option<String> = row.get(8)?;
+        let content_changed: Option<String> = row.get(9)?;
         entries.insert(
             key,
             Entry {
@@ -202,6 +212,7 @@ fn load(conn: &Connection, remember: Duration) -> rusqlite::Result<Ledger> {
                 route: row.get(5)?,
                 first_seen: time(row.get(6)?),
                 fingerprint: row.get(7)?,
+                content_changed: content_changed.map(time),
                 removed_at: removed_at.map(time),
             },
         );
@@ -213,12 +224,16 @@ fn load(conn: &Connection, remember: Duration) -> rusqlite::Result<Ledger> {
         redirects.insert(row.get::<_, String>(0)?, row.get::<_, i64>(1)?);
     }
     let mut feeds = BTreeMap::new();
-    let mut rows = conn.prepare("SELECT kind, slug, name FROM feeds")?;
+    let mut emptied = BTreeMap::new();
+    let mut rows = conn.prepare("SELECT kind, slug, name, emptied_at FROM feeds")?;
     let mut query = rows.query([])?;
     while let Some(row) = query.next()? {
         let kind: String = row.get(0)?;
         let slug: String = row.get(1)?;
         if let Some(key) = feed_key(&kind, slug) {
+            if let Some(at) = row.get::<_, Option<String>>(3)? {
+                emptied.insert(key.clone(), time(at));
+            }
             feeds.insert(key, row.get::<_, String>(2)?);
         }
     }
@@ -228,7 +243,9 @@ fn load(conn: &Connection, remember: Duration) -> rusqlite::Result<Ledger> {
         .query_row("SELECT min(key) FROM posts", [], |row| row.get(0))
         .optional()?
         .flatten();
-    Ok(Ledger::restore(remember, entries, redirects, feeds))
+    Ok(Ledger::restore(
+        remember, entries, redirects, feeds, emptied,
+    ))
 }
 
 fn feed_columns(key: &FeedKey) -> (&'static str, &str) {

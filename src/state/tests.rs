@@ -240,9 +240,12 @@ fn the_database_keeps_the_ledger_across_a_restart() {
         &[claim("pothole.txt", "pothole", "2026-11-27T00:00:00Z", "x")],
         NOW,
     );
-    state
-        .ledger
-        .note_feed(&FeedKey::Category("transit".into()), "Transit");
+    state.ledger.note_feed(
+        &FeedKey::Category("transit".into()),
+        "Transit",
+        false,
+        at(NOW),
+    );
     state.save().unwrap();
     let renamed = claim("harbor.txt", "harbor", "2026-11-27T00:00:00Z", "x");
     settle(&mut state.ledger, &["pothole.txt"], &[renamed], NOW);
@@ -335,4 +338,174 @@ fn a_database_deleted_while_running_is_reported_and_the_ledger_goes_on() {
     assert_eq!(state.ledger.len(), 2);
     // Later saves are no-ops, not repeated errors.
     assert_eq!(state.save(), Ok(()));
+}
+
+fn modified_at(mut claim: Claim, modified: &str) -> Claim {
+    claim.modified = at(modified);
+    claim
+}
+
+#[test]
+fn a_content_change_is_dated_by_the_files_time_and_a_first_sighting_is_not_one() {
+    let mut ledger = Ledger::new(Duration::days(7));
+    let first = modified_at(
+        claim("a.txt", "a", "2026-11-01T00:00:00Z", "v1"),
+        "2026-11-02T00:00:00Z",
+    );
+    let placed = settle(&mut ledger, &[], std::slice::from_ref(&first), NOW);
+    assert_eq!(placed[0].content_changed, None);
+    // Touched, the same bytes: no change.
+    let touched = modified_at(first.clone(), "2026-11-05T00:00:00Z");
+    let placed = settle(&mut ledger, &[], &[touched], NOW);
+    assert_eq!(placed[0].content_changed, None);
+    // Edited: the file's time, not the clock's.
+    let edited = modified_at(
+        claim("a.txt", "a", "2026-11-01T00:00:00Z", "v2"),
+        "2026-11-10T09:30:00Z",
+    );
+    let placed = settle(&mut ledger, &[], &[edited], "2026-11-20T00:00:00Z");
+    assert_eq!(placed[0].content_changed, Some(at("2026-11-10T09:30:00Z")));
+    // Renamed with the same bytes: the same post, unchanged.
+    let renamed = modified_at(
+        claim("b.txt", "b", "2026-11-01T00:00:00Z", "v2"),
+        "2026-11-12T00:00:00Z",
+    );
+    let placed = settle(&mut ledger, &["a.txt"], &[renamed], NOW);
+    assert_eq!(placed[0].content_changed, Some(at("2026-11-10T09:30:00Z")));
+    // Edited again by a file dated earlier (restored from a backup): never goes back.
+    let restored = modified_at(
+        claim("b.txt", "b", "2026-11-01T00:00:00Z", "v3"),
+        "2026-11-03T00:00:00Z",
+    );
+    let placed = settle(&mut ledger, &[], &[restored], NOW);
+    assert_eq!(placed[0].content_changed, Some(at("2026-11-10T09:30:00Z")));
+}
+
+#[test]
+fn content_changes_and_emptied_feeds_outlive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dropfeed.db");
+    let mut state = State::open(&path, Duration::days(7)).unwrap();
+    settle(
+        &mut state.ledger,
+        &[],
+        &[claim("a.txt", "a", "2026-11-01T00:00:00Z", "v1")],
+        NOW,
+    );
+    let edited = modified_at(
+        claim("a.txt", "a", "2026-11-01T00:00:00Z", "v2"),
+        "2026-11-10T09:30:00.123456789Z",
+    );
+    settle(&mut state.ledger, &[], &[edited], NOW);
+    let transit = FeedKey::Category("transit".into());
+    state
+        .ledger
+        .note_feed(&FeedKey::Site, "News", true, at("2026-11-27T10:00:00.5Z"));
+    state.ledger.note_feed(&transit, "Transit", false, at(NOW));
+    state.save().unwrap();
+    drop(state);
+
+    let mut state = State::open(&path, Duration::days(7)).unwrap();
+    assert_eq!(
+        state
+            .ledger
+            .at_path("a.txt")
+            .and_then(|e| e.content_changed),
+        Some(at("2026-11-10T09:30:00.123456789Z"))
+    );
+    let emptied = state.ledger.emptied();
+    assert_eq!(
+        emptied.get(&FeedKey::Site),
+        Some(&at("2026-11-27T10:00:00.5Z"))
+    );
+    assert_eq!(emptied.get(&transit), None);
+    // Still empty later: the time it was emptied stays. Posts again: no time.
+    state
+        .ledger
+        .note_feed(&FeedKey::Site, "News", true, at("2026-11-28T00:00:00Z"));
+    assert_eq!(
+        state.ledger.emptied().get(&FeedKey::Site),
+        Some(&at("2026-11-27T10:00:00.5Z"))
+    );
+    state
+        .ledger
+        .note_feed(&FeedKey::Site, "News", false, at(NOW));
+    state.save().unwrap();
+    drop(state);
+    let state = State::open(&path, Duration::days(7)).unwrap();
+    assert_eq!(state.ledger.emptied().get(&FeedKey::Site), None);
+}
+
+/// A database made before content changes and emptied feeds were kept (schema 1) is
+/// brought up to date in place, its ledger whole.
+#[test]
+fn a_version_1_database_is_migrated_and_keeps_its_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dropfeed.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE posts (
+            key INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            path TEXT NOT NULL,
+            natural_slug TEXT NOT NULL,
+            slug TEXT NOT NULL,
+            route TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            removed_at TEXT
+        );
+        CREATE TABLE redirects (
+            route TEXT PRIMARY KEY,
+            post INTEGER NOT NULL REFERENCES posts(key)
+        );
+        CREATE TABLE feeds (
+            kind TEXT NOT NULL,
+            slug TEXT NOT NULL,
+            name TEXT NOT NULL,
+            PRIMARY KEY (kind, slug)
+        );
+        INSERT INTO posts VALUES (1, 'tag:example.com,2019-03-03:night-bus', 'night-bus.txt',
+            'night-bus', 'night-bus', '/posts/night-bus/', '2019-03-03T08:00:00+00:00',
+            '00000000000000aa', NULL);
+        INSERT INTO feeds VALUES ('category', 'transit', 'Transit');
+        PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    drop(conn);
+
+    let mut state = State::open(&path, Duration::days(7)).unwrap();
+    let entry = state.ledger.at_path("night-bus.txt").cloned().unwrap();
+    assert_eq!(&*entry.id, "tag:example.com,2019-03-03:night-bus");
+    assert_eq!(entry.content_changed, None);
+    assert_eq!(
+        state
+            .ledger
+            .feeds()
+            .get(&FeedKey::Category("transit".into()))
+            .map(String::as_str),
+        Some("Transit")
+    );
+    let edited = modified_at(
+        claim("night-bus.txt", "night-bus", "2019-03-03T00:00:00Z", "bb"),
+        "2026-11-20T00:00:00Z",
+    );
+    let placed = settle(&mut state.ledger, &[], &[edited], NOW);
+    assert_eq!(placed[0].id, "tag:example.com,2019-03-03:night-bus");
+    assert_eq!(placed[0].content_changed, Some(at("2026-11-20T00:00:00Z")));
+    state.save().unwrap();
+    drop(state);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    let changed: String = conn
+        .query_row(
+            "SELECT content_changed FROM posts WHERE key = 1",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(changed, "2026-11-20T00:00:00+00:00");
 }

@@ -88,6 +88,11 @@ impl Site {
         let daemon = Daemon::start(config, "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
+        Site::run(dir, daemon)
+    }
+
+    /// Runs a daemon already started over `dir`.
+    pub fn run(dir: TempDir, daemon: Daemon) -> Site {
         let addr = daemon.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(daemon.run(async move {
