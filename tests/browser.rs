@@ -25,6 +25,7 @@ description = "Posts from the newsroom"
 author = "Newsroom"
 language = "en"
 timezone = "America/Los_Angeles"
+icon = "logo.png"
 
 [posts]
 rescan_secs = 0
@@ -189,6 +190,8 @@ async fn chromium_shows_each_page_with_its_subscribe_box_and_discovers_its_feeds
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("posts"),
         &dir.path().join("posts"),
     );
+    let logo = Path::new(env!("CARGO_MANIFEST_DIR")).join("logo.png");
+    std::fs::copy(&logo, dir.path().join("logo.png")).unwrap();
     let site = Site::serve(dir).await;
     let base = format!("http://{}", site.addr);
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
@@ -254,5 +257,10 @@ async fn chromium_shows_each_page_with_its_subscribe_box_and_discovers_its_feeds
         assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{}", shot.display());
         eprintln!("screenshot: {} ({} bytes)", shot.display(), png.len());
     }
+    // The tab's icon, which every browser asks for: the site's logo.
+    let icon = site.get("/favicon.ico").await;
+    assert_eq!(icon.status, StatusCode::OK);
+    assert_eq!(icon.header("content-type"), "image/png");
+    assert_eq!(icon.body, std::fs::read(&logo).unwrap());
     site.stop().await;
 }

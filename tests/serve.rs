@@ -1125,6 +1125,7 @@ async fn done_when_a_post_copied_into_the_real_posts_shows_in_its_category_feed(
     // The real config as it is: its `posts.dir = "posts"` is relative to its folder, so
     // it names the copy; the listen address is the test's.
     std::fs::copy(repo.join("config.toml"), dir.path().join("config.toml")).unwrap();
+    std::fs::copy(repo.join("logo.png"), dir.path().join("logo.png")).unwrap();
     copy_tree(&repo.join("posts"), &dir.path().join("posts"));
     std::fs::create_dir(dir.path().join("outside")).unwrap();
     let site = Site::serve(dir).await;
