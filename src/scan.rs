@@ -786,16 +786,17 @@ fn open_inside(
     Ok((file, meta))
 }
 
-/// The media file `name` under the folder `folder` of the posts folder, opened to be
-/// served: `None` unless it is a media file ([`post::is_media_path`]) and a regular
-/// file inside the posts folder ([`open_inside`]).
+/// The media file `name` under the folder `folder` of the posts folder (the folder of a
+/// post file), opened to be served: `None` unless it is a media file
+/// ([`post::is_media_path`]), a regular file inside the posts folder ([`open_inside`]),
+/// and the post's own ([`in_another_bundle`]).
 fn open_media(config: &Config, folder: &str, name: &str) -> Option<MediaFile> {
     let rel = if folder.is_empty() {
         name.to_string()
     } else {
         format!("{folder}/{name}")
     };
-    if !post::is_media_path(&rel) {
+    if !post::is_media_path(&rel) || in_another_bundle(config, folder, name) {
         return None;
     }
     let content_type = post::media_type(name)?;
@@ -811,6 +812,39 @@ fn open_media(config: &Config, folder: &str, name: &str) -> Option<MediaFile> {
         last_modified: DateTime::from_timestamp(modified.timestamp(), 0).unwrap_or(modified),
         cache_control: String::new(),
         content: Box::new(file),
+    })
+}
+
+/// True when a folder between the post's folder `folder` and the file `name` under it
+/// (`img/a.jpg`: `{folder}/img`) holds a post file, draft, scheduled or failed alike:
+/// the file belongs to that folder's post, not to this one. A post in the posts folder
+/// itself would otherwise reach every file under it, a draft bundle's too
+/// (`/posts/root-post/embargo/ep.mp3`). A folder that cannot be listed is taken to hold
+/// one: what cannot be checked is not served.
+fn in_another_bundle(config: &Config, folder: &str, name: &str) -> bool {
+    let mut dir = full_path(config, folder);
+    let Some((between, _)) = name.rsplit_once('/') else {
+        return false;
+    };
+    between.split('/').any(|part| {
+        dir.push(part);
+        holds_post_file(&dir)
+    })
+}
+
+/// True when the folder `dir` holds a post file ([`post::is_post_path`]) directly, or
+/// cannot be listed. Stops at the first one found.
+fn holds_post_file(dir: &Path) -> bool {
+    let Ok(mut entries) = std::fs::read_dir(dir) else {
+        return true;
+    };
+    entries.any(|entry| {
+        let Ok(entry) = entry else {
+            return true;
+        };
+        // Listed as `list_under` lists: a link named like a post is one, a folder not.
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        !is_dir && post::is_post_path(Path::new(&*entry.file_name().to_string_lossy()))
     })
 }
 

@@ -334,3 +334,83 @@ async fn an_enclosure_that_is_not_beside_the_post_is_left_out_with_a_warning() {
     let rss = site.get("/rss.xml").await.text();
     assert!(!rss.contains("<enclosure"), "{rss}");
 }
+
+/// Regression (review of the media work): a post in the posts folder itself has the
+/// whole folder as its own, so under its page any path reached any file in `posts/`:
+/// `/posts/night-bus-pilot/embargo/ep.mp3` served a draft bundle's audio that
+/// `/posts/embargo/ep.mp3` kept back.
+#[tokio::test]
+async fn a_bundles_files_are_served_under_its_own_post_only() {
+    let dir = folder(
+        CONFIG,
+        &[
+            (
+                "night-bus-pilot.md",
+                "---\ntitle: Night bus\ndate: 2019-03-03\n---\n![map](map.png)\n",
+            ),
+            (
+                "embargo/index.md",
+                "---\ntitle: Embargo\ndate: 2024-05-01\ndraft: true\naudio: ep.mp3\n---\nNot yet.\n",
+            ),
+            (
+                "later/index.md",
+                "---\ntitle: Later\ndate: 2999-01-01\n---\n![plan](plan.pdf)\n",
+            ),
+            ("broken/index.md", "---\ntitle: Broken\n---\nA\u{0}B\n"),
+            ("launch/index.md", LAUNCH),
+            // A folder of a bundle holding a post of its own, a draft.
+            (
+                "launch/extra/index.md",
+                "---\ntitle: Extra\ndate: 2024-05-02\ndraft: true\n---\nNot yet.\n",
+            ),
+        ],
+    );
+    let posts = dir.path().join("posts");
+    let (map, ep, plan, broken, photo, extra, shared) = (
+        binary(100, 20),
+        binary(100, 21),
+        binary(100, 22),
+        binary(100, 23),
+        binary(100, 24),
+        binary(100, 25),
+        binary(100, 26),
+    );
+    std::fs::write(posts.join("map.png"), &map).unwrap();
+    std::fs::write(posts.join("embargo/ep.mp3"), &ep).unwrap();
+    std::fs::write(posts.join("later/plan.pdf"), &plan).unwrap();
+    std::fs::write(posts.join("broken/a.jpg"), &broken).unwrap();
+    std::fs::write(posts.join("launch/photo.jpg"), &photo).unwrap();
+    std::fs::write(posts.join("launch/extra/x.jpg"), &extra).unwrap();
+    // A folder with no post file in it is the folder's posts' to link to.
+    std::fs::create_dir_all(posts.join("shared/img")).unwrap();
+    std::fs::write(posts.join("shared/img/logo.png"), &shared).unwrap();
+    let site = Site::serve(dir).await;
+    site.published("/posts/night-bus-pilot/").await;
+    site.published("/posts/launch/").await;
+
+    for (path, bytes) in [
+        ("/posts/night-bus-pilot/map.png", &map),
+        ("/posts/night-bus-pilot/shared/img/logo.png", &shared),
+        ("/posts/launch/photo.jpg", &photo),
+    ] {
+        let got = site.get(path).await;
+        assert_eq!(got.status, StatusCode::OK, "{path}");
+        assert!(got.body[..] == bytes[..], "{path}: the body differs");
+    }
+    for path in [
+        // A draft's, a scheduled post's and a failed file's bundles: not at all.
+        "/posts/embargo/ep.mp3",
+        "/posts/night-bus-pilot/embargo/ep.mp3",
+        "/posts/later/plan.pdf",
+        "/posts/night-bus-pilot/later/plan.pdf",
+        "/posts/night-bus-pilot/broken/a.jpg",
+        // A published bundle's: only under its own page.
+        "/posts/night-bus-pilot/launch/photo.jpg",
+        // A draft inside a bundle keeps its files from the bundle's post too.
+        "/posts/launch/extra/x.jpg",
+        "/posts/night-bus-pilot/launch/extra/x.jpg",
+    ] {
+        let got = site.get(path).await;
+        assert_eq!(got.status, StatusCode::NOT_FOUND, "{path}");
+    }
+}
