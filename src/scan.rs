@@ -809,10 +809,36 @@ fn open_media(config: &Config, folder: &str, name: &str) -> Option<MediaFile> {
         content_type,
         len: meta.len(),
         etag: crate::snapshot::etag(format!("{rel}\n{}\n{nanos}", meta.len()).as_bytes()),
-        last_modified: DateTime::from_timestamp(modified.timestamp(), 0).unwrap_or(modified),
+        last_modified: changed_at(&meta, modified, Utc::now()),
         cache_control: String::new(),
         content: Box::new(file),
     })
+}
+
+/// When a media file last changed, in whole seconds, as its `Last-Modified`: its
+/// modification time, unless that is ahead of `now` (a file copied from a machine whose
+/// clock runs ahead, or `touch -d` of a future date). Then its status change time, which
+/// the kernel sets from its own clock at each write or `touch`: sent as it is, the
+/// modification time would be capped to each request's `now`, a date that moves on every
+/// second, and a reader polling with `If-Modified-Since` would never get a 304.
+fn changed_at(
+    meta: &std::fs::Metadata,
+    modified: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let seconds = |t: DateTime<Utc>| DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t);
+    if modified <= now {
+        return seconds(modified);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let Some(changed) = DateTime::from_timestamp(meta.ctime(), 0) {
+            return seconds(changed.min(now));
+        }
+    }
+    let _ = meta;
+    seconds(now)
 }
 
 /// True when a folder between the post's folder `folder` and the file `name` under it

@@ -414,3 +414,36 @@ async fn a_bundles_files_are_served_under_its_own_post_only() {
         assert_eq!(got.status, StatusCode::NOT_FOUND, "{path}");
     }
 }
+
+/// Regression (review of the media work): a file dated ahead of the clock (copied from
+/// a machine whose clock runs ahead) was sent with `Last-Modified` capped to each
+/// request's time, so a reader polling with `If-Modified-Since` never got a 304.
+#[tokio::test]
+async fn a_media_file_dated_ahead_of_the_clock_gets_a_304() {
+    let site = bundle(&binary(5000, 30), &binary(10, 31)).await;
+    let ahead = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(4_102_444_800);
+    std::fs::File::options()
+        .write(true)
+        .open(site.posts().join("launch/photo.jpg"))
+        .unwrap()
+        .set_modified(ahead)
+        .unwrap();
+    let path = "/posts/launch/photo.jpg";
+    let first = site.get(path).await;
+    assert_eq!(first.status, StatusCode::OK);
+    let sent = first.header("last-modified").to_string();
+    assert!(!sent.contains("2100"), "{sent}");
+    let sent_at = chrono::DateTime::parse_from_rfc2822(&sent.replace("GMT", "+0000")).unwrap();
+    // A later second, so a date that moves with the clock would be newer by then.
+    common::wait_until(common::PATIENCE, "the clock past the date sent", || async {
+        (chrono::Utc::now().timestamp() > sent_at.timestamp())
+            .then_some(())
+            .ok_or_else(|| "not yet".to_string())
+    })
+    .await;
+    let got = site
+        .ask(Method::GET, path, &[("if-modified-since", &sent)])
+        .await;
+    assert_eq!(got.status, StatusCode::NOT_MODIFIED);
+    assert_eq!(got.header("last-modified"), sent);
+}
