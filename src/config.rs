@@ -227,8 +227,13 @@ pub struct Config {
     /// How long a removed post waits for its content to come back under another name
     /// and keep its id.
     pub remember_removed_days: u64,
-    /// `[site] icon`, read: served at `/favicon.ico` and [`Icon::route`].
+    /// `[site] icon`, read: served at `/favicon.ico` and [`Icon::route`]. `None` too
+    /// when the file cannot be used (see [`Config::notices`]).
     pub icon: Option<Icon>,
+    /// What is wrong in the file but costs only a detail (an icon that cannot be read),
+    /// each a line naming the file, the key and the fix: the commands print them (`check`
+    /// and `build` on stderr, `serve` as warnings in its log) and carry on.
+    pub notices: Vec<String>,
 }
 
 /// The site's icon (`[site] icon`), read once when the config is.
@@ -284,10 +289,21 @@ impl Config {
         })?;
         // Relative paths are relative to the config file's folder, not the working one.
         let folder = path.parent().unwrap_or(Path::new(""));
-        let icon = match &raw.site.icon {
-            Some(file) => Some(icon(&folder.join(file)).map_err(invalid)?),
-            None => None,
-        };
+        let mut notices = Vec::new();
+        // The icon is cosmetic: one that cannot be used is said, and the site goes
+        // without, rather than stopping every command.
+        let icon = raw.site.icon.as_ref().and_then(|file| {
+            let file = folder.join(file);
+            let file = std::path::absolute(&file).unwrap_or(file);
+            icon(&file)
+                .map_err(|message| {
+                    notices.push(format!(
+                        "{}: {message}; the feeds go without an icon until then",
+                        path.display()
+                    ))
+                })
+                .ok()
+        });
         let listen = check_listen(&raw.server.listen).map_err(invalid)?;
         let base_url_follows_listen = raw.site.base_url.is_none();
         let mut site = site(raw.site, &listen).map_err(invalid)?;
@@ -326,6 +342,7 @@ impl Config {
             state_db: folder.join(raw.state.db),
             remember_removed_days: raw.state.remember_removed_days,
             icon,
+            notices,
         })
     }
 }
@@ -598,6 +615,11 @@ fn icon(file: &Path) -> Result<Icon, String> {
         ));
     }
     let bytes = std::fs::read(file).map_err(cannot)?;
+    if !looks_like(media_type, &bytes) {
+        return Err(format!(
+            "key `site.icon`: {shown} does not hold a picture of its type ({media_type}); save the picture again in that format, or name the file after its format"
+        ));
+    }
     let extension = name
         .rsplit_once('.')
         .map_or("", |(_, e)| e)
@@ -613,6 +635,24 @@ fn icon(file: &Path) -> Result<Icon, String> {
             .and_then(|d| chrono::DateTime::from_timestamp(d.as_secs() as i64, 0))
             .unwrap_or_default(),
     })
+}
+
+/// True when `bytes` begin as a file of `media_type` does: a page saved as `logo.png`
+/// would be served to every reader as a broken picture.
+fn looks_like(media_type: &str, bytes: &[u8]) -> bool {
+    let head = |at: usize, magic: &[u8]| bytes.get(at..at + magic.len()) == Some(magic);
+    match media_type {
+        "image/png" => head(0, b"\x89PNG"),
+        "image/jpeg" => head(0, b"\xff\xd8\xff"),
+        "image/gif" => head(0, b"GIF8"),
+        "image/webp" => head(0, b"RIFF") && head(8, b"WEBP"),
+        "image/avif" => head(4, b"ftyp"),
+        "image/x-icon" => head(0, b"\0\0\x01\0"),
+        "image/svg+xml" => {
+            String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]).contains("<svg")
+        }
+        _ => false,
+    }
 }
 
 /// Apple's podcast categories and their subcategories (Apple Podcasts' list, as the
@@ -1196,18 +1236,22 @@ mod tests {
         );
     }
 
+    /// The icon is cosmetic: one that cannot be used is a notice, and the config is
+    /// used without it (a copied config.toml without its logo.png stopped every command).
     #[test]
-    fn the_icon_is_read_relative_to_the_config_file_and_a_missing_one_names_the_key() {
+    fn the_icon_is_read_relative_to_the_config_file_and_a_missing_one_is_a_notice() {
         let dir = tempfile::tempdir().unwrap();
         let config_file = dir.path().join("config.toml");
-        let err = Config::parse("[site]\nicon = \"logo.png\"\n", &config_file).unwrap_err();
+        let config = Config::parse("[site]\nicon = \"logo.png\"\n", &config_file).unwrap();
+        assert_eq!(config.icon, None);
+        assert_eq!(config.site.channel.icon_url, None);
         assert_eq!(
-            err.to_string(),
-            format!(
-                "{0}: key `site.icon`: cannot read {1}: No such file or directory (os error 2); put the picture there (the path is relative to this file's folder), or remove the key",
+            config.notices,
+            [format!(
+                "{0}: key `site.icon`: cannot read {1}: No such file or directory (os error 2); put the picture there (the path is relative to this file's folder), or remove the key; the feeds go without an icon until then",
                 config_file.display(),
                 dir.path().join("logo.png").display()
-            )
+            )]
         );
         std::fs::write(dir.path().join("logo.png"), b"\x89PNG").unwrap();
         let config = Config::parse(
@@ -1223,13 +1267,56 @@ mod tests {
             config.site.channel.icon_url.as_deref(),
             Some("https://radio.example.org/icon.png")
         );
+        assert_eq!(config.notices, Vec::<String>::new());
         std::fs::write(dir.path().join("logo.txt"), b"x").unwrap();
-        let err = Config::parse("[site]\nicon = \"logo.txt\"\n", &config_file).unwrap_err();
-        assert!(
-            err.to_string().contains("key `site.icon`: ")
-                && err.to_string().ends_with("is not a picture dropfeed serves; use a .png, .jpg, .gif, .webp, .svg or .ico file"),
-            "{err}"
+        let config = Config::parse("[site]\nicon = \"logo.txt\"\n", &config_file).unwrap();
+        assert_eq!(config.icon, None);
+        assert_eq!(
+            config.notices,
+            [format!(
+                "{0}: key `site.icon`: {1} is not a picture dropfeed serves; use a .png, .jpg, .gif, .webp, .svg or .ico file; the feeds go without an icon until then",
+                config_file.display(),
+                dir.path().join("logo.txt").display()
+            )]
         );
+        std::fs::write(dir.path().join("page.png"), b"<!doctype html>").unwrap();
+        let config = Config::parse("[site]\nicon = \"page.png\"\n", &config_file).unwrap();
+        assert_eq!(config.icon, None);
+        assert_eq!(
+            config.notices,
+            [format!(
+                "{0}: key `site.icon`: {1} does not hold a picture of its type (image/png); save the picture again in that format, or name the file after its format; the feeds go without an icon until then",
+                config_file.display(),
+                dir.path().join("page.png").display()
+            )]
+        );
+    }
+
+    #[test]
+    fn an_icon_is_taken_when_its_bytes_are_of_its_type() {
+        for (media_type, bytes, expected) in [
+            ("image/png", &b"\x89PNG\r\n"[..], true),
+            ("image/png", b"GIF89a", false),
+            ("image/jpeg", b"\xff\xd8\xff\xe0", true),
+            ("image/gif", b"GIF89a", true),
+            ("image/webp", b"RIFF\0\0\0\0WEBPVP8 ", true),
+            ("image/webp", b"RIFF\0\0\0\0WAVE", false),
+            ("image/avif", b"\0\0\0\x1cftypavif", true),
+            ("image/x-icon", b"\0\0\x01\0\x01\0", true),
+            (
+                "image/svg+xml",
+                b"<?xml version=\"1.0\"?>\n<svg xmlns=\"x\"/>",
+                true,
+            ),
+            ("image/svg+xml", b"<html>", false),
+            ("image/png", b"", false),
+        ] {
+            assert_eq!(
+                looks_like(media_type, bytes),
+                expected,
+                "{media_type} {bytes:?}"
+            );
+        }
     }
 
     #[test]

@@ -144,7 +144,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// Reads the config at `path`; a missing file gives the defaults, with a notice naming
-/// the file looked for (a mistyped `--config` must not pass unnoticed).
+/// the file looked for (a mistyped `--config` must not pass unnoticed). The config's own
+/// notices (an icon that cannot be used) are said too, on stderr, and the command goes on.
 fn load_config(path: &Path) -> anyhow::Result<Config> {
     let config = Config::load(path)?;
     if !config.file_found {
@@ -153,6 +154,9 @@ fn load_config(path: &Path) -> anyhow::Result<Config> {
             path.display(),
             config.posts_dir.display(),
         );
+    }
+    for notice in &config.notices {
+        tracing::warn!("{notice}");
     }
     Ok(config)
 }

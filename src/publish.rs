@@ -708,6 +708,9 @@ fn reload(publisher: &mut Publisher) -> Option<Published> {
             running.path.display()
         );
     }
+    for notice in &read.notices {
+        tracing::warn!("{notice}");
+    }
     let (mut applied, held) = live_part(&running, read);
     if let Some(bound) = publisher.bound {
         applied.follow_bound(bound);

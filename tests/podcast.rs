@@ -303,3 +303,92 @@ fn build_writes_the_media_and_the_icon_where_they_are_served() {
         std::fs::read(dir.path().join("posts/radio/ep1/ep1.mp3")).unwrap()
     );
 }
+
+/// Regression (review of the media work): the bundled config.toml names `logo.png`, and
+/// a config copied without the picture stopped check, build and serve with exit 2. The
+/// icon is cosmetic: each says so, naming the key, the full path and the fix, and works.
+#[tokio::test]
+async fn a_missing_icon_is_a_warning_and_every_command_goes_on() {
+    let dir = folder(
+        "[site]\nicon = \"logo.png\"\n[posts]\nrescan_secs = 0\n",
+        &[("a.md", "---\ntitle: A\ndate: 2024-05-01\n---\nA.\n")],
+    );
+    let warning = format!(
+        " WARN config.toml: key `site.icon`: cannot read {}: No such file or directory (os error 2); put the picture there (the path is relative to this file's folder), or remove the key; the feeds go without an icon until then",
+        dir.path().canonicalize().unwrap().join("logo.png").display()
+    );
+    for args in [&["check"][..], &["build", "--out", "out"][..]] {
+        let output = Command::new(env!("CARGO_BIN_EXE_dropfeed"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("RUST_LOG", "info")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
+        assert_eq!(
+            stderr.lines().filter(|l| l.ends_with(&warning)).count(),
+            1,
+            "{args:?}: {stderr}"
+        );
+    }
+    let rss = std::fs::read_to_string(dir.path().join("out/rss.xml")).unwrap();
+    assert!(
+        rss.contains("<title>A</title>") && !rss.contains("<image>"),
+        "{rss}"
+    );
+    assert!(!dir.path().join("out/favicon.ico").exists());
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dropfeed"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let stderr = child.stderr.take().unwrap();
+    let lines = std::sync::Arc::clone(&log);
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            lines.lock().unwrap().push(line);
+        }
+    });
+    let listening = common::wait_until(common::PATIENCE, "serve listens", || async {
+        let log = log.lock().unwrap();
+        log.iter()
+            .find_map(|line| {
+                Some(
+                    line.split_once("listening on http://")?
+                        .1
+                        .trim()
+                        .to_string(),
+                )
+            })
+            .ok_or_else(|| format!("{log:#?}"))
+    })
+    .await;
+    let get = |path: &str| {
+        let url = format!("http://{listening}{path}");
+        async move {
+            common::site::client()
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(get("/rss.xml").await, StatusCode::OK);
+    assert_eq!(get("/favicon.ico").await, StatusCode::NOT_FOUND);
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = log.lock().unwrap();
+    assert_eq!(
+        log.iter().filter(|l| l.ends_with(&warning)).count(),
+        1,
+        "{log:#?}"
+    );
+}
