@@ -131,6 +131,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = load_config(&config)?;
             config.check_posts_dir()?;
             let findings = dropfeed::check::check(&config, chrono::Utc::now());
+            for notice in &findings.notices {
+                tracing::warn!("{notice}");
+            }
             if print_lines(&findings.lines(&config)).context("writing the report")? {
                 eprintln!("{}", findings.summary());
             }

@@ -539,6 +539,9 @@ impl Daemon {
                 n => format!("{n} files"),
             }
         );
+        if let Some(notice) = crate::check::podcast_notice(&publisher.config, &publisher.catalog) {
+            tracing::warn!("{notice}");
+        }
         release_freed_memory();
         Ok(Daemon {
             publisher,

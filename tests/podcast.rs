@@ -339,56 +339,194 @@ async fn a_missing_icon_is_a_warning_and_every_command_goes_on() {
     );
     assert!(!dir.path().join("out/favicon.ico").exists());
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dropfeed"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
+    let served = Served::start(dir.path()).await;
+    assert_eq!(served.get("/rss.xml").await.0, StatusCode::OK);
+    assert_eq!(served.get("/favicon.ico").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(served.lines_ending(&warning), 1, "{:#?}", served.log());
+}
+
+/// `dropfeed serve --listen 127.0.0.1:0` run as a process in a site folder, its log
+/// (stderr) read line by line.
+struct Served {
+    child: std::process::Child,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    addr: String,
+}
+
+impl Served {
+    /// Starts it and waits until it listens.
+    async fn start(dir: &Path) -> Served {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dropfeed"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .current_dir(dir)
+            .env("RUST_LOG", "info")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let stderr = child.stderr.take().unwrap();
+        let lines = std::sync::Arc::clone(&log);
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let mut served = Served {
+            child,
+            log,
+            addr: String::new(),
+        };
+        served.addr = common::wait_until(common::PATIENCE, "serve listens", || async {
+            let log = served.log();
+            log.iter()
+                .find_map(|line| {
+                    Some(
+                        line.split_once("listening on http://")?
+                            .1
+                            .trim()
+                            .to_string(),
+                    )
+                })
+                .ok_or_else(|| format!("{log:#?}"))
+        })
+        .await;
+        served
+    }
+
+    fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    fn lines_ending(&self, text: &str) -> usize {
+        self.log().iter().filter(|l| l.ends_with(text)).count()
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, String) {
+        let response = common::site::client()
+            .get(format!("http://{}{path}", self.addr))
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.text().await.unwrap())
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Regression (review of the media work): with the bundled config, one post with
+/// `audio: ep1.mp3` made the site's, its category's and its author's RSS podcasts the
+/// validator warned about (no `itunes:category`, no `itunes:email`). A podcast is opted
+/// into: without those keys the audio is a plain enclosure, every feed passes, and
+/// `check` and `serve` say once which keys would make a podcast.
+#[tokio::test]
+async fn audio_on_the_bundled_site_stays_plain_rss_until_the_podcast_keys_are_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for file in ["config.toml", "logo.png"] {
+        std::fs::copy(repo.join(file), dir.path().join(file)).unwrap();
+    }
+    let posts = dir.path().join("posts");
+    copy_folder(&repo.join("posts"), &posts);
+    common::site::write(
+        &posts.join("episode-one/index.md"),
+        "---\ntitle: Episode one\ndate: 2024-05-01\nauthor: Dana Whitfield\ncategories: Radio\ntags: [night bus]\naudio: ep1.mp3\n---\nRiders tell us about the night bus.\n",
+    );
+    std::fs::write(posts.join("episode-one/ep1.mp3"), vec![0xff_u8; 48_213]).unwrap();
+    // `serve` names the post by its full path: it holds the posts folder as one.
+    let warning = |posts: &Path| {
+        format!(
+            " WARN config.toml: posts carry audio or video (such as {}), but feeds are plain RSS until `site.itunes_category` and `site.itunes_email` are set (Apple Podcasts needs them)",
+            posts.join("episode-one/index.md").display()
+        )
+    };
+    let output = Command::new(env!("CARGO_BIN_EXE_dropfeed"))
+        .arg("check")
         .current_dir(dir.path())
         .env("RUST_LOG", "info")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
+        .output()
         .unwrap();
-    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let stderr = child.stderr.take().unwrap();
-    let lines = std::sync::Arc::clone(&log);
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            lines.lock().unwrap().push(line);
-        }
-    });
-    let listening = common::wait_until(common::PATIENCE, "serve listens", || async {
-        let log = log.lock().unwrap();
-        log.iter()
-            .find_map(|line| {
-                Some(
-                    line.split_once("listening on http://")?
-                        .1
-                        .trim()
-                        .to_string(),
-                )
-            })
-            .ok_or_else(|| format!("{log:#?}"))
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr
+            .lines()
+            .filter(|l| l.ends_with(&warning(Path::new("posts"))))
+            .count(),
+        1,
+        "{stderr}"
+    );
+
+    let served = Served::start(dir.path()).await;
+    common::wait_until(common::PATIENCE, "the episode published", || async {
+        let (status, _) = served.get("/posts/episode-one/").await;
+        (status == StatusCode::OK)
+            .then_some(())
+            .ok_or_else(|| status.to_string())
     })
     .await;
-    let get = |path: &str| {
-        let url = format!("http://{listening}{path}");
-        async move {
-            common::site::client()
-                .get(url)
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }
-    };
-    assert_eq!(get("/rss.xml").await, StatusCode::OK);
-    assert_eq!(get("/favicon.ico").await, StatusCode::NOT_FOUND);
-    let _ = child.kill();
-    let _ = child.wait();
-    let log = log.lock().unwrap();
-    assert_eq!(
-        log.iter().filter(|l| l.ends_with(&warning)).count(),
-        1,
-        "{log:#?}"
+    let full = warning(&dir.path().canonicalize().unwrap().join("posts"));
+    assert_eq!(served.lines_ending(&full), 1, "{:#?}", served.log());
+    let (_, rss) = served.get("/rss.xml").await;
+    let enclosure = format!(
+        r#"<enclosure url="http://{}/posts/episode-one/ep1.mp3" length="48213" type="audio/mpeg"/>"#,
+        served.addr
     );
+    assert!(rss.contains(&enclosure), "{rss}");
+    assert!(!rss.contains("itunes"), "{rss}");
+
+    // Every topic's feed as the OPML offers it (RSS), and the site's in every format.
+    let (_, opml) = served.get("/opml.xml").await;
+    let mut urls: Vec<String> = opml
+        .split("xmlUrl=\"")
+        .skip(1)
+        .filter_map(|rest| Some(rest.split_once('"')?.0.to_string()))
+        .collect();
+    for path in ["/atom.xml", "/feed.json"] {
+        urls.push(format!("http://{}{path}", served.addr));
+    }
+    for topic in [
+        "/categories/radio/",
+        "/authors/dana-whitfield/",
+        "/tags/night-bus/",
+    ] {
+        let url = format!("http://{}{topic}rss.xml", served.addr);
+        assert!(urls.contains(&url), "{url} not in {urls:#?}");
+    }
+    let mut checked = 0;
+    for url in urls {
+        let shown = url.clone();
+        let Some(warnings) = tokio::task::spawn_blocking(move || validator_warnings(&url))
+            .await
+            .unwrap()
+        else {
+            return;
+        };
+        let other: Vec<&String> = warnings
+            .iter()
+            .filter(|w| !w.contains("Self reference doesn't match document location"))
+            .collect();
+        assert!(other.is_empty(), "{shown}: {warnings:#?}");
+        checked += 1;
+    }
+    println!("W3C validator: {checked} feeds of the bundled site with an episode pass");
+}
+
+/// Copies the folder `from` to `to`, files and subfolders.
+fn copy_folder(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_folder(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
 }

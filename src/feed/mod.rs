@@ -13,6 +13,8 @@ mod json;
 mod pages;
 mod rss;
 
+pub use rss::missing_podcast_keys;
+
 use crate::post::{Post, Site};
 use crate::routes;
 use crate::routes::{FeedKey, Format};

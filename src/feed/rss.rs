@@ -48,10 +48,10 @@ pub fn render(site: &Site, feed: &FeedInfo, posts: &[&Post]) -> String {
             link: page_url(site, feed),
             ..Image::default()
         }),
-        itunes_ext: is_podcast(posts).then(|| podcast(site)),
+        itunes_ext: is_podcast(site, posts).then(|| podcast(site)),
         items: posts
             .iter()
-            .map(|post| item(site, post, is_podcast(posts)))
+            .map(|post| item(site, post, is_podcast(site, posts)))
             .collect(),
         namespaces,
         ..Channel::default()
@@ -63,12 +63,33 @@ pub fn render(site: &Site, feed: &FeedInfo, posts: &[&Post]) -> String {
     String::from_utf8(bytes).expect("RSS is written as UTF-8")
 }
 
-/// A feed whose posts carry audio or video is a podcast: it gets the `itunes:` fields
-/// Apple Podcasts and Podcast Index read. A feed of text and pictures stays a plain feed.
-fn is_podcast(posts: &[&Post]) -> bool {
-    posts
-        .iter()
-        .any(|post| post.enclosure.as_ref().is_some_and(Attachment::is_episode))
+/// A feed whose posts carry audio or video, of a site set up as a podcast, is a
+/// podcast: it gets the `itunes:` fields Apple Podcasts and Podcast Index read. A podcast
+/// is opted into: without the keys of [`missing_podcast_keys`] the validator warns about
+/// every such feed, so it stays plain RSS, its audio still in each item's `enclosure`.
+/// A feed of text and pictures stays a plain feed.
+fn is_podcast(site: &Site, posts: &[&Post]) -> bool {
+    missing_podcast_keys(site).is_empty()
+        && posts
+            .iter()
+            .any(|post| post.enclosure.as_ref().is_some_and(Attachment::is_episode))
+}
+
+/// The `[site]` keys a podcast needs that `site` leaves unset: without an
+/// `itunes:category` and an `itunes:email` the W3C validator warns about the feed
+/// ("Missing recommended iTunes channel element", "The recommended <itunes:email>
+/// element is missing"), and Apple Podcasts refuses it. Artwork (the icon) it does not
+/// ask for.
+pub fn missing_podcast_keys(site: &Site) -> Vec<&'static str> {
+    let channel = &site.channel;
+    let mut missing = Vec::new();
+    if channel.itunes_category.is_none() {
+        missing.push("site.itunes_category");
+    }
+    if channel.itunes_email.is_none() {
+        missing.push("site.itunes_email");
+    }
+    missing
 }
 
 /// The channel's `itunes:` fields, from `[site]`: the icon as the show's artwork.
@@ -95,7 +116,8 @@ fn podcast(site: &Site) -> ITunesChannelExtension {
             .clone()
             .filter(|_| matches!(channel.icon_type, Some("image/png" | "image/jpeg"))),
         explicit: Some(channel.itunes_explicit.to_string()),
-        // An owner without an e-mail address is invalid: without one, none.
+        // Always there in a podcast (see `missing_podcast_keys`), but an owner without
+        // an e-mail address would be invalid.
         owner: channel.itunes_email.as_ref().map(|email| ITunesOwner {
             name: Some(
                 channel
@@ -291,25 +313,77 @@ mod tests {
         })
     }
 
-    #[test]
-    fn the_audio_wins_the_one_enclosure_and_makes_the_feed_a_podcast() {
+    /// A site set up as a podcast: Apple's category and the owner's e-mail.
+    fn podcast_site() -> crate::post::Site {
+        let mut s = site();
+        s.channel.itunes_category = Some(("News".into(), None));
+        s.channel.itunes_email = Some("podcast@example.org".into());
+        s
+    }
+
+    fn episode() -> crate::post::Post {
         let mut p = post("ep1", "Episode 1", "2020-01-02T03:04:00+00:00").build();
         p.image = attachment(Location::Beside("cover.png".into()), 2048, "image/png");
         p.enclosure = attachment(Location::Beside("ep1.mp3".into()), 48213, "audio/mpeg");
         p.episode.duration = Some("12:34".into());
-        let rss = render(&site(), &site_feed(&[&p]), &[&p]);
+        p
+    }
+
+    #[test]
+    fn the_audio_wins_the_one_enclosure_and_makes_a_podcast_sites_feed_a_podcast() {
+        let p = episode();
+        let rss = render(&podcast_site(), &site_feed(&[&p]), &[&p]);
         assert_eq!(rss.matches("<enclosure ").count(), 1, "{rss}");
         for line in [
             r#"<enclosure url="https://news.example.com/posts/ep1/ep1.mp3" length="48213" type="audio/mpeg"/>"#,
             r#"xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd""#,
+            "<itunes:category text=\"News\">\n    </itunes:category>",
             "<itunes:explicit>false</itunes:explicit>",
+            "<itunes:email>podcast@example.org</itunes:email>",
             "<itunes:duration>12:34</itunes:duration>",
             r#"<itunes:image href="https://news.example.com/posts/ep1/cover.png">"#,
         ] {
             assert!(rss.contains(line), "missing {line} in\n{rss}");
         }
-        // No e-mail configured: no owner, which would be invalid without one.
-        assert!(!rss.contains("itunes:owner"), "{rss}");
+    }
+
+    /// Regression (review of the media work): one audio post made every feed of a site
+    /// not set up as a podcast carry `itunes:` fields the validator warned about.
+    #[test]
+    fn audio_on_a_site_without_the_podcast_keys_is_a_plain_enclosure() {
+        let p = episode();
+        for (category, email, missing) in [
+            (
+                None,
+                None,
+                &["site.itunes_category", "site.itunes_email"][..],
+            ),
+            (
+                Some(("News".to_string(), None)),
+                None,
+                &["site.itunes_email"][..],
+            ),
+            (
+                None,
+                Some("podcast@example.org".to_string()),
+                &["site.itunes_category"][..],
+            ),
+        ] {
+            let mut s = site();
+            s.channel.itunes_category = category;
+            s.channel.itunes_email = email;
+            assert_eq!(super::missing_podcast_keys(&s), missing);
+            let rss = render(&s, &site_feed(&[&p]), &[&p]);
+            assert!(
+                rss.contains(r#"<enclosure url="https://news.example.com/posts/ep1/ep1.mp3" length="48213" type="audio/mpeg"/>"#),
+                "{rss}"
+            );
+            assert!(!rss.contains("itunes"), "{missing:?}: {rss}");
+        }
+        assert_eq!(
+            super::missing_podcast_keys(&podcast_site()),
+            Vec::<&str>::new()
+        );
     }
 
     #[test]
