@@ -114,6 +114,10 @@ pub async fn run(
             () = &mut shutdown => break,
         };
         accept_errors.accepted();
+        // A media response is written as its head, then its body a chunk at a time:
+        // with Nagle's algorithm on, the body's first segment waited for the ACK of the
+        // head, which the client delays (40 ms on Linux), on every keep-alive request.
+        let _ = stream.set_nodelay(true);
         let activity = Arc::new(Activity::new(Instant::now()));
         let service = {
             let snapshots = Arc::clone(&snapshots);
