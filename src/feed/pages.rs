@@ -412,12 +412,15 @@ struct Outline {
 }
 
 /// The OPML list: one outline per topic, in the preferred format, so a reader
-/// importing it gets every post once per topic, not once per format.
+/// importing it gets every post once per topic, not once per format. Tags are left
+/// out: a blog may have thousands, and a reader importing the list would subscribe to
+/// each; their pages offer their feeds.
 pub fn opml(site: &Site, feeds: &[FeedInfo], formats: &[Format]) -> String {
     let outlines: Vec<Outline> = Format::preferred(formats)
         .map(|format| {
             feeds
                 .iter()
+                .filter(|feed| !matches!(feed.key, FeedKey::Tag(_)))
                 .map(|feed| Outline {
                     text: feed.title.clone(),
                     xml_url: url(site, &feed.key.route(format)),
@@ -648,7 +651,9 @@ mod tests {
     #[test]
     fn opml_has_one_outline_per_topic_in_the_preferred_format() {
         let xml = opml(&site(), &feeds(), &[Format::Json, Format::Atom]);
-        assert_eq!(xml.matches("<outline ").count(), 4);
+        // The site, the category and the author; not the tag.
+        assert_eq!(xml.matches("<outline ").count(), 3);
+        assert!(!xml.contains("#buses"));
         for line in [
             r#"<?xml version="1.0" encoding="utf-8"?>"#,
             r#"<opml version="2.0">"#,
@@ -656,7 +661,6 @@ mod tests {
             "<dateModified>Sun, 3 Mar 2019 00:00:00 -0800</dateModified>",
             r#"<outline type="rss" text="Example News" title="Example News" xmlUrl="https://news.example.com/atom.xml" htmlUrl="https://news.example.com/"/>"#,
             r#"<outline type="rss" text="Example News — Tom &amp; Jerry &lt;3" title="Example News — Tom &amp; Jerry &lt;3" xmlUrl="https://news.example.com/categories/tom-jerry-3/atom.xml" htmlUrl="https://news.example.com/categories/tom-jerry-3/"/>"#,
-            r#"<outline type="rss" text="Example News — #buses" title="Example News — #buses" xmlUrl="https://news.example.com/tags/buses/atom.xml" htmlUrl="https://news.example.com/tags/buses/"/>"#,
         ] {
             assert!(xml.contains(line), "missing {line} in\n{xml}");
         }
