@@ -382,6 +382,14 @@ pub fn post(site: &Site, post: &Post, formats: &[Format]) -> String {
         .filter_map(|feed| discovered(site, feed, formats))
         .collect();
     let published = truncate_to_second(post.published);
+    let enclosure = post.enclosure.as_ref().map(|e| {
+        let kind = e.media_type.split('/').next().unwrap_or_default();
+        context! {
+            url => e.url(&post.url),
+            kind => kind,
+            label => attachment_label(&e.media_type, e.length),
+        }
+    });
     render(
         "post.html",
         context! {
@@ -396,11 +404,28 @@ pub fn post(site: &Site, post: &Post, formats: &[Format]) -> String {
                 tags => topic_links(site, &post.tags, FeedKey::Tag),
                 datetime => rfc3339(published),
                 date => published.format("%B %-d, %Y").to_string(),
+                image => post.image.as_ref().map(|i| i.url(&post.url)),
+                enclosure => enclosure,
                 // Sanitized with absolute URLs by the post parser: inserted as is.
                 content => Value::from_safe_string(post.content_html.clone()),
             },
         },
     )
+}
+
+/// What a download link says of its file: its type and size, `MP3, 2.4 MB`.
+fn attachment_label(media_type: &str, length: u64) -> String {
+    let subtype = media_type.rsplit('/').next().unwrap_or(media_type);
+    let kind = match subtype {
+        "mpeg" => "MP3".to_string(),
+        "mp4" | "x-m4a" => "MP4".to_string(),
+        other => other.trim_start_matches("x-").to_uppercase(),
+    };
+    match length {
+        0 => kind,
+        n if n < 1_000_000 => format!("{kind}, {} KB", n.div_ceil(1000)),
+        n => format!("{kind}, {:.1} MB", n as f64 / 1_000_000.0),
+    }
 }
 
 /// One `<outline>`: a topic's feed.
@@ -637,6 +662,41 @@ mod tests {
         ] {
             assert!(html.contains(line), "missing {line} in\n{html}");
         }
+    }
+
+    /// Review: a person on an episode's page could neither play nor find its audio.
+    #[test]
+    fn post_page_shows_its_picture_and_plays_its_audio() {
+        use crate::post::{Attachment, Location};
+        let mut p = post("ep1", "Episode one", "2019-03-03T00:00:00-08:00").build();
+        p.image = Some(Attachment {
+            location: Location::Beside("cover.png".into()),
+            length: 2048,
+            media_type: "image/png".into(),
+        });
+        p.enclosure = Some(Attachment {
+            location: Location::Beside("ep1.mp3".into()),
+            length: 2_412_000,
+            media_type: "audio/mpeg".into(),
+        });
+        let html = post_page(&site(), &p, &ALL);
+        for line in [
+            r#"<figure class="feature"><img src="https://news.example.com/posts/ep1/cover.png" alt="" /></figure>"#,
+            r#"<audio controls preload="none" src="https://news.example.com/posts/ep1/ep1.mp3"></audio>"#,
+            r#"<figcaption class="meta"><a href="https://news.example.com/posts/ep1/ep1.mp3" download>Download</a> (MP3, 2.4 MB)</figcaption>"#,
+        ] {
+            assert!(html.contains(line), "missing {line} in\n{html}");
+        }
+        p.enclosure = Some(Attachment {
+            location: Location::Url("https://cdn.example.org/talk.webm".into()),
+            length: 0,
+            media_type: "video/webm".into(),
+        });
+        let html = post_page(&site(), &p, &ALL);
+        assert!(html.contains(
+            r#"<video controls preload="none" src="https://cdn.example.org/talk.webm"></video>"#
+        ));
+        assert!(html.contains("download>Download</a> (WEBM)</figcaption>"));
     }
 
     #[test]
