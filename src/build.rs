@@ -93,7 +93,9 @@ pub fn build(
     // A static host cannot answer the WordPress and Hugo aliases itself; this file, in
     // the format Netlify and Cloudflare Pages read, tells it how.
     let mut redirects = String::new();
-    for (route, _) in snapshot.files() {
+    let feeds_on_request = snapshot.lazy_feed_routes();
+    let prerendered = snapshot.files().into_iter().map(|(route, _)| route);
+    for route in prerendered.chain(feeds_on_request.iter().map(String::as_str)) {
         for alias in routes::aliases_of(route) {
             redirects.push_str(&format!("{alias} {route} 301\n"));
         }

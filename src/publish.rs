@@ -395,6 +395,25 @@ fn problems_of(update: &Update) -> Vec<(bool, Problem)> {
 
 /// Logs each problem of a file that changed as `check` prints it, `path:line: reason`,
 /// with what became of the file.
+/// What following the bound address costs, when `site.base_url` is unset: links that
+/// other machines cannot follow when the bind is on every interface, and ids minted
+/// for good under the local host.
+fn unset_base_url(config: &Config, bound: SocketAddr) -> Option<String> {
+    if !config.base_url_follows_listen {
+        return None;
+    }
+    let base = &config.site.base_url;
+    if bound.ip().is_unspecified() {
+        return Some(format!(
+            "listening on every interface ({bound}) with `site.base_url` unset: links name {base}, which readers on other machines cannot reach; set `site.base_url` in config.toml to the address they use"
+        ));
+    }
+    Some(format!(
+        "`site.base_url` is not set: links follow {base}, and posts seen for the first time get ids under the host `{}` for good; set `site.base_url` in config.toml to the site's public URL before readers subscribe",
+        config.site.host
+    ))
+}
+
 fn log_problems(problems: &[(bool, Problem)], dir: &std::path::Path) {
     for (is_error, problem) in problems {
         let path = dir.join(&problem.path);
@@ -508,6 +527,9 @@ impl Daemon {
         if let Some(bound) = bound {
             config.follow_bound(bound);
             if let Some(warning) = config.loopback_mismatch(bound) {
+                tracing::warn!("{warning}");
+            }
+            if let Some(warning) = unset_base_url(&config, bound) {
                 tracing::warn!("{warning}");
             }
         }

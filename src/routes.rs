@@ -399,11 +399,26 @@ fn slash_toggled(path: &str) -> Option<String> {
 /// The canonical route an alias path is redirected to.
 pub fn alias_target(path: &str) -> Option<String> {
     let toggled = slash_toggled(path);
-    ALIASES.iter().find_map(|(alias, target)| {
-        match_template(alias, path)
-            .or_else(|| toggled.as_deref().and_then(|t| match_template(alias, t)))
-            .map(|slug| target.replace("{slug}", slug))
-    })
+    ALIASES
+        .iter()
+        .find_map(|(alias, target)| {
+            match_template(alias, path)
+                .or_else(|| toggled.as_deref().and_then(|t| match_template(alias, t)))
+                .map(|slug| target.replace("{slug}", slug))
+        })
+        .or_else(|| first_page(path))
+}
+
+/// The first page of a list, for its `…/page/1/`: WordPress and Hugo themes link it,
+/// but it is the list's own folder (`/categories/bay-area/`, `/`).
+fn first_page(path: &str) -> Option<String> {
+    let folder = path
+        .strip_suffix("page/1/")
+        .or_else(|| path.strip_suffix("page/1"))?;
+    let (key, 1) = FeedKey::of_page(folder)? else {
+        return None;
+    };
+    Some(key.page(1))
 }
 
 /// The aliases that [`alias_target`] sends to `route`, each as the table spells it and
@@ -479,6 +494,20 @@ mod tests {
         ] {
             assert_eq!(FeedKey::of_page(route), None, "{route}");
         }
+    }
+
+    #[test]
+    fn the_first_page_of_a_list_is_its_folder() {
+        for (path, target) in [
+            ("/page/1/", "/"),
+            ("/page/1", "/"),
+            ("/categories/bay-area/page/1/", "/categories/bay-area/"),
+            ("/tags/rain/page/1", "/tags/rain/"),
+        ] {
+            assert_eq!(alias_target(path).as_deref(), Some(target), "{path}");
+        }
+        assert_eq!(alias_target("/categories/page/1/"), None);
+        assert_eq!(alias_target("/posts/a/page/1/"), None);
     }
 
     #[test]

@@ -529,8 +529,7 @@ pub fn load(config: &Config, rel: &str) -> Update {
 /// The body stays in the file: the catalog holds what every feed and page needs to place
 /// the post, and [`FileBodies`] reads the body again for the few posts a feed shows or a
 /// reader opens. The summary (at most 300 characters) stays in memory: every list page
-/// shows it, and reading 20 files again for each of thousands of list pages made
-/// `build` of 10,000 posts ten times slower.
+/// shows it, and would otherwise read 20 files again.
 fn leave_body(post: &mut Post) {
     post.content_html = String::new();
     post.content_elsewhere = true;

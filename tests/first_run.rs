@@ -210,6 +210,38 @@ async fn a_loopback_base_url_that_is_not_the_address_bound_is_warned_about() {
     );
 }
 
+/// Review: with `base_url` unset, `serve` said nothing of the loopback links a bind on
+/// every interface gives other machines, nor of the ids it mints for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unset_base_url_is_warned_about_with_what_it_costs() {
+    let dir = folder("", &[("night-bus.txt", &night_bus())]);
+    let served = Served::start(dir.path(), &["--listen", "0.0.0.0:0"]).await;
+    let warning = served
+        .logged("the warning", "listening on every interface")
+        .await;
+    assert!(warning.contains(" WARN "), "{warning}");
+    assert!(
+        warning.ends_with(&format!(
+            "listening on every interface (0.0.0.0:{port}) with `site.base_url` unset: links name http://127.0.0.1:{port}, which readers on other machines cannot reach; set `site.base_url` in config.toml to the address they use",
+            port = served.addr.port()
+        )),
+        "{warning}"
+    );
+
+    let dir = folder("", &[("night-bus.txt", &night_bus())]);
+    let served = Served::start(dir.path(), &["--listen", "127.0.0.1:0"]).await;
+    let warning = served
+        .logged("the warning", "`site.base_url` is not set")
+        .await;
+    assert!(
+        warning.ends_with(&format!(
+            "`site.base_url` is not set: links follow http://{}, and posts seen for the first time get ids under the host `127.0.0.1` for good; set `site.base_url` in config.toml to the site's public URL before readers subscribe",
+            served.addr
+        )),
+        "{warning}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_listens_on_a_host_name() {
     let dir = folder("", &[("night-bus.txt", &night_bus())]);

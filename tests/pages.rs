@@ -303,9 +303,6 @@ fn build_writes_every_topic_page_and_the_opml_offers_one_feed_per_topic() {
             "http://news.test/categories/weather/rss.xml",
             "http://news.test/authors/dana-whitfield/rss.xml",
             "http://news.test/authors/priya-natarajan/rss.xml",
-            "http://news.test/tags/buses/rss.xml",
-            "http://news.test/tags/night-owls/rss.xml",
-            "http://news.test/tags/rain/rss.xml",
         ]
     );
 }

@@ -156,7 +156,7 @@ pub fn check_post(source: &Source, post: &Post) {
         &post.url,
     ]
     .into_iter()
-    .chain(&post.tags)
+    .chain(post.tags.iter().map(|t| &t.name))
     .chain(post.authors.iter().map(|a| &a.name))
     .chain(post.categories.iter().map(|c| &c.name));
     for text in texts {
@@ -187,7 +187,7 @@ pub fn check_feeds(post: &Post) {
         key,
         title: format!("{} — {name}", site.title),
         name: name.to_string(),
-        updated: FeedInfo::updated_of(posts),
+        updated: FeedInfo::updated_of(posts, post.published),
     };
     if let Some(category) = post.categories.first() {
         feeds.push(first(

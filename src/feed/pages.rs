@@ -382,6 +382,14 @@ pub fn post(site: &Site, post: &Post, formats: &[Format]) -> String {
         .filter_map(|feed| discovered(site, feed, formats))
         .collect();
     let published = truncate_to_second(post.published);
+    let enclosure = post.enclosure.as_ref().map(|e| {
+        let kind = e.media_type.split('/').next().unwrap_or_default();
+        context! {
+            url => e.url(&post.url),
+            kind => kind,
+            label => attachment_label(&e.media_type, e.length),
+        }
+    });
     render(
         "post.html",
         context! {
@@ -396,11 +404,28 @@ pub fn post(site: &Site, post: &Post, formats: &[Format]) -> String {
                 tags => topic_links(site, &post.tags, FeedKey::Tag),
                 datetime => rfc3339(published),
                 date => published.format("%B %-d, %Y").to_string(),
+                image => post.image.as_ref().map(|i| i.url(&post.url)),
+                enclosure => enclosure,
                 // Sanitized with absolute URLs by the post parser: inserted as is.
                 content => Value::from_safe_string(post.content_html.clone()),
             },
         },
     )
+}
+
+/// What a download link says of its file: its type and size, `MP3, 2.4 MB`.
+fn attachment_label(media_type: &str, length: u64) -> String {
+    let subtype = media_type.rsplit('/').next().unwrap_or(media_type);
+    let kind = match subtype {
+        "mpeg" => "MP3".to_string(),
+        "mp4" | "x-m4a" => "MP4".to_string(),
+        other => other.trim_start_matches("x-").to_uppercase(),
+    };
+    match length {
+        0 => kind,
+        n if n < 1_000_000 => format!("{kind}, {} KB", n.div_ceil(1000)),
+        n => format!("{kind}, {:.1} MB", n as f64 / 1_000_000.0),
+    }
 }
 
 /// One `<outline>`: a topic's feed.
@@ -412,12 +437,15 @@ struct Outline {
 }
 
 /// The OPML list: one outline per topic, in the preferred format, so a reader
-/// importing it gets every post once per topic, not once per format.
+/// importing it gets every post once per topic, not once per format. Tags are left
+/// out: a blog may have thousands, and a reader importing the list would subscribe to
+/// each; their pages offer their feeds.
 pub fn opml(site: &Site, feeds: &[FeedInfo], formats: &[Format]) -> String {
     let outlines: Vec<Outline> = Format::preferred(formats)
         .map(|format| {
             feeds
                 .iter()
+                .filter(|feed| !matches!(feed.key, FeedKey::Tag(_)))
                 .map(|feed| Outline {
                     text: feed.title.clone(),
                     xml_url: url(site, &feed.key.route(format)),
@@ -636,6 +664,41 @@ mod tests {
         }
     }
 
+    /// Review: a person on an episode's page could neither play nor find its audio.
+    #[test]
+    fn post_page_shows_its_picture_and_plays_its_audio() {
+        use crate::post::{Attachment, Location};
+        let mut p = post("ep1", "Episode one", "2019-03-03T00:00:00-08:00").build();
+        p.image = Some(Attachment {
+            location: Location::Beside("cover.png".into()),
+            length: 2048,
+            media_type: "image/png".into(),
+        });
+        p.enclosure = Some(Attachment {
+            location: Location::Beside("ep1.mp3".into()),
+            length: 2_412_000,
+            media_type: "audio/mpeg".into(),
+        });
+        let html = post_page(&site(), &p, &ALL);
+        for line in [
+            r#"<figure class="feature"><img src="https://news.example.com/posts/ep1/cover.png" alt="" /></figure>"#,
+            r#"<audio controls preload="none" src="https://news.example.com/posts/ep1/ep1.mp3"></audio>"#,
+            r#"<figcaption class="meta"><a href="https://news.example.com/posts/ep1/ep1.mp3" download>Download</a> (MP3, 2.4 MB)</figcaption>"#,
+        ] {
+            assert!(html.contains(line), "missing {line} in\n{html}");
+        }
+        p.enclosure = Some(Attachment {
+            location: Location::Url("https://cdn.example.org/talk.webm".into()),
+            length: 0,
+            media_type: "video/webm".into(),
+        });
+        let html = post_page(&site(), &p, &ALL);
+        assert!(html.contains(
+            r#"<video controls preload="none" src="https://cdn.example.org/talk.webm"></video>"#
+        ));
+        assert!(html.contains("download>Download</a> (WEBM)</figcaption>"));
+    }
+
     #[test]
     fn post_page_names_every_author_with_a_link_to_their_page() {
         let mut p = post("a", "A", "2019-03-03T00:00:00-08:00").build();
@@ -648,7 +711,9 @@ mod tests {
     #[test]
     fn opml_has_one_outline_per_topic_in_the_preferred_format() {
         let xml = opml(&site(), &feeds(), &[Format::Json, Format::Atom]);
-        assert_eq!(xml.matches("<outline ").count(), 4);
+        // The site, the category and the author; not the tag.
+        assert_eq!(xml.matches("<outline ").count(), 3);
+        assert!(!xml.contains("#buses"));
         for line in [
             r#"<?xml version="1.0" encoding="utf-8"?>"#,
             r#"<opml version="2.0">"#,
@@ -656,7 +721,6 @@ mod tests {
             "<dateModified>Sun, 3 Mar 2019 00:00:00 -0800</dateModified>",
             r#"<outline type="rss" text="Example News" title="Example News" xmlUrl="https://news.example.com/atom.xml" htmlUrl="https://news.example.com/"/>"#,
             r#"<outline type="rss" text="Example News — Tom &amp; Jerry &lt;3" title="Example News — Tom &amp; Jerry &lt;3" xmlUrl="https://news.example.com/categories/tom-jerry-3/atom.xml" htmlUrl="https://news.example.com/categories/tom-jerry-3/"/>"#,
-            r#"<outline type="rss" text="Example News — #buses" title="Example News — #buses" xmlUrl="https://news.example.com/tags/buses/atom.xml" htmlUrl="https://news.example.com/tags/buses/"/>"#,
         ] {
             assert!(xml.contains(line), "missing {line} in\n{xml}");
         }

@@ -273,7 +273,12 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
     let updated = front.updated.unwrap_or(published).max(published);
     let limits = site.limits;
     let categories = normalize::capped_names(front.categories.clone(), "categories", &mut warn);
-    let categories = normalize::named(text::dedup_names(categories), "category");
+    let categories = normalize::named_warned(
+        text::dedup_names(categories),
+        "category",
+        "categories",
+        &mut warn,
+    );
     let categories = normalize::at_most(
         categories,
         limits.categories,
@@ -285,7 +290,7 @@ pub fn parse(source: &Source, site: &Site) -> Result<Post, Problem> {
     let authors = normalize::named(normalize::author_names(authors, site), "author");
     let authors = normalize::at_most(authors, limits.authors, "authors", "max_authors", &mut warn);
     let tags = normalize::capped_names(front.tags.clone(), "tags", &mut warn);
-    let tags = normalize::named(text::dedup_names(tags), "tag");
+    let tags = normalize::named_warned(text::dedup_names(tags), "tag", "tags", &mut warn);
     let tags = normalize::at_most(tags, limits.tags, "tags", "max_tags", &mut warn);
     let first_paragraph = body.first_paragraph();
     let title =

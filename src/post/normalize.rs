@@ -250,12 +250,45 @@ pub fn author_names(written: Vec<String>, site: &Site) -> Vec<String> {
 /// Each name with its slug (`{prefix}-{hash}` when it has nothing sluggable), in order;
 /// a name whose slug an earlier one has is dropped (“Bay Area”, “bay-area”).
 pub fn named(names: Vec<String>, prefix: &str) -> Vec<Named> {
-    let mut slugs = std::collections::HashSet::new();
+    named_warned(names, prefix, "", &mut |_, _| {})
+}
+
+/// As [`named`], with a warning under `key` when a name is dropped for a slug another
+/// name already has and the two are not spellings of one name (`C#` and `c++` both
+/// make `c`; `Bay Area` and `bay-area` are one category).
+pub fn named_warned(
+    names: Vec<String>,
+    prefix: &str,
+    key: &str,
+    warn: &mut impl FnMut(usize, String),
+) -> Vec<Named> {
+    let spelling = |name: &str| -> String {
+        name.chars()
+            .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '_'))
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let mut slugs = std::collections::HashMap::new();
     let mut named: Vec<Named> = Vec::new();
     for name in names {
         let slug = slug_or_hash(&name, prefix);
-        if slugs.insert(slug.clone()) {
-            named.push(Named { name, slug });
+        match slugs.get(&slug) {
+            None => {
+                slugs.insert(slug.clone(), named.len());
+                named.push(Named { name, slug });
+            }
+            Some(&at) => {
+                let kept: &Named = &named[at];
+                if spelling(&kept.name) != spelling(&name) {
+                    warn(
+                        1,
+                        format!(
+                            "key `{key}`: `{name}` and `{}` make the same address `{slug}`; only `{}` is kept; rename one",
+                            kept.name, kept.name
+                        ),
+                    );
+                }
+            }
         }
     }
     named

@@ -1174,3 +1174,19 @@ fn an_attachment_that_cannot_be_served_is_left_out_with_a_warning() {
         );
     }
 }
+
+/// Review: `C#` and `c++` both make the tag `c`; one was dropped without a word.
+#[test]
+fn names_that_make_one_address_keep_the_first_with_a_warning_unless_one_name() {
+    let p = post(
+        "t.md",
+        "---\ntitle: T\ndate: 2019-03-03\ncategories: [Bay Area, bay-area]\ntags: [\"C#\", \"c++\", Rust]\n---\nx\n",
+    );
+    assert_eq!(tag_names(&p), vec!["C#", "Rust"]);
+    assert_eq!(names(&p.categories), vec![("Bay Area", "bay-area")]);
+    let warnings: Vec<&str> = p.warnings.iter().map(|w| w.message.as_str()).collect();
+    assert_eq!(
+        warnings,
+        vec!["key `tags`: `c++` and `C#` make the same address `c`; only `C#` is kept; rename one"]
+    );
+}
