@@ -198,7 +198,9 @@ pub trait Bodies: Send + Sync + std::fmt::Debug {
 
     /// The file `name` (`/`-separated, e.g. `photo.jpg` or `img/photo.jpg`) under the
     /// folder `folder` of the posts folder (`""`: the posts folder itself), opened to be
-    /// served, when it is a media file there (see [`Snapshot::media`]).
+    /// served, when it is a media file there (see [`Snapshot::media`]) and no folder
+    /// between `folder` and the file holds a post file: a bundle's files are served
+    /// under its own post's page only, and a draft's under none.
     fn media(&self, folder: &str, name: &str) -> Option<MediaFile> {
         let _ = (folder, name);
         None
