@@ -1000,6 +1000,24 @@ impl Pass<'_> {
                 feed::render_index(&config.site, &listed, &refs, &config.formats),
             )
         });
+        // The page of every tag, when there is one; rendered only when a tag or its
+        // count changed.
+        let tags: Vec<feed::Listed> = listed
+            .iter()
+            .filter(|l| matches!(l.info.key, FeedKey::Tag(_)) || l.info.key == FeedKey::Site)
+            .cloned()
+            .collect();
+        if tags.iter().any(|l| matches!(l.info.key, FeedKey::Tag(_))) {
+            let input = Input::Index(tags.clone(), Vec::new());
+            self.place(feed::ALL_TAGS.into(), input, everything, || {
+                let body = feed::render_all_tags(&config.site, &tags, &config.formats);
+                (HTML, body.unwrap_or_default())
+            });
+        } else if let Some(old) = self.next.routes.remove(feed::ALL_TAGS) {
+            self.stats.removed += 1;
+            let at = old.rendered.last_modified;
+            self.next.retired.insert(feed::ALL_TAGS.into(), at);
+        }
         let input = Input::Listing(listing.clone());
         self.place(routes::OPML.into(), input, everything, || {
             (
@@ -1430,8 +1448,8 @@ mod tests {
             r#"<li><a href="https://example.com/tags/night-owls/">Night Owls</a> <span class="count">25 posts</span></li>"#
         ));
         // Lists: /page/2/ and two pages each of Alpha, Ann and Night Owls; 4 feeds × 3
-        // formats, the home page, OPML and health; 25 posts' pages.
-        assert_eq!(snapshot.route_count(), (1 + 3 * 2) + (4 * 3 + 3) + 25);
+        // formats, the home page, /tags/, OPML and health; 25 posts' pages.
+        assert_eq!(snapshot.route_count(), (1 + 3 * 2) + (4 * 3 + 4) + 25);
     }
 
     #[test]
@@ -1474,11 +1492,12 @@ mod tests {
         catalog.apply("a.md", Update::Parsed(tagged("a", 1, "Rain")));
         catalog.apply("b.md", Update::Parsed(tagged("b", 2, "Rain")));
         let (first, _) = publish(&Snapshot::default(), &mut catalog, day(20));
-        // Not among the routes rendered ahead, which `build` writes as files...
+        // Not among the routes rendered ahead, which `build` writes as files (but the
+        // page listing every tag)...
         assert!(first
             .files()
             .iter()
-            .all(|(route, _)| !route.starts_with("/tags/")));
+            .all(|(route, _)| !route.starts_with("/tags/") || *route == "/tags/"));
         // ...yet served, in every format, and counted.
         for format in ["rss.xml", "atom.xml", "feed.json"] {
             assert!(first.has(&format!("/tags/rain/{format}")), "{format}");

@@ -1009,7 +1009,7 @@ enum Answer {
 /// Every route the test can name: each feed in every format with its aliases, the index,
 /// OPML, and the page of every path a post ever had (present, renamed or deleted).
 fn universe(ever: &BTreeSet<String>) -> BTreeSet<String> {
-    let mut routes: BTreeSet<String> = ["/".to_string(), "/opml.xml".to_string()].into();
+    let mut routes: BTreeSet<String> = ["/", "/opml.xml", "/tags/"].map(str::to_string).into();
     for dir in FEED_DIRS {
         for file in ["rss.xml", "atom.xml", "feed.json"] {
             let route = format!("{dir}{file}");

@@ -75,7 +75,7 @@ pub fn render_feed(format: Format, site: &Site, feed: &FeedInfo, posts: &[&Post]
     }
 }
 
-pub use pages::{page_count, Listed, POSTS_PER_PAGE};
+pub use pages::{all_tags as render_all_tags, page_count, Listed, ALL_TAGS, POSTS_PER_PAGE};
 
 /// The home page: the newest posts, the site's Subscribe box, and every topic with its
 /// post count.

@@ -35,6 +35,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("subscribe.html", include_str!("templates/subscribe.html")),
         ("entries.html", include_str!("templates/entries.html")),
         ("topics.html", include_str!("templates/topics.html")),
+        ("all.html", include_str!("templates/all.html")),
         ("opml.xml", include_str!("templates/opml.xml")),
     ] {
         env.add_template(name, source)
@@ -131,6 +132,8 @@ struct TopicLink<'a> {
     name: &'a str,
     url: String,
     count: String,
+    #[serde(skip)]
+    posts: usize,
 }
 
 /// The topics of one kind, under a heading.
@@ -138,7 +141,21 @@ struct TopicLink<'a> {
 struct Section<'a> {
     heading: &'static str,
     topics: Vec<TopicLink<'a>>,
+    /// Where the rest are, when the home page shows only the most used.
+    more: Option<More>,
 }
+
+#[derive(Serialize)]
+struct More {
+    url: String,
+    label: String,
+}
+
+/// How many tags the home page shows, the most used first; `/tags/` lists them all.
+pub const TAGS_ON_HOME: usize = 40;
+
+/// The route of the page listing every tag.
+pub const ALL_TAGS: &str = "/tags/";
 
 fn url(site: &Site, route: &str) -> String {
     routes::absolute(&site.base_url, route)
@@ -259,23 +276,33 @@ pub fn index(site: &Site, listing: &[Listed], newest: &[&Post], formats: &[Forma
             FeedKey::Author(_) => 1,
             FeedKey::Tag(_) => 2,
         };
-        sections[at].1.push(TopicLink {
-            name: &listed.info.name,
-            url: url(site, &listed.info.key.dir()),
-            count: posts_label(listed.count),
-        });
+        sections[at].1.push(topic_link(site, listed));
     }
     let discovery: Vec<Discovered> = listing
         .iter()
         .filter(|l| !matches!(l.info.key, FeedKey::Tag(_)))
         .filter_map(|l| discovered(site, &l.info, formats))
         .collect();
+    // The most used tags only: a blog may have thousands. Ties by name, as listed.
+    let tags = &mut sections[2].1;
+    let all_tags = tags.len();
+    if all_tags > TAGS_ON_HOME {
+        tags.sort_by_key(|t| std::cmp::Reverse(t.posts));
+        tags.truncate(TAGS_ON_HOME);
+    }
     // Categories first, above the posts: where a person looks for a section of the
     // site; authors and tags, which may be many, after them.
     let mut sections: Vec<Section> = sections
         .into_iter()
         .filter(|(_, topics)| !topics.is_empty())
-        .map(|(heading, topics)| Section { heading, topics })
+        .map(|(heading, topics)| Section {
+            more: (heading == "Tags" && all_tags > TAGS_ON_HOME).then(|| More {
+                url: url(site, ALL_TAGS),
+                label: format!("All {all_tags} tags"),
+            }),
+            heading,
+            topics,
+        })
         .collect();
     let categories: Vec<Section> = if sections.first().is_some_and(|s| s.heading == "Categories") {
         vec![sections.remove(0)]
@@ -294,6 +321,48 @@ pub fn index(site: &Site, listing: &[Listed], newest: &[&Post], formats: &[Forma
             sections => sections,
         },
     )
+}
+
+fn topic_link<'a>(site: &Site, listed: &'a Listed) -> TopicLink<'a> {
+    TopicLink {
+        name: &listed.info.name,
+        url: url(site, &listed.info.key.dir()),
+        count: posts_label(listed.count),
+        posts: listed.count,
+    }
+}
+
+/// `/tags/`: every tag with its post count, by name as listed; `None` when the site
+/// has no tag.
+pub fn all_tags(site: &Site, listing: &[Listed], formats: &[Format]) -> Option<String> {
+    let topics: Vec<TopicLink> = listing
+        .iter()
+        .filter(|l| matches!(l.info.key, FeedKey::Tag(_)))
+        .map(|l| topic_link(site, l))
+        .collect();
+    if topics.is_empty() {
+        return None;
+    }
+    let count = match topics.len() {
+        1 => "1 tag".to_string(),
+        n => format!("{n} tags"),
+    };
+    let site_feed = listing.iter().find(|l| l.info.key == FeedKey::Site);
+    let discovery: Vec<Discovered> = site_feed
+        .and_then(|l| discovered(site, &l.info, formats))
+        .into_iter()
+        .collect();
+    Some(render(
+        "all.html",
+        context! {
+            site => site_ctx(site),
+            discovery => discovery,
+            heading => "Tags",
+            url => url(site, ALL_TAGS),
+            count => count,
+            sections => vec![Section { heading: "Tags", topics, more: None }],
+        },
+    ))
 }
 
 fn pager(site: &Site, key: &FeedKey, page: usize, count: usize) -> Pager {
@@ -574,6 +643,50 @@ mod tests {
             "{html}"
         );
         assert!(html.contains(r#"<span class="count">45 posts</span>"#));
+    }
+
+    /// Review: the home page of a blog with 1,500 tags listed them all (163 KB).
+    #[test]
+    fn home_page_shows_the_most_used_tags_and_links_to_all_of_them() {
+        let mut listing = listed([50, 1, 1, 1]);
+        listing.truncate(1);
+        for i in 0..45 {
+            listing.push(Listed {
+                info: FeedInfo {
+                    key: FeedKey::Tag(format!("t{i:02}")),
+                    title: format!("Example News — #t{i:02}"),
+                    name: format!("t{i:02}"),
+                    updated: listing[0].info.updated,
+                },
+                count: i + 1,
+            });
+        }
+        let html = index(&site(), &listing, &[], &ALL);
+        // The 40 most used: t44 (45 posts) down to t05 (6 posts).
+        assert_eq!(
+            html.matches(r#"href="https://news.example.com/tags/t"#)
+                .count(),
+            40
+        );
+        assert!(html.contains(r#">t44</a> <span class="count">45 posts</span>"#));
+        assert!(html.contains(r#">t05</a>"#) && !html.contains(r#">t04</a>"#));
+        assert!(html.contains(
+            r#"<p class="meta"><a href="https://news.example.com/tags/">All 45 tags</a></p>"#
+        ));
+        let all = super::all_tags(&site(), &listing, &ALL).unwrap();
+        assert_eq!(
+            all.matches(r#"href="https://news.example.com/tags/t"#)
+                .count(),
+            45
+        );
+        for line in [
+            "<title>Tags · Example News</title>",
+            r#"<p class="meta">45 tags, each with its page and its feed.</p>"#,
+            r#"<li><a href="https://news.example.com/tags/t00/">t00</a> <span class="count">1 post</span></li>"#,
+        ] {
+            assert!(all.contains(line), "missing {line} in\n{all}");
+        }
+        assert_eq!(super::all_tags(&site(), &listing[..1], &ALL), None);
     }
 
     #[test]
