@@ -906,11 +906,13 @@ impl Pass<'_> {
             name: name.clone(),
             updated: FeedInfo::updated_of(
                 posts.iter().map(|p| p.as_ref()),
+                // In the site's time zone, as every other date of its feeds.
                 remembered
                     .emptied
                     .get(&key)
                     .copied()
                     .unwrap_or(self.now)
+                    .with_timezone(&config.site.timezone)
                     .fixed_offset(),
             ),
         };
