@@ -284,6 +284,14 @@ struct PageContext {
     items: usize,
 }
 
+impl PageContext {
+    /// A Last-Modified of a page rendered on request: `modified`, never before the
+    /// floor (see [`Snapshot::floor`]), in whole seconds.
+    fn floored(&self, modified: DateTime<Utc>) -> DateTime<Utc> {
+        truncate_to_second(self.floor.map_or(modified, |floor| modified.max(floor)))
+    }
+}
+
 /// Every route at one publish.
 #[derive(Debug, Default, Clone)]
 pub struct Snapshot {
@@ -675,7 +683,9 @@ impl Snapshot {
                 }
             })
             .sum();
-        self.routes.len() + self.pages.size() + lists + self.lazy_feed_routes().len()
+        let formats = self.page_context.as_ref().map_or(0, |c| c.formats.len());
+        let lazy = self.listing.keys().filter(|key| is_lazy(key)).count() * formats;
+        self.routes.len() + self.pages.size() + lists + lazy
     }
 
     /// The newest posts of the site's list, with their bodies: what the home page shows.
@@ -1271,8 +1281,7 @@ fn list_changed(
     state: Option<&TopicState>,
     context: &PageContext,
 ) -> DateTime<Utc> {
-    let changed = state.map_or(info.updated.with_timezone(&Utc), |s| s.changed);
-    truncate_to_second(context.floor.map_or(changed, |floor| changed.max(floor)))
+    context.floored(state.map_or(info.updated.with_timezone(&Utc), |s| s.changed))
 }
 
 /// A feed rendered on request (a tag's), compressed, dated by when its list changed.
@@ -1332,12 +1341,11 @@ fn render_page(post: &Post, context: &PageContext) -> Rendered {
     let body = feed::render_post_page(&context.site, &post, &context.formats);
     let etag = etag(body.as_bytes());
     let modified = post.updated.with_timezone(&Utc).max(post.file_modified);
-    let modified = context.floor.map_or(modified, |floor| modified.max(floor));
     compressed(
         HTML,
         body,
         etag,
-        truncate_to_second(modified),
+        context.floored(modified),
         context.cache_control.clone(),
     )
 }

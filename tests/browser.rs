@@ -13,7 +13,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::site::{folder, Site};
+use common::html::{alternates, attr_after};
+use common::site::{copy_tree, folder, Site};
 use reqwest::StatusCode;
 
 /// The bundled config, with the defaults for what the test must own: the state
@@ -40,20 +41,6 @@ fn chromium() -> Option<PathBuf> {
     candidates.into_iter().flatten().find(|p| p.exists())
 }
 
-/// Copies the bundled posts (files and folders) into `to`.
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 /// Runs Chromium headless on `url` with `args`, in a profile of its own.
 fn run_chromium(browser: &Path, url: &str, args: &[&str]) -> String {
     let profile = tempfile::tempdir().unwrap();
@@ -77,38 +64,6 @@ fn run_chromium(browser: &Path, url: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The value of `attr` in the first tag that holds `marker`.
-fn attr_after<'a>(html: &'a str, marker: &str, attr: &str) -> &'a str {
-    let at = html
-        .find(marker)
-        .unwrap_or_else(|| panic!("no {marker} in\n{html}"));
-    // The tag around the marker: from the `<` before it (or at it) to the `>` after.
-    let tag_start = html[..=at].rfind('<').unwrap();
-    let tag = &html[tag_start..];
-    let tag = &tag[..tag.find('>').unwrap_or(tag.len())];
-    let key = format!("{attr}=\"");
-    let from = tag
-        .find(&key)
-        .unwrap_or_else(|| panic!("no {attr} in {tag}"))
-        + key.len();
-    &tag[from..from + tag[from..].find('"').unwrap()]
-}
-
-/// Every `<link rel="alternate">` of a rendered DOM: (title, type, href).
-fn alternates(dom: &str) -> Vec<(String, String, String)> {
-    dom.split("<link rel=\"alternate\"")
-        .skip(1)
-        .map(|rest| {
-            let tag = format!(
-                "<link rel=\"alternate\"{}",
-                &rest[..rest.find('>').unwrap()]
-            );
-            let get = |a| attr_after(&tag, "<link", a).replace("&amp;", "&");
-            (get("title"), get("type"), get("href"))
-        })
-        .collect()
 }
 
 /// One page to open, and what a person must see on it.

@@ -7,14 +7,12 @@
 
 mod common;
 
-use std::io::BufRead;
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Output};
 
 use chrono::{DateTime, Utc};
-use common::site::{article, client, folder, write, Site};
+use common::daemon::Daemon as Served;
+use common::site::{article, folder, write, Site};
 use common::{wait_until, PATIENCE};
 use dropfeed::config::Config;
 use dropfeed::publish::{Clock, Daemon};
@@ -29,76 +27,11 @@ fn dropfeed(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-/// `dropfeed serve` run as a process, its log (stderr) read line by line.
-struct Served {
-    child: Child,
-    log: Arc<Mutex<Vec<String>>>,
-    addr: SocketAddr,
-}
-
-impl Served {
-    /// Starts `dropfeed serve ARGS` in `dir` and waits until it listens.
-    async fn start(dir: &Path, args: &[&str]) -> Served {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_dropfeed"))
-            .arg("serve")
-            .args(args)
-            .current_dir(dir)
-            .env("RUST_LOG", "info")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().unwrap();
-        let lines = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                lines.lock().unwrap().push(line);
-            }
-        });
-        let mut served = Served {
-            child,
-            log,
-            addr: "127.0.0.1:0".parse().unwrap(),
-        };
-        let line = served.logged("it listens", "listening on http://").await;
-        let addr = line.split("listening on http://").nth(1).unwrap().trim();
-        served.addr = addr.parse().unwrap();
-        served
-    }
-
-    /// Waits until a log line holds `text`, and returns it.
-    async fn logged(&self, what: &str, text: &str) -> String {
-        wait_until(PATIENCE, what, || async {
-            let log = self.log.lock().unwrap();
-            log.iter()
-                .find(|line| line.contains(text))
-                .cloned()
-                .ok_or_else(|| format!("{log:#?}"))
-        })
-        .await
-    }
-
-    fn lines_with(&self, text: &str) -> Vec<String> {
-        let log = self.log.lock().unwrap();
-        log.iter().filter(|l| l.contains(text)).cloned().collect()
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, String) {
-        let response = client()
-            .get(format!("http://{}{path}", self.addr))
-            .send()
-            .await
-            .unwrap();
-        (response.status(), response.text().await.unwrap())
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts `dropfeed serve ARGS` in `dir` and waits until it listens.
+async fn serve_in(dir: &Path, args: &[&str]) -> Served {
+    let mut command = Served::command();
+    command.args(args).current_dir(dir);
+    Served::spawn(command).await
 }
 
 /// Every `<guid>` of an RSS feed, in order.
@@ -198,7 +131,7 @@ async fn a_loopback_base_url_that_is_not_the_address_bound_is_warned_about() {
         "[site]\nbase_url = \"http://127.0.0.1:8080\"\n",
         &[("night-bus.txt", &night_bus())],
     );
-    let served = Served::start(dir.path(), &["--listen", "127.0.0.1:0"]).await;
+    let served = serve_in(dir.path(), &["--listen", "127.0.0.1:0"]).await;
     let warning = served.logged("the warning", "`site.base_url` is").await;
     assert!(warning.contains(" WARN "), "{warning}");
     assert!(
@@ -215,7 +148,7 @@ async fn a_loopback_base_url_that_is_not_the_address_bound_is_warned_about() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unset_base_url_is_warned_about_with_what_it_costs() {
     let dir = folder("", &[("night-bus.txt", &night_bus())]);
-    let served = Served::start(dir.path(), &["--listen", "0.0.0.0:0"]).await;
+    let served = serve_in(dir.path(), &["--listen", "0.0.0.0:0"]).await;
     let warning = served
         .logged("the warning", "listening on every interface")
         .await;
@@ -229,7 +162,7 @@ async fn an_unset_base_url_is_warned_about_with_what_it_costs() {
     );
 
     let dir = folder("", &[("night-bus.txt", &night_bus())]);
-    let served = Served::start(dir.path(), &["--listen", "127.0.0.1:0"]).await;
+    let served = serve_in(dir.path(), &["--listen", "127.0.0.1:0"]).await;
     let warning = served
         .logged("the warning", "`site.base_url` is not set")
         .await;
@@ -245,7 +178,7 @@ async fn an_unset_base_url_is_warned_about_with_what_it_costs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_listens_on_a_host_name() {
     let dir = folder("", &[("night-bus.txt", &night_bus())]);
-    let served = Served::start(dir.path(), &["--listen", "localhost:0"]).await;
+    let served = serve_in(dir.path(), &["--listen", "localhost:0"]).await;
     assert!(served.addr.ip().is_loopback(), "{}", served.addr);
     let (status, health) = served.get("/healthz").await;
     assert_eq!(status, StatusCode::OK, "{health}");
@@ -339,7 +272,7 @@ fn a_missing_posts_folder_stops_check_and_build_with_one_line_naming_it() {
 async fn a_missing_posts_folder_is_an_error_in_the_log_and_serve_goes_on_degraded() {
     let dir = tempfile::tempdir().unwrap();
     write(&dir.path().join("config.toml"), "");
-    let served = Served::start(dir.path(), &["--listen", "127.0.0.1:0"]).await;
+    let served = serve_in(dir.path(), &["--listen", "127.0.0.1:0"]).await;
     let error = served
         .logged("the error", "the posts folder does not exist")
         .await;
@@ -410,7 +343,7 @@ async fn each_failing_file_is_logged_by_name_and_reason_while_serving() {
             ),
         ],
     );
-    let served = Served::start(dir.path(), &["--listen", "127.0.0.1:0"]).await;
+    let served = serve_in(dir.path(), &["--listen", "127.0.0.1:0"]).await;
     served
         .logged(
             "the start-up count",

@@ -8,10 +8,10 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 
-use common::site::{client, folder, Site};
+use common::daemon::Daemon;
+use common::site::{folder, Site};
 use common::{wait_until, PATIENCE};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -201,114 +201,35 @@ async fn http2_clients_are_told_the_max_streams() {
     site.stop().await;
 }
 
-/// `dropfeed serve` run as a child process, its log collected line by line.
-struct Daemon {
-    child: Child,
-    addr: SocketAddr,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Daemon {
-    /// Starts `dropfeed serve` on the site in `dir`, with at most `fds` file descriptors
-    /// when given, and waits until it listens.
-    async fn start(dir: &Path, fds: Option<libc::rlim_t>) -> Daemon {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_dropfeed"));
-        command
-            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-            .arg(dir.join("config.toml"))
-            .env("RUST_LOG", "info")
-            .stderr(Stdio::piped());
-        if let Some(fds) = fds {
-            use std::os::unix::process::CommandExt;
-            // SAFETY: only setrlimit, async-signal-safe, runs between fork and exec.
-            unsafe {
-                command.pre_exec(move || {
-                    let limit = libc::rlimit {
-                        rlim_cur: fds,
-                        rlim_max: fds,
-                    };
-                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    Ok(())
-                });
-            }
+/// Starts `dropfeed serve` on the site in `dir`, with at most `fds` file descriptors
+/// when given, and waits until it listens.
+async fn start(dir: &Path, fds: Option<libc::rlim_t>) -> Daemon {
+    let mut command = Daemon::command();
+    command
+        .args(["--listen", "127.0.0.1:0", "--config"])
+        .arg(dir.join("config.toml"));
+    if let Some(fds) = fds {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: only setrlimit, async-signal-safe, runs between fork and exec.
+        unsafe {
+            command.pre_exec(move || {
+                let limit = libc::rlimit {
+                    rlim_cur: fds,
+                    rlim_max: fds,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
         }
-        let mut child = command.spawn().unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().unwrap();
-        let lines = Arc::clone(&log);
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                lines.lock().unwrap().push(line);
-            }
-        });
-        let mut daemon = Daemon {
-            child,
-            addr: "127.0.0.1:0".parse().unwrap(),
-            log,
-        };
-        let line = daemon.logged("listening", "listening on http://").await;
-        let addr = line.split("listening on http://").nth(1).unwrap().trim();
-        daemon.addr = addr.parse().unwrap();
-        daemon
     }
-
-    /// Waits until a log line holds `text`, and returns it.
-    async fn logged(&self, what: &str, text: &str) -> String {
-        wait_until(PATIENCE, what, || async {
-            let log = self.log.lock().unwrap();
-            log.iter()
-                .find(|line| line.contains(text))
-                .cloned()
-                .ok_or_else(|| format!("{log:#?}"))
-        })
-        .await
-    }
-
-    fn lines_with(&self, text: &str) -> Vec<String> {
-        let log = self.log.lock().unwrap();
-        log.iter().filter(|l| l.contains(text)).cloned().collect()
-    }
-
-    fn signal(&self, signal: libc::c_int) {
-        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
-        // SAFETY: kill only sends a signal, to our own child.
-        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
-    }
-
-    async fn exited(&mut self) -> ExitStatus {
-        let child = &mut self.child;
-        wait_until(PATIENCE, "the daemon exits", || {
-            let exited = child.try_wait().unwrap();
-            async move { exited.ok_or_else(|| "still running".to_string()) }
-        })
-        .await
-    }
-
-    fn is_running(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-
-    async fn feed(&self) -> String {
-        client()
-            .get(format!("http://{}/rss.xml", self.addr))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
+    Daemon::spawn(command).await
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The site feed the daemon serves now.
+async fn feed(daemon: &Daemon) -> String {
+    daemon.get("/rss.xml").await.1
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -373,7 +294,7 @@ async fn http2_answer(stream: &mut TcpStream) {
 async fn sigterm_and_ctrl_c_close_idle_connections_at_once_and_exit_0() {
     for signal in [libc::SIGTERM, libc::SIGINT] {
         let dir = folder("[posts]\nrescan_secs = 0\n", POSTS);
-        let mut daemon = Daemon::start(dir.path(), None).await;
+        let mut daemon = start(dir.path(), None).await;
         // Keep-alive after one request.
         let mut kept = TcpStream::connect(daemon.addr).await.unwrap();
         assert_eq!(get(&mut kept, "/rss.xml").await.0, "HTTP/1.1 200 OK");
@@ -434,7 +355,7 @@ async fn a_thousand_connections_under_256_file_descriptors_leave_it_serving() {
         "[posts]\nrescan_secs = 0\n\n[server]\nidle_timeout_secs = 3600\nheader_timeout_secs = 3600\n",
         POSTS,
     );
-    let mut daemon = Daemon::start(dir.path(), Some(256)).await;
+    let mut daemon = start(dir.path(), Some(256)).await;
     // 256 descriptors, 64 kept for files and the rest: 192 connections at once.
     daemon
         .logged(
@@ -472,7 +393,7 @@ const TITLED: &str = "[site]\ntitle = \"Before\"\n\n[posts]\nrescan_secs = 0\n";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_applies_a_changed_config_without_dropping_connections() {
     let dir = folder(TITLED, POSTS);
-    let daemon = Daemon::start(dir.path(), None).await;
+    let daemon = start(dir.path(), None).await;
     let mut kept = TcpStream::connect(daemon.addr).await.unwrap();
     let (status, body) = get(&mut kept, "/rss.xml").await;
     assert_eq!(status, "HTTP/1.1 200 OK");
@@ -485,7 +406,7 @@ async fn sighup_applies_a_changed_config_without_dropping_connections() {
     .unwrap();
     daemon.signal(libc::SIGHUP);
     wait_until(PATIENCE, "the new title", || async {
-        let feed = daemon.feed().await;
+        let feed = feed(&daemon).await;
         if feed.contains("<title>After</title>") {
             Ok(())
         } else {
@@ -511,7 +432,7 @@ async fn sighup_applies_a_changed_config_without_dropping_connections() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_with_a_config_that_does_not_parse_keeps_the_running_one() {
     let dir = folder(TITLED, POSTS);
-    let mut daemon = Daemon::start(dir.path(), None).await;
+    let mut daemon = start(dir.path(), None).await;
     let config = dir.path().join("config.toml");
     std::fs::write(&config, "[site]\ntitle = \"Broken\"\ntitel = \"x\"\n").unwrap();
     daemon.signal(libc::SIGHUP);
@@ -529,7 +450,7 @@ async fn sighup_with_a_config_that_does_not_parse_keeps_the_running_one() {
         error.ends_with("still serving with the config as it was"),
         "{error}"
     );
-    assert!(daemon.feed().await.contains("<title>Before</title>"));
+    assert!(feed(&daemon).await.contains("<title>Before</title>"));
     assert!(daemon.is_running());
 }
 
@@ -540,7 +461,7 @@ async fn sigterm_in_the_middle_of_a_slow_publish_stops_without_waiting_for_it() 
         "[posts]\nrescan_secs = 0\nparse_budget_ms = 3600000\n",
         POSTS,
     );
-    let mut daemon = Daemon::start(dir.path(), None).await;
+    let mut daemon = start(dir.path(), None).await;
     // 4 MB of `&amp;`: html5ever's serializer is quadratic in such a run, seconds in a
     // release build, minutes in this one.
     let body = "&amp;".repeat(800_000);

@@ -8,6 +8,7 @@ mod common;
 
 use std::process::Command;
 
+use common::html::{alternates, attr_after};
 use common::site::{folder, write, Site};
 use reqwest::StatusCode;
 
@@ -42,32 +43,11 @@ fn route(url: &str) -> &str {
         .unwrap_or_else(|| panic!("{url} is not on the site"))
 }
 
-/// The value of `attr` in the first tag holding `marker`.
-fn attr_after<'a>(html: &'a str, marker: &str, attr: &str) -> &'a str {
-    let at = html
-        .find(marker)
-        .unwrap_or_else(|| panic!("no {marker} in\n{html}"));
-    let tag_start = html[..at].rfind('<').unwrap();
-    let tag = &html[tag_start..];
-    let tag = &tag[..tag.find('>').unwrap()];
-    let key = format!("{attr}=\"");
-    let from = tag
-        .find(&key)
-        .unwrap_or_else(|| panic!("no {attr} in {tag}"))
-        + key.len();
-    &tag[from..from + tag[from..].find('"').unwrap()]
-}
-
 /// Every autodiscovery link of a page: (type, href).
-fn alternates(html: &str) -> Vec<(String, String)> {
-    html.lines()
-        .filter(|l| l.starts_with(r#"<link rel="alternate""#))
-        .map(|l| {
-            (
-                attr_after(l, "rel=", "type").to_string(),
-                attr_after(l, "rel=", "href").to_string(),
-            )
-        })
+fn discovered(html: &str) -> Vec<(String, String)> {
+    alternates(html)
+        .into_iter()
+        .map(|(_, media_type, href)| (media_type, href))
         .collect()
 }
 
@@ -94,7 +74,7 @@ async fn a_person_finds_a_category_from_the_home_page_and_subscribes_to_it() {
     ));
     // One feed per topic: the site, 3 categories, 2 authors; RSS only.
     assert_eq!(
-        alternates(&html),
+        discovered(&html),
         [
             "/rss.xml",
             "/categories/bay-area/rss.xml",
@@ -123,7 +103,7 @@ async fn a_person_finds_a_category_from_the_home_page_and_subscribes_to_it() {
     let feed_url = attr_after(&html, r#"id="feed-url""#, "value");
     assert_eq!(feed_url, "http://news.test/categories/bay-area/rss.xml");
     assert_eq!(
-        alternates(&html)[0],
+        discovered(&html)[0],
         ("application/rss+xml".to_string(), feed_url.to_string())
     );
     // The address to copy is a feed a reader accepts, with both posts.
@@ -166,7 +146,7 @@ async fn a_post_page_links_its_topics_to_their_pages_never_to_xml() {
     }
     // Discovery: the site's feed and each category's.
     assert_eq!(
-        alternates(&html)
+        discovered(&html)
             .into_iter()
             .map(|(_, href)| href)
             .collect::<Vec<_>>(),

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
-use common::site::{article, client, folder, write, Got, Site};
+use common::site::{article, client, copy_tree, folder, write, Got, Site};
 use common::{wait_until, PATIENCE};
 use reqwest::StatusCode;
 
@@ -154,19 +154,6 @@ fn replace(site: &Site, path: &str, bytes: &[u8]) {
     let temp = site.outside().join("replacement");
     std::fs::write(&temp, bytes).unwrap();
     std::fs::rename(&temp, site.posts().join(path)).unwrap();
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -365,6 +365,17 @@ pub fn all_tags(site: &Site, listing: &[Listed], formats: &[Format]) -> Option<S
     ))
 }
 
+/// The site's feed as a page offers it (autodiscovery, Subscribe box); its date is
+/// not shown.
+fn site_feed(site: &Site, updated: chrono::DateTime<chrono::FixedOffset>) -> FeedInfo {
+    FeedInfo {
+        key: FeedKey::Site,
+        title: site.title.clone(),
+        name: site.title.clone(),
+        updated,
+    }
+}
+
 fn pager(site: &Site, key: &FeedKey, page: usize, count: usize) -> Pager {
     let pages = page_count(count);
     Pager {
@@ -398,12 +409,7 @@ pub fn topic(
     } else {
         heading.clone()
     };
-    let site_feed = FeedInfo {
-        key: FeedKey::Site,
-        title: site.title.clone(),
-        name: site.title.clone(),
-        updated: feed.updated,
-    };
+    let site_feed = site_feed(site, feed.updated);
     let mut discovery: Vec<Discovered> = discovered(site, feed, formats).into_iter().collect();
     if feed.key != FeedKey::Site {
         discovery.extend(discovered(site, &site_feed, formats));
@@ -428,12 +434,7 @@ pub fn topic(
 }
 
 pub fn post(site: &Site, post: &Post, formats: &[Format]) -> String {
-    let site_feed = FeedInfo {
-        key: FeedKey::Site,
-        title: site.title.clone(),
-        name: site.title.clone(),
-        updated: post.updated,
-    };
+    let site_feed = site_feed(site, post.updated);
     // The site's feed, then each category's: what a reader offers from a post page. The
     // titles are those the feeds carry.
     let category_feeds: Vec<FeedInfo> = post

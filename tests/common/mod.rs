@@ -95,4 +95,6 @@ where
         }
     }
 }
+pub mod daemon;
+pub mod html;
 pub mod site;

@@ -76,6 +76,20 @@ pub fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
+/// Copies a folder and everything in it into `to` (the bundled posts, say).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
 /// An article-text post, as saved from a blog page.
 pub fn article(author: &str, date: &str, categories: &str, body: &str) -> String {
     format!("Posted by {author} on {date}\nCategories: {categories}\n\n{body}\n")
