@@ -840,4 +840,37 @@ mod tests {
         catalog.judge_folder(true, 1);
         assert_eq!(catalog.folder(), Folder::Fine);
     }
+
+    /// What tells a publish that a feed's RFC 5005 archives moved.
+    #[test]
+    fn only_a_post_entering_or_leaving_behind_the_newest_page_shifts_the_archives() {
+        let mut catalog = catalog();
+        for day in 1..=10 {
+            let path = format!("p{day:02}.md");
+            catalog.apply(&path, Update::Parsed(post(&path, &path[..3], day)));
+        }
+        catalog.take_touched();
+        let shifted = |catalog: &mut Catalog| {
+            catalog.take_touched();
+            catalog.shifted_beyond(&FeedKey::Site, 3)
+        };
+        catalog.apply("p11.md", Update::Parsed(post("p11.md", "p11", 11)));
+        assert!(!shifted(&mut catalog), "a new post at the top");
+        let mut edited = post("p02.md", "p02", 2);
+        edited.title = "Edited".into();
+        catalog.apply("p02.md", Update::Parsed(edited));
+        assert!(!shifted(&mut catalog), "an edit in place");
+        catalog.apply("p00.md", Update::Parsed(post("p00.md", "p00", 1)));
+        assert!(shifted(&mut catalog), "a backdated post");
+        catalog.apply("p05.md", Update::Removed);
+        assert!(shifted(&mut catalog), "an archived post deleted");
+        catalog.apply("p10.md", Update::Removed);
+        assert!(!shifted(&mut catalog), "a post of the newest page deleted");
+        catalog.apply("p03.md", Update::Parsed(post("p03.md", "p03", 19)));
+        assert!(
+            shifted(&mut catalog),
+            "an archived post re-dated to the top"
+        );
+        assert!(!shifted(&mut catalog), "nothing since");
+    }
 }
