@@ -2097,7 +2097,7 @@ mod tests {
         .unwrap();
         let bodies: Arc<dyn Bodies> = Arc::new(InPost);
         let mut catalog = Catalog::new();
-        let mut publish = |prev: &Snapshot, catalog: &mut Catalog, now| {
+        let publish = |prev: &Snapshot, catalog: &mut Catalog, now| {
             catalog.advance(now);
             let touched = catalog.take_touched();
             let remembered = Remembered::default();
