@@ -104,6 +104,11 @@ async fn metrics_count_requests_publishes_and_stated_subscribers() {
                 &article("Ann", "May 1, 2020", "City Hall", "Budget."),
             ),
             ("broken.txt", "\0\0binary"),
+            (
+                "launch/index.md",
+                "---\ntitle: Launch\ndate: 2020-06-01\nauthor: Ann\ncategories: [Transit]\n---\n![map](map.png)\n",
+            ),
+            ("launch/map.png", "not really a png"),
         ],
     ))
     .await;
@@ -127,6 +132,11 @@ async fn metrics_count_requests_publishes_and_stated_subscribers() {
     );
     assert_eq!(site.get("/posts/night-bus/").await.status, StatusCode::OK);
     assert_eq!(site.get("/").await.status, StatusCode::OK);
+    assert_eq!(
+        site.get("/posts/launch/map.png").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(site.get("/opml.xml").await.status, StatusCode::OK);
 
     // Two readers on one feed; Feedly polls again, with a new count and a 304.
     let transit = site.get_with(TRANSIT, &[("user-agent", FEEDLY)]).await;
@@ -160,7 +170,7 @@ async fn metrics_count_requests_publishes_and_stated_subscribers() {
     let scrape = wait_until(PATIENCE, "the drop is published", || async {
         let scrape = site.scrape().await;
         match value(&scrape, "dropfeed_posts", &[]) {
-            3.0 => Ok(scrape),
+            4.0 => Ok(scrape),
             n => Err(format!("dropfeed_posts {n}")),
         }
     })
@@ -172,6 +182,8 @@ async fn metrics_count_requests_publishes_and_stated_subscribers() {
     assert_eq!(requests(&scrape, "alias", "301"), 2.0);
     assert_eq!(requests(&scrape, "post", "200"), 1.0);
     assert_eq!(requests(&scrape, "page", "200"), 1.0);
+    assert_eq!(requests(&scrape, "media", "200"), 1.0);
+    assert_eq!(requests(&scrape, "other", "200"), 1.0);
     assert_eq!(
         value(
             &scrape,
@@ -201,7 +213,7 @@ async fn metrics_count_requests_publishes_and_stated_subscribers() {
     assert_eq!(subscriber_feeds, 1);
 
     let health = site.health().await;
-    assert_eq!(health["posts"], 3);
+    assert_eq!(health["posts"], 4);
     assert_eq!(health["subscribers"]["total"], 172);
     let transit = &health["subscribers"]["feeds"][TRANSIT];
     assert_eq!(transit["total"], 172);
