@@ -1,16 +1,17 @@
 //! The operator's view of a running `serve`: what `/metrics` says in the Prometheus text
 //! format, and the subscriber counts that feed readers state in their User-Agent.
 //!
-//! Recording is a few atomic adds: the request counters are looked up in a labelled
-//! family (a read lock and a hash of two small labels), the byte counters and gauges are
-//! held directly. Every label value comes from a small fixed set ([`RouteKind`], status
+//! Recording a request is two atomic adds: the counters of the statuses most answered,
+//! the byte counters and the gauges are held directly (a rarer status is looked up in
+//! its labelled family: a read lock and a hash). Only a request whose User-Agent states
+//! a subscriber count takes a lock of ours. Every label value comes from a small fixed set ([`RouteKind`], status
 //! codes, codings) or, for subscriber counts, from the feed routes the site answers,
 //! bounded by [`MAX_READERS`]: no client can make the exposition grow by sending odd
 //! paths or User-Agents.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
@@ -373,9 +374,8 @@ impl Subscribers {
         let Some((reader, count)) = stated_subscribers(user_agent) else {
             return;
         };
-        let Ok(mut stated) = self.stated.lock() else {
-            return;
-        };
+        // The map is whole after any panic elsewhere: nothing in here unwinds midway.
+        let mut stated = self.stated.lock().unwrap_or_else(PoisonError::into_inner);
         let held: usize = stated.values().map(Vec::len).sum();
         let sum = match stated.get_mut(route) {
             Some(readers) => {
@@ -407,9 +407,7 @@ impl Subscribers {
             total: 0,
             feeds: BTreeMap::new(),
         };
-        let Ok(stated) = self.stated.lock() else {
-            return report;
-        };
+        let stated = self.stated.lock().unwrap_or_else(PoisonError::into_inner);
         for (route, readers) in stated.iter() {
             let readers: BTreeMap<String, u64> = readers.iter().cloned().collect();
             let total = readers.values().sum();
