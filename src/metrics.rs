@@ -11,9 +11,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -352,6 +354,9 @@ pub struct Subscribers {
     stated: Mutex<HashMap<String, Vec<(String, u64)>>>,
     /// The sum per feed, as exposed.
     gauges: Family<FeedLabels, Gauge>,
+    /// When a count last changed, in whole seconds since 1970 (0: never): `/healthz`
+    /// dates its report no earlier, so `If-Modified-Since` never hides a new count.
+    changed: AtomicI64,
 }
 
 /// What `/healthz` shows of the subscriber counts.
@@ -371,6 +376,11 @@ impl Subscribers {
     /// Notes the count a request for the feed at `route` states in `user_agent`, if it
     /// states one; the caller passes only requests a feed answered (200 or 304).
     pub fn note(&self, route: &str, user_agent: &[u8]) {
+        self.note_at(route, user_agent, Utc::now());
+    }
+
+    /// [`Subscribers::note`] at `now`.
+    pub fn note_at(&self, route: &str, user_agent: &[u8], now: DateTime<Utc>) {
         let Some((reader, count)) = stated_subscribers(user_agent) else {
             return;
         };
@@ -381,6 +391,7 @@ impl Subscribers {
             Some(readers) => {
                 let room = readers.len() < MAX_READERS_PER_FEED && held < MAX_READERS;
                 match readers.iter_mut().find(|(name, _)| *name == reader) {
+                    Some((_, old)) if *old == count => return,
                     Some((_, old)) => *old = count,
                     None if room => readers.push((reader, count)),
                     None => return,
@@ -393,12 +404,21 @@ impl Subscribers {
             }
             None => return,
         };
+        self.changed.fetch_max(now.timestamp(), Ordering::Relaxed);
         let label = FeedLabels {
             feed: route.to_string(),
         };
         self.gauges
             .get_or_create(&label)
             .set(i64::try_from(sum).unwrap_or(i64::MAX));
+    }
+
+    /// When a count last changed, to the second; `None` before the first.
+    pub fn changed(&self) -> Option<DateTime<Utc>> {
+        match self.changed.load(Ordering::Relaxed) {
+            0 => None,
+            secs => DateTime::from_timestamp(secs, 0),
+        }
     }
 
     /// Every feed's readers and their counts, with the sums.
@@ -643,6 +663,36 @@ mod tests {
         assert_eq!(report.feeds["/rss.xml"].readers["Feedly"], 130);
         assert_eq!(report.feeds["/rss.xml"].readers["Inoreader"], 42);
         assert_eq!(report.feeds["/atom.xml"].total, 42);
+    }
+
+    #[test]
+    fn a_changed_count_dates_the_subscribers_and_a_restated_one_does_not() {
+        let subscribers = Subscribers::default();
+        assert_eq!(subscribers.changed(), None);
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        subscribers.note_at(
+            "/rss.xml",
+            b"Feedly/1.0 (3 subscribers)",
+            at("2026-01-01T10:00:00.7Z"),
+        );
+        subscribers.note_at(
+            "/rss.xml",
+            b"Feedly/1.0 (3 subscribers)",
+            at("2026-01-01T11:00:00Z"),
+        );
+        assert_eq!(subscribers.changed(), Some(at("2026-01-01T10:00:00Z")));
+        subscribers.note_at(
+            "/rss.xml",
+            b"Feedly/1.0 (4 subscribers)",
+            at("2026-01-01T12:00:00Z"),
+        );
+        assert_eq!(subscribers.changed(), Some(at("2026-01-01T12:00:00Z")));
+        subscribers.note_at(
+            "/atom.xml",
+            b"Feedly/1.0 (4 subscribers)",
+            at("2026-01-01T13:00:00Z"),
+        );
+        assert_eq!(subscribers.changed(), Some(at("2026-01-01T13:00:00Z")));
     }
 
     #[test]

@@ -372,7 +372,9 @@ fn health_response<B>(
         gzip: None,
         br: None,
         pending: false,
-        last_modified: rendered.last_modified,
+        last_modified: rendered
+            .last_modified
+            .max(metrics.subscribers().changed().unwrap_or_default()),
         cache_control: rendered.cache_control.clone(),
     };
     let head = *req.method() == Method::HEAD;
