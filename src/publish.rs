@@ -22,12 +22,14 @@ use tokio::sync::mpsc;
 use crate::catalog::{Applied, Catalog, Update};
 use crate::check::Tally;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::post;
 use crate::post::Problem;
 use crate::scan;
 use crate::server;
 use crate::snapshot::{Bodies, Rerendered, Snapshot};
 use crate::state::State;
+use crate::systemd::{self, Notice};
 use crate::watch::{self, ChangeSet, Watch, WatchError};
 
 /// Why `serve` could not start or had to stop.
@@ -471,6 +473,8 @@ pub struct Daemon {
     watch: Watch,
     /// Requests to read the config file again (SIGHUP); `None` when nobody asks.
     reloads: Option<mpsc::Receiver<()>>,
+    /// What `/metrics` shows, shared with the server.
+    metrics: Arc<Metrics>,
 }
 
 /// What the publish loop does next, on a blocking thread.
@@ -552,6 +556,8 @@ impl Daemon {
                 .map_err(ServeError::Publish)?;
         publisher.bound = bound;
         published.log("at start");
+        let metrics = Arc::new(Metrics::new());
+        measure(&metrics, &publisher, &published);
         let errors = publisher.catalog.errors().len();
         tracing::info!(
             "{}; {} not published",
@@ -570,6 +576,7 @@ impl Daemon {
             listener,
             watch,
             reloads: None,
+            metrics,
         })
     }
 
@@ -593,6 +600,11 @@ impl Daemon {
         self.publisher.snapshots()
     }
 
+    /// What `/metrics` shows; the WebSub code records into [`Metrics::websub`].
+    pub fn metrics(&self) -> Arc<Metrics> {
+        Arc::clone(&self.metrics)
+    }
+
     /// Serves and publishes until `shutdown` completes; then stops accepting, lets
     /// responses in flight finish (at most [`server::GRACE`]) and returns.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
@@ -601,6 +613,7 @@ impl Daemon {
             listener,
             mut watch,
             mut reloads,
+            metrics,
         } = self;
         if let Ok(addr) = listener.local_addr() {
             tracing::info!("listening on http://{addr}");
@@ -610,11 +623,14 @@ impl Daemon {
             listener,
             publisher.snapshots(),
             publisher.config.server,
+            Arc::clone(&metrics),
             async move {
                 let _ = server_stopped.await;
             },
         ));
 
+        // Listening, and every route published at start.
+        systemd::notify(Notice::Ready);
         let mut rescan_every = publisher.config.rescan_secs;
         let mut rescan = rescan_interval(rescan_every);
         tokio::pin!(shutdown);
@@ -655,6 +671,10 @@ impl Daemon {
                     }
                 },
             };
+            let reloading_now = matches!(job, Job::Reload);
+            if reloading_now {
+                systemd::notify(Notice::Reloading);
+            }
             let job = tokio::task::spawn_blocking(move || {
                 // A panic here is a bug; the server keeps the last good snapshot and the
                 // loop goes on, rather than the daemon stopping.
@@ -698,6 +718,10 @@ impl Daemon {
                     publisher = back;
                     if let Some((published, why)) = done {
                         published.log(why);
+                        measure(&metrics, &publisher, &published);
+                    }
+                    if reloading_now {
+                        systemd::notify(Notice::Ready);
                     }
                 }
                 Err(err) => break Err(ServeError::Publish(err)),
@@ -707,11 +731,19 @@ impl Daemon {
                 rescan = rescan_interval(rescan_every);
             }
         };
+        systemd::notify(Notice::Stopping);
         let _ = stop_server.send(());
         let _ = server.await;
         tracing::info!("stopped");
         result
     }
+}
+
+/// Counts `published` in `metrics`, with what the site holds after it.
+fn measure(metrics: &Metrics, publisher: &Publisher, published: &Published) {
+    let snapshot = publisher.snapshots.load();
+    let failed = publisher.catalog.errors().len();
+    metrics.record_publish(published.took, snapshot.posts, snapshot.feeds, failed);
 }
 
 /// Reads `publisher`'s config file again and publishes every route with what of it can

@@ -393,6 +393,11 @@ impl Snapshot {
             || self.lazy_feed_of(route).is_some()
     }
 
+    /// True when `route` is a post's page (not a list or a feed), without rendering it.
+    pub fn is_post_page(&self, route: &str) -> bool {
+        self.pages.contains_key(route)
+    }
+
     /// The page of the post at `route`, rendered now or taken from the cache.
     pub fn page(&self, route: &str) -> Option<Arc<Rendered>> {
         let post = self.pages.get(route)?;
