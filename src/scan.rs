@@ -486,6 +486,34 @@ pub fn newest_folder_change(dir: &Path) -> Option<DateTime<Utc>> {
     Some(DateTime::<Utc>::from(newest))
 }
 
+/// When the change to the `/`-separated `paths` under `dir` happened, as the file system
+/// dates it: the newest modification time of each path that still exists and of the
+/// nearest folder above each that does (a deletion or a rename shows only there).
+/// `None` when none could be read. A time from the files, not from the clock, so
+/// replicas watching one folder (or copies that keep modification times) date one
+/// change alike.
+pub fn change_time<'a>(
+    dir: &Path,
+    paths: impl IntoIterator<Item = &'a str>,
+) -> Option<DateTime<Utc>> {
+    let modified = |path: &Path| {
+        std::fs::symlink_metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+    };
+    let mut newest = None;
+    for rel in paths {
+        let full = dir.join(rel);
+        let folder = full
+            .ancestors()
+            .skip(1)
+            .take_while(|folder| folder.starts_with(dir))
+            .find_map(modified);
+        newest = newest.max(modified(&full)).max(folder);
+    }
+    newest.map(DateTime::<Utc>::from)
+}
+
 /// Every entry under `dir` that is not hidden, entering folders but not symlinks to them
 /// (`dir` itself is followed if it is one). The one place the walking rules live.
 fn walk(dir: &Path) -> walkdir::FilterEntry<walkdir::IntoIter, fn(&walkdir::DirEntry) -> bool> {
