@@ -332,8 +332,9 @@ impl Publisher {
     }
 
     /// When the change being published happened: the file system's date of the paths it
-    /// names and of the files read again (see [`scan::change_time`]), or the date of a
-    /// post that came due; never after `now`, and `now` when nothing dates it. Changed
+    /// names (see [`scan::change_time`]); for a rescan, which names none, the newest
+    /// folder change and the modification time of each file read again; or the date of
+    /// a post that came due. Never after `now`, and `now` when nothing dates it. Changed
     /// routes are dated by it rather than by the clock, so replicas agree.
     fn change_time(
         &self,
@@ -342,10 +343,15 @@ impl Publisher {
         came_due: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> DateTime<Utc> {
-        let paths = changes.paths.iter().chain(updated).map(String::as_str);
-        scan::change_time(&self.config.posts_dir, paths)
-            .max(came_due)
-            .map_or(now, |changed| changed.min(now))
+        let dir = &self.config.posts_dir;
+        let mut newest = scan::change_time(dir, changes.paths.iter().map(String::as_str));
+        if changes.rescan {
+            let read_again = updated.iter().filter_map(|rel| self.catalog.read_from(rel));
+            newest = newest
+                .max(scan::newest_folder_change(dir))
+                .max(read_again.map(|(modified, _)| modified).max());
+        }
+        newest.max(came_due).map_or(now, |changed| changed.min(now))
     }
 
     /// True when the file at `rel` is the one the catalog's post was read from (same

@@ -147,9 +147,9 @@ fn publishers_with_clocks_a_minute_apart_answer_every_route_alike_through_edits_
     ];
     assert_alike("at start", &answers(&replicas[0]), &answers(&replicas[1]));
 
-    let mut publish = |step: &str, paths: &[&str]| {
+    let mut publish = |step: &str, changes: ChangeSet| {
         for replica in &mut replicas {
-            replica.publish(&changes(paths), false).unwrap();
+            replica.publish(&changes, false).unwrap();
         }
         let (seen_a, seen_b) = (answers(&replicas[0]), answers(&replicas[1]));
         assert_alike(step, &seen_a, &seen_b);
@@ -165,7 +165,7 @@ fn publishers_with_clocks_a_minute_apart_answer_every_route_alike_through_edits_
         &posts.join("tide-tables.txt"),
         &article("Ada Moss", "May 3, 2024", "Harbor", "New tide tables."),
     );
-    let (added, _) = publish("a post added", &["tide-tables.txt"]);
+    let (added, _) = publish("a post added", changes(&["tide-tables.txt"]));
     assert!(added["/categories/harbor/atom.xml"]
         .0
         .contains("New tide tables."));
@@ -179,7 +179,7 @@ fn publishers_with_clocks_a_minute_apart_answer_every_route_alike_through_edits_
             "The pier reopens on Saturday after repairs.",
         ),
     );
-    let (edited, _) = publish("a post edited", &["pier-repairs.txt"]);
+    let (edited, _) = publish("a post edited", changes(&["pier-repairs.txt"]));
     // The edit is dated by its file, not by either clock.
     let feed = &edited["/categories/harbor/atom.xml"];
     assert!(feed.0.contains("reopens on Saturday"));
@@ -193,7 +193,7 @@ fn publishers_with_clocks_a_minute_apart_answer_every_route_alike_through_edits_
     assert!(feed.2 > added["/categories/harbor/atom.xml"].2);
 
     std::fs::rename(posts.join("tide-tables.txt"), posts.join("tides.txt")).unwrap();
-    let (renamed, redirect) = publish("a post renamed", &["tide-tables.txt", "tides.txt"]);
+    let (renamed, redirect) = publish("a post renamed", changes(&["tide-tables.txt", "tides.txt"]));
     assert!(renamed.contains_key("/posts/tides/"));
     assert!(!renamed.contains_key("/posts/tide-tables/"));
     assert_eq!(redirect.as_deref(), Some("/posts/tides/"));
@@ -203,7 +203,7 @@ fn publishers_with_clocks_a_minute_apart_answer_every_route_alike_through_edits_
     std::fs::remove_file(posts.join("pier-repairs.txt")).unwrap();
     let (deleted, _) = publish(
         "the posts of a category deleted",
-        &["tides.txt", "pier-repairs.txt"],
+        changes(&["tides.txt", "pier-repairs.txt"]),
     );
     let emptied = &deleted["/categories/harbor/atom.xml"];
     assert!(!emptied.0.contains("<entry>"));
@@ -214,6 +214,17 @@ fn publishers_with_clocks_a_minute_apart_answer_every_route_alike_through_edits_
         .into();
     assert!(emptied.2 >= seconds(folder_changed));
     assert!(emptied.2 > renamed["/categories/harbor/atom.xml"].2);
+
+    // What the watcher missed, found by a rescan, is dated by the files too.
+    write(
+        &posts.join("dredging.txt"),
+        &article("Ada Moss", "May 4, 2024", "Harbor", "Dredging starts."),
+    );
+    let rescan = ChangeSet::everything();
+    let (rescanned, _) = publish("a post found by a rescan", rescan);
+    assert!(rescanned["/categories/harbor/atom.xml"]
+        .0
+        .contains("Dredging starts."));
 }
 
 /// What a replica answers at one route: status, the headers a cache keeps, and the
