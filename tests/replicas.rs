@@ -225,6 +225,20 @@ fn publishers_with_clocks_a_minute_apart_answer_every_route_alike_through_edits_
     assert!(rescanned["/categories/harbor/atom.xml"]
         .0
         .contains("Dredging starts."));
+
+    // A config reloaded (SIGHUP) a moment apart: every route published again, dated a
+    // second after the newest route served, on both.
+    let retitled = CONFIG.replace("Harbor Times", "The Harbor Times");
+    for (replica, folder) in replicas.iter_mut().zip(["a", "b"]) {
+        let path = site.path().join(folder).join("config.toml");
+        write(&path, &retitled);
+        replica.reconfigure(Arc::new(Config::load(&path).unwrap()));
+    }
+    let (a, b) = (answers(&replicas[0]), answers(&replicas[1]));
+    assert_alike("the config reloaded", &a, &b);
+    let newest = rescanned.values().map(|(_, _, at)| *at).max().unwrap();
+    assert_eq!(a["/atom.xml"].2, newest + Duration::seconds(1));
+    assert!(a["/atom.xml"].0.contains("<title>The Harbor Times</title>"));
 }
 
 /// What a replica answers at one route: status, the headers a cache keeps, and the
