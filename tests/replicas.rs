@@ -1,9 +1,10 @@
 //! Replicas: two publishers of one posts folder, each with its own state database (a
 //! copy, or a fresh one on a folder both see from the start), answer every route with
-//! the same status, body, ETag and Last-Modified, also after an edit, a rename and a
-//! deletion (README, "Scaling out"). Once in process with clocks a minute apart, so a
-//! date taken from the clock anywhere shows; once as two `dropfeed serve` processes
-//! crawled route by route.
+//! the same status, body, ETag and Last-Modified, also after an edit, a rename, a
+//! deletion, a change found by a rescan and a config reload (README, "Scaling out").
+//! Once in process with clocks a minute apart, so a date taken from the clock anywhere
+//! shows; once as two `dropfeed serve` processes crawled route by route, identity and
+//! gzip.
 
 mod common;
 
@@ -320,15 +321,24 @@ fn links(body: &str) -> Vec<String> {
     found
 }
 
-/// Every route reachable from the home page, the OPML list, the tags' page and `also`,
-/// following every link of every page and feed, with what the replica answers there.
+/// Every route reachable from the home page, the OPML list, the tags' page, a few old
+/// feed addresses and `also`, following every link of every page and feed, with what
+/// the replica answers there.
 async fn crawl(addr: std::net::SocketAddr, also: &[&str]) -> BTreeMap<String, Answer> {
     let client = client();
-    let mut queue: VecDeque<String> = ["/", "/opml.xml", "/tags/", "/favicon.ico"]
-        .iter()
-        .chain(also)
-        .map(|s| s.to_string())
-        .collect();
+    // Besides what pages link to: the old feed addresses (301), and a page that is not.
+    let seeds = [
+        "/",
+        "/opml.xml",
+        "/tags/",
+        "/favicon.ico",
+        "/feed/",
+        "/index.xml",
+        "/category/harbor/feed/",
+        "/author/ada-moss/feed/atom/",
+        "/no-such-page/",
+    ];
+    let mut queue: VecDeque<String> = seeds.iter().chain(also).map(|s| s.to_string()).collect();
     let mut seen: BTreeMap<String, Answer> = BTreeMap::new();
     while let Some(route) = queue.pop_front() {
         if seen.contains_key(&route) {
@@ -458,6 +468,10 @@ async fn two_serve_processes_on_one_folder_answer_every_route_alike() {
     assert!(start
         .keys()
         .any(|r| r.starts_with("/tags/") && r.ends_with("/atom.xml")));
+    let old_feed = &start["/category/harbor/feed/"];
+    assert_eq!(old_feed.status, 301);
+    assert_eq!(header(old_feed, "location"), "/categories/harbor/rss.xml");
+    assert_eq!(start["/no-such-page/"].status, 404);
     let feed = &start["/categories/harbor/atom.xml"];
     assert_eq!(header(feed, "cache-control"), "public, max-age=2");
     assert_eq!(header(feed, "vary"), "Accept-Encoding");
