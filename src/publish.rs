@@ -27,7 +27,7 @@ use crate::post;
 use crate::post::Problem;
 use crate::scan;
 use crate::server;
-use crate::snapshot::{Bodies, Rerendered, Snapshot};
+use crate::snapshot::{Bodies, PublishTime, Rerendered, Snapshot};
 use crate::state::State;
 use crate::systemd::{self, Notice};
 use crate::watch::{self, ChangeSet, Watch, WatchError};
@@ -187,9 +187,15 @@ impl Publisher {
     /// `[site]`); the ledger is kept. Readers get the snapshot before until the new one is
     /// whole.
     pub fn reconfigure(&mut self, config: Arc<Config>) -> Published {
-        // Every route is new to the rebuilt snapshot: dated a second on, none can go
-        // back before a copy a reader got in this very second.
-        let floor = self.clock.now() + chrono::Duration::seconds(1);
+        // Every route is new to the rebuilt snapshot: dated a second after the newest
+        // route served, none can go back before a copy a reader holds. Not the clock's
+        // time: replicas reloaded a moment apart must still agree.
+        let floor = self
+            .snapshots
+            .load()
+            .newest_last_modified()
+            .unwrap_or_else(|| self.clock.now())
+            + chrono::Duration::seconds(1);
         let fresh = Arc::new(ArcSwap::from_pointee(Snapshot::starting_after(Some(floor))));
         let serving = std::mem::replace(&mut self.snapshots, fresh);
         self.bodies = Arc::new(scan::FileBodies::new(Arc::clone(&config)));
@@ -226,6 +232,7 @@ impl Publisher {
         let mut counts = Counts::default();
         let mut failed = Vec::new();
         let posts_before = self.catalog.known();
+        let came_due = self.catalog.latest_due(now);
         self.catalog.advance(now);
         // A catalog path that no longer names a post file (a folder took its place) is
         // removed; the others are read, on every core when there are many.
@@ -262,6 +269,8 @@ impl Publisher {
             );
         }
         let whole_folder = changes.rescan && none_left_out && loaded.not_read.is_empty();
+        // The paths whose post changed: what a rescan's change is dated by.
+        let mut updated = Vec::new();
         for (rel, update) in self
             .state
             .settle(updates, whole_folder, &self.config.site, now)
@@ -277,6 +286,9 @@ impl Publisher {
             if applied == Applied::Failed {
                 failed.push(rel.clone());
             }
+            if applied != Applied::Unchanged {
+                updated.push(rel.clone());
+            }
             counts.add(applied);
         }
         self.state.verify();
@@ -291,15 +303,18 @@ impl Publisher {
             return None;
         }
         let remembered = self.state.remembered();
+        let changed = self.change_time(changes, &updated, came_due, now);
+        let time = PublishTime { now, changed };
         let (next, routes) = self.snapshots.load().next(
             &self.catalog,
             &touched,
             &remembered,
             &self.bodies,
             &self.config,
-            now,
+            time,
         );
-        self.state.note_feeds(&next.feed_names, &self.catalog, now);
+        self.state
+            .note_feeds(&next.feed_names, &self.catalog, changed);
         // A failed save is logged and shown on /healthz from the next publish on; the
         // ledger in memory goes on.
         let _ = self.state.save();
@@ -316,6 +331,29 @@ impl Publisher {
             routes,
             took,
         })
+    }
+
+    /// When the change being published happened: the file system's date of the paths it
+    /// names (see [`scan::change_time`]); for a rescan, which names none, the newest
+    /// folder change and the modification time of each file read again; or the date of
+    /// a post that came due. Never after `now`, and `now` when nothing dates it. Changed
+    /// routes are dated by it rather than by the clock, so replicas agree.
+    fn change_time(
+        &self,
+        changes: &ChangeSet,
+        updated: &[String],
+        came_due: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> DateTime<Utc> {
+        let dir = &self.config.posts_dir;
+        let mut newest = scan::change_time(dir, changes.paths.iter().map(String::as_str));
+        if changes.rescan {
+            let read_again = updated.iter().filter_map(|rel| self.catalog.read_from(rel));
+            newest = newest
+                .max(scan::newest_folder_change(dir))
+                .max(read_again.map(|(modified, _)| modified).max());
+        }
+        newest.max(came_due).map_or(now, |changed| changed.min(now))
     }
 
     /// True when the file at `rel` is the one the catalog's post was read from (same
