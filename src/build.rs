@@ -43,6 +43,37 @@ pub struct Report {
     pub files: usize,
 }
 
+/// A build's stages, in order, as [`Progress`] hears of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Listing and parsing every post file.
+    Reading,
+    /// Rendering and compressing the feeds, the home page and OPML.
+    Rendering,
+    /// Writing every route (post pages and list pages rendered on the way); the count of
+    /// routes is known.
+    Writing,
+}
+
+/// What a build reports as it goes: a progress bar on a terminal (`main.rs`), nothing
+/// elsewhere. Called from the threads that write pages, hence `Sync`.
+pub trait Progress: Sync {
+    /// A stage begins; `steps` is how many [`Progress::advance`] calls it will make,
+    /// when known.
+    fn stage(&self, stage: Stage, steps: Option<u64>);
+    /// `steps` more done in the current stage.
+    fn advance(&self, steps: u64);
+}
+
+/// No progress shown.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn stage(&self, _: Stage, _: Option<u64>) {}
+    fn advance(&self, _: u64) {}
+}
+
 /// Builds every route of the posts as published at `now`, placed by the ledger of
 /// `state` (which is saved), and puts them in `out` in place of what it held.
 ///
@@ -55,11 +86,24 @@ pub fn build(
     out: &Path,
     now: DateTime<Utc>,
 ) -> Result<Report, BuildError> {
+    build_showing(config, state, out, now, &Quiet)
+}
+
+/// [`build`], telling `progress` how far it is.
+pub fn build_showing(
+    config: &Config,
+    state: &mut State,
+    out: &Path,
+    now: DateTime<Utc>,
+    progress: &dyn Progress,
+) -> Result<Report, BuildError> {
     let staging = Staging::for_out(out)?;
+    progress.stage(Stage::Reading, None);
     let mut catalog = scan::load_catalog(config, state, now, scan::BUILD_KEEPS_BYTES);
     let touched = catalog.take_touched();
     let remembered = state.remembered();
     let bodies: Arc<dyn Bodies> = Arc::new(scan::FileBodies::new(Arc::new(config.clone())));
+    progress.stage(Stage::Rendering, None);
     let (snapshot, _) =
         Snapshot::default().next(&catalog, &touched, &remembered, &bodies, config, now);
     state.note_feeds(&snapshot.feed_names, &catalog, now);
@@ -67,14 +111,19 @@ pub fn build(
     let snapshot = snapshot.compress_pending().unwrap_or(snapshot);
     let dir = staging.dir();
     let mut files = 0;
+    // Every route that answers 200 but the health report, which is not written.
+    let routes = snapshot.route_count().saturating_sub(1);
+    progress.stage(Stage::Writing, u64::try_from(routes).ok());
     for (route, rendered) in snapshot.files() {
         files += write_route(dir, route, rendered)?;
+        progress.advance(1);
     }
     let pages = std::sync::atomic::AtomicUsize::new(0);
     let linked = std::sync::Mutex::new(std::collections::BTreeSet::new());
     snapshot.each_page(|route, rendered| {
         let written = write_route(dir, route, &rendered)?;
         pages.fetch_add(written, std::sync::atomic::Ordering::Relaxed);
+        progress.advance(1);
         let found = links_beside(&config.site.base_url, route, &rendered.body);
         if let Ok(mut linked) = linked.lock() {
             linked.extend(found);
@@ -433,4 +482,59 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
         std::fs::create_dir_all(parent).map_err(fail)?;
     }
     std::fs::write(path, bytes).map_err(fail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Mutex;
+
+    /// Every stage heard of, with its steps, and the steps done in each.
+    #[derive(Default)]
+    struct Recorded {
+        stages: Mutex<Vec<(Stage, Option<u64>)>>,
+        done: AtomicU64,
+    }
+
+    impl Progress for Recorded {
+        fn stage(&self, stage: Stage, steps: Option<u64>) {
+            self.stages.lock().unwrap().push((stage, steps));
+        }
+        fn advance(&self, steps: u64) {
+            self.done.fetch_add(steps, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn progress_hears_each_stage_and_every_route_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let posts = dir.path().join("posts");
+        std::fs::create_dir(&posts).unwrap();
+        for (name, category) in [("a", "Transit"), ("b", "Transit"), ("c", "City Hall")] {
+            let text =
+                format!("Posted by Ann on May 1, 2020\nCategories: {category}\n\nText {name}.\n");
+            std::fs::write(posts.join(format!("{name}.txt")), text).unwrap();
+        }
+        let config = Config::parse("", &dir.path().join("config.toml")).unwrap();
+        let mut state = State::for_build(&config, false).unwrap();
+        let recorded = Recorded::default();
+        let out = dir.path().join("out");
+        build_showing(&config, &mut state, &out, Utc::now(), &recorded).unwrap();
+        let stages = recorded.stages.into_inner().unwrap();
+        let writing = stages[2].1.unwrap();
+        assert_eq!(
+            stages,
+            vec![
+                (Stage::Reading, None),
+                (Stage::Rendering, None),
+                (Stage::Writing, Some(writing)),
+            ]
+        );
+        // The bar ends full: as many routes written as announced. 4 feeds (the site, 2
+        // categories, 1 author) in 3 formats, the home page, OPML, 3 post pages, and
+        // the pages of the 2 categories and the author.
+        assert_eq!(recorded.done.into_inner(), writing);
+        assert_eq!(writing, 12 + 1 + 1 + 3 + 3);
+    }
 }

@@ -352,6 +352,16 @@ impl Catalog {
         }
     }
 
+    /// The latest date of the scheduled posts that are due by `now` (call before
+    /// [`Catalog::advance`]): when a publish of them happened, whatever the clock says.
+    pub fn latest_due(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.scheduled
+            .iter()
+            .take_while(|(when, _)| *when <= now)
+            .last()
+            .map(|(when, _)| *when)
+    }
+
     /// The modification time and size of the file the post at `path` was read from,
     /// when its current content is that post (it has no error).
     pub fn read_from(&self, path: &str) -> Option<(DateTime<Utc>, u64)> {

@@ -13,6 +13,10 @@
 //! - [`testing`]: fixtures for tests only (the example site, a `Post` builder), shared by
 //!   unit and integration tests. Imports only `post` and `routes`; hidden from the docs.
 //! - [`config`]: `config.toml`, its defaults and validation.
+//! - [`metrics`]: what `/metrics` counts (requests, publishes, WebSub) and the subscriber
+//!   counts feed readers state in their User-Agent. Imports nothing of the crate.
+//! - [`systemd`]: readiness, reload and stop notices to the service manager
+//!   (`sd_notify`). Imports nothing of the crate.
 //! - [`catalog`]: every post by path, each feed's visible posts kept in order, and the
 //!   feeds each change touched.
 //! - [`state`]: the identity ledger (each post's id, slug, page route and former
@@ -36,6 +40,7 @@ pub mod catalog;
 pub mod check;
 pub mod config;
 pub mod feed;
+pub mod metrics;
 pub mod post;
 pub mod publish;
 pub mod routes;
@@ -43,6 +48,7 @@ pub mod scan;
 pub mod server;
 pub mod snapshot;
 pub mod state;
+pub mod systemd;
 #[doc(hidden)]
 pub mod testing;
 pub mod watch;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use dropfeed::build::{Progress, Stage};
 use dropfeed::config::Config;
 
 #[derive(Parser)]
@@ -109,8 +110,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 dropfeed::state::State::for_build(&config, !no_state).map_err(|err| {
                     anyhow::anyhow!("{err}; or build without it: dropfeed build --no-state")
                 })?;
+            // A bar on a terminal only: a log or a pipe gets the lines it always got.
+            let bar = std::io::stderr().is_terminal().then(Bar::new);
+            let progress: &dyn Progress = match &bar {
+                Some(bar) => bar,
+                None => &dropfeed::build::Quiet,
+            };
+            let now = chrono::Utc::now();
+            let built = dropfeed::build::build_showing(&config, &mut state, &out, now, progress);
+            if let Some(bar) = bar {
+                bar.0.finish_and_clear();
+            }
             // Every error names the path it is about.
-            let report = dropfeed::build::build(&config, &mut state, &out, chrono::Utc::now())?;
+            let report = built?;
             for problem in &report.errors {
                 tracing::warn!(
                     "skipped {}:{}: {}",
@@ -143,6 +155,44 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+    }
+}
+
+/// `build`'s progress on stderr: a spinner while it reads and renders, then a bar over
+/// the routes it writes.
+struct Bar(indicatif::ProgressBar);
+
+impl Bar {
+    fn new() -> Bar {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(std::time::Duration::from_millis(100));
+        Bar(bar)
+    }
+}
+
+impl Progress for Bar {
+    fn stage(&self, stage: Stage, steps: Option<u64>) {
+        let message = match stage {
+            Stage::Reading => "reading posts",
+            Stage::Rendering => "rendering feeds",
+            Stage::Writing => "writing files",
+        };
+        let template = match steps {
+            Some(steps) => {
+                self.0.set_length(steps);
+                self.0.set_position(0);
+                "{msg} [{bar:40}] {pos}/{len} {elapsed} (eta {eta})"
+            }
+            None => "{spinner} {msg} {elapsed}",
+        };
+        if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+            self.0.set_style(style.progress_chars("=> "));
+        }
+        self.0.set_message(message);
+    }
+
+    fn advance(&self, steps: u64) {
+        self.0.inc(steps);
     }
 }
 

@@ -22,12 +22,14 @@ use tokio::sync::mpsc;
 use crate::catalog::{Applied, Catalog, Update};
 use crate::check::Tally;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::post;
 use crate::post::Problem;
 use crate::scan;
 use crate::server;
-use crate::snapshot::{Bodies, Rerendered, Snapshot};
+use crate::snapshot::{Bodies, PublishTime, Rerendered, Snapshot};
 use crate::state::State;
+use crate::systemd::{self, Notice};
 use crate::watch::{self, ChangeSet, Watch, WatchError};
 
 /// Why `serve` could not start or had to stop.
@@ -185,9 +187,15 @@ impl Publisher {
     /// `[site]`); the ledger is kept. Readers get the snapshot before until the new one is
     /// whole.
     pub fn reconfigure(&mut self, config: Arc<Config>) -> Published {
-        // Every route is new to the rebuilt snapshot: dated a second on, none can go
-        // back before a copy a reader got in this very second.
-        let floor = self.clock.now() + chrono::Duration::seconds(1);
+        // Every route is new to the rebuilt snapshot: dated a second after the newest
+        // route served, none can go back before a copy a reader holds. Not the clock's
+        // time: replicas reloaded a moment apart must still agree.
+        let floor = self
+            .snapshots
+            .load()
+            .newest_last_modified()
+            .unwrap_or_else(|| self.clock.now())
+            + chrono::Duration::seconds(1);
         let fresh = Arc::new(ArcSwap::from_pointee(Snapshot::starting_after(Some(floor))));
         let serving = std::mem::replace(&mut self.snapshots, fresh);
         self.bodies = Arc::new(scan::FileBodies::new(Arc::clone(&config)));
@@ -224,6 +232,7 @@ impl Publisher {
         let mut counts = Counts::default();
         let mut failed = Vec::new();
         let posts_before = self.catalog.known();
+        let came_due = self.catalog.latest_due(now);
         self.catalog.advance(now);
         // A catalog path that no longer names a post file (a folder took its place) is
         // removed; the others are read, on every core when there are many.
@@ -260,6 +269,8 @@ impl Publisher {
             );
         }
         let whole_folder = changes.rescan && none_left_out && loaded.not_read.is_empty();
+        // The paths whose post changed: what a rescan's change is dated by.
+        let mut updated = Vec::new();
         for (rel, update) in self
             .state
             .settle(updates, whole_folder, &self.config.site, now)
@@ -275,6 +286,9 @@ impl Publisher {
             if applied == Applied::Failed {
                 failed.push(rel.clone());
             }
+            if applied != Applied::Unchanged {
+                updated.push(rel.clone());
+            }
             counts.add(applied);
         }
         self.state.verify();
@@ -289,15 +303,18 @@ impl Publisher {
             return None;
         }
         let remembered = self.state.remembered();
+        let changed = self.change_time(changes, &updated, came_due, now);
+        let time = PublishTime { now, changed };
         let (next, routes) = self.snapshots.load().next(
             &self.catalog,
             &touched,
             &remembered,
             &self.bodies,
             &self.config,
-            now,
+            time,
         );
-        self.state.note_feeds(&next.feed_names, &self.catalog, now);
+        self.state
+            .note_feeds(&next.feed_names, &self.catalog, changed);
         // A failed save is logged and shown on /healthz from the next publish on; the
         // ledger in memory goes on.
         let _ = self.state.save();
@@ -314,6 +331,29 @@ impl Publisher {
             routes,
             took,
         })
+    }
+
+    /// When the change being published happened: the file system's date of the paths it
+    /// names (see [`scan::change_time`]); for a rescan, which names none, the newest
+    /// folder change and the modification time of each file read again; or the date of
+    /// a post that came due. Never after `now`, and `now` when nothing dates it. Changed
+    /// routes are dated by it rather than by the clock, so replicas agree.
+    fn change_time(
+        &self,
+        changes: &ChangeSet,
+        updated: &[String],
+        came_due: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> DateTime<Utc> {
+        let dir = &self.config.posts_dir;
+        let mut newest = scan::change_time(dir, changes.paths.iter().map(String::as_str));
+        if changes.rescan {
+            let read_again = updated.iter().filter_map(|rel| self.catalog.read_from(rel));
+            newest = newest
+                .max(scan::newest_folder_change(dir))
+                .max(read_again.map(|(modified, _)| modified).max());
+        }
+        newest.max(came_due).map_or(now, |changed| changed.min(now))
     }
 
     /// True when the file at `rel` is the one the catalog's post was read from (same
@@ -471,6 +511,8 @@ pub struct Daemon {
     watch: Watch,
     /// Requests to read the config file again (SIGHUP); `None` when nobody asks.
     reloads: Option<mpsc::Receiver<()>>,
+    /// What `/metrics` shows, shared with the server.
+    metrics: Arc<Metrics>,
 }
 
 /// What the publish loop does next, on a blocking thread.
@@ -552,6 +594,8 @@ impl Daemon {
                 .map_err(ServeError::Publish)?;
         publisher.bound = bound;
         published.log("at start");
+        let metrics = Arc::new(Metrics::new());
+        measure(&metrics, &publisher, &published);
         let errors = publisher.catalog.errors().len();
         tracing::info!(
             "{}; {} not published",
@@ -570,6 +614,7 @@ impl Daemon {
             listener,
             watch,
             reloads: None,
+            metrics,
         })
     }
 
@@ -593,6 +638,11 @@ impl Daemon {
         self.publisher.snapshots()
     }
 
+    /// What `/metrics` shows; the WebSub code records into [`Metrics::websub`].
+    pub fn metrics(&self) -> Arc<Metrics> {
+        Arc::clone(&self.metrics)
+    }
+
     /// Serves and publishes until `shutdown` completes; then stops accepting, lets
     /// responses in flight finish (at most [`server::GRACE`]) and returns.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
@@ -601,6 +651,7 @@ impl Daemon {
             listener,
             mut watch,
             mut reloads,
+            metrics,
         } = self;
         if let Ok(addr) = listener.local_addr() {
             tracing::info!("listening on http://{addr}");
@@ -610,11 +661,14 @@ impl Daemon {
             listener,
             publisher.snapshots(),
             publisher.config.server,
+            Arc::clone(&metrics),
             async move {
                 let _ = server_stopped.await;
             },
         ));
 
+        // Listening, and every route published at start.
+        systemd::notify(Notice::Ready);
         let mut rescan_every = publisher.config.rescan_secs;
         let mut rescan = rescan_interval(rescan_every);
         tokio::pin!(shutdown);
@@ -655,6 +709,10 @@ impl Daemon {
                     }
                 },
             };
+            let reloading_now = matches!(job, Job::Reload);
+            if reloading_now {
+                systemd::notify(Notice::Reloading);
+            }
             let job = tokio::task::spawn_blocking(move || {
                 // A panic here is a bug; the server keeps the last good snapshot and the
                 // loop goes on, rather than the daemon stopping.
@@ -698,6 +756,10 @@ impl Daemon {
                     publisher = back;
                     if let Some((published, why)) = done {
                         published.log(why);
+                        measure(&metrics, &publisher, &published);
+                    }
+                    if reloading_now {
+                        systemd::notify(Notice::Ready);
                     }
                 }
                 Err(err) => break Err(ServeError::Publish(err)),
@@ -707,11 +769,19 @@ impl Daemon {
                 rescan = rescan_interval(rescan_every);
             }
         };
+        systemd::notify(Notice::Stopping);
         let _ = stop_server.send(());
         let _ = server.await;
         tracing::info!("stopped");
         result
     }
+}
+
+/// Counts `published` in `metrics`, with what the site holds after it.
+fn measure(metrics: &Metrics, publisher: &Publisher, published: &Published) {
+    let snapshot = publisher.snapshots.load();
+    let failed = publisher.catalog.errors().len();
+    metrics.record_publish(published.took, snapshot.posts, snapshot.feeds, failed);
 }
 
 /// Reads `publisher`'s config file again and publishes every route with what of it can

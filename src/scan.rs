@@ -486,6 +486,34 @@ pub fn newest_folder_change(dir: &Path) -> Option<DateTime<Utc>> {
     Some(DateTime::<Utc>::from(newest))
 }
 
+/// When the change to the `/`-separated `paths` under `dir` happened, as the file system
+/// dates it: the newest modification time of each path that still exists and of the
+/// nearest folder above each that does (a deletion or a rename shows only there).
+/// `None` when none could be read. A time from the files, not from the clock, so
+/// replicas watching one folder (or copies that keep modification times) date one
+/// change alike.
+pub fn change_time<'a>(
+    dir: &Path,
+    paths: impl IntoIterator<Item = &'a str>,
+) -> Option<DateTime<Utc>> {
+    let modified = |path: &Path| {
+        std::fs::symlink_metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+    };
+    let mut newest = None;
+    for rel in paths {
+        let full = dir.join(rel);
+        let folder = full
+            .ancestors()
+            .skip(1)
+            .take_while(|folder| folder.starts_with(dir))
+            .find_map(modified);
+        newest = newest.max(modified(&full)).max(folder);
+    }
+    newest.map(DateTime::<Utc>::from)
+}
+
 /// Every entry under `dir` that is not hidden, entering folders but not symlinks to them
 /// (`dir` itself is followed if it is one). The one place the walking rules live.
 fn walk(dir: &Path) -> walkdir::FilterEntry<walkdir::IntoIter, fn(&walkdir::DirEntry) -> bool> {
@@ -951,6 +979,46 @@ fn opened_path(file: &std::fs::File) -> Option<PathBuf> {
 mod tests {
     use super::*;
     use crate::testing::PostBuilder;
+
+    /// Sets the modification time of the file or folder at `path` to `seconds` after
+    /// the epoch, and gives that time.
+    fn dated(path: &Path, seconds: i64) -> DateTime<Utc> {
+        let at = DateTime::from_timestamp(seconds, 0).unwrap();
+        std::fs::File::open(path)
+            .unwrap()
+            .set_modified(at.into())
+            .unwrap();
+        at
+    }
+
+    /// Replicas date a change alike only if it is dated by the files: an edit by its
+    /// file, a deletion by the nearest folder that is left.
+    #[test]
+    fn a_change_is_dated_by_its_file_or_the_nearest_folder_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let posts = dir.path().join("posts");
+        std::fs::create_dir_all(posts.join("a/b")).unwrap();
+        std::fs::write(posts.join("a/b/c.md"), "x").unwrap();
+        std::fs::write(posts.join("d.md"), "x").unwrap();
+        let file = dated(&posts.join("a/b/c.md"), 1_700_000_300);
+        let inner = dated(&posts.join("a/b"), 1_700_000_200);
+        dated(&posts.join("d.md"), 1_700_000_100);
+        let top = dated(&posts, 1_700_000_000);
+        assert_eq!(change_time(&posts, ["a/b/c.md"]), Some(file));
+        assert_eq!(change_time(&posts, ["a/b/gone.md"]), Some(inner));
+        assert_eq!(change_time(&posts, ["gone.md"]), Some(top));
+        assert_eq!(
+            change_time(&posts, ["d.md", "gone.md"]),
+            Some(top + chrono::Duration::seconds(100))
+        );
+        std::fs::remove_dir_all(posts.join("a/b")).unwrap();
+        let outer = dated(&posts.join("a"), 1_700_000_400);
+        assert_eq!(change_time(&posts, ["a/b/c.md"]), Some(outer));
+        // Never a folder above the posts folder.
+        std::fs::remove_dir_all(&posts).unwrap();
+        assert_eq!(change_time(&posts, ["a/b/c.md"]), None);
+        assert_eq!(change_time(&posts, []), None);
+    }
 
     /// The publish that parsed a post renders its feeds next: the body it took from the
     /// parse is there without reading the file again (here, there is no file), and

@@ -32,6 +32,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::config::ServerLimits;
+use crate::metrics::{self, Coding, Metrics, RouteKind};
 use crate::routes;
 use crate::snapshot::{MediaFile, Rendered, Snapshot};
 pub use connection::Payload;
@@ -76,6 +77,7 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     snapshots: Arc<ArcSwap<Snapshot>>,
     limits: ServerLimits,
+    metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()>,
 ) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -122,9 +124,10 @@ pub async fn run(
         let service = {
             let snapshots = Arc::clone(&snapshots);
             let activity = Arc::clone(&activity);
+            let metrics = Arc::clone(&metrics);
             hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                 let in_flight = activity.start(Instant::now());
-                let response = answer(&snapshots.load(), &req);
+                let response = answer_measured(&snapshots.load(), &req, &metrics);
                 std::future::ready(Ok::<_, Infallible>(
                     response.map(|body| Answer::new(body, in_flight)),
                 ))
@@ -238,6 +241,144 @@ impl AcceptErrors {
     fn accepted(&mut self) {
         self.pause = Duration::ZERO;
     }
+}
+
+/// [`answer`], with `/metrics` answered from `metrics`, the subscriber counts added to
+/// `/healthz`, and the response counted: its route kind, status and body bytes, and the
+/// subscriber count a feed reader states in its User-Agent.
+pub fn answer_measured<B>(
+    snapshot: &Snapshot,
+    req: &Request<B>,
+    metrics: &Metrics,
+) -> Response<Payload> {
+    let path = req.uri().path();
+    let readable = *req.method() == Method::GET || *req.method() == Method::HEAD;
+    let response = match path {
+        metrics::ROUTE if readable => metrics_response(metrics, *req.method() == Method::HEAD),
+        routes::HEALTH if readable => health_response(snapshot, req, metrics),
+        _ => answer(snapshot, req),
+    };
+    let kind = kind_of(snapshot, path, &response);
+    let coding = Coding::of(
+        response
+            .headers()
+            .get(header::CONTENT_ENCODING)
+            .map(HeaderValue::as_bytes),
+    );
+    let bytes = hyper::body::Body::size_hint(response.body())
+        .exact()
+        .unwrap_or(0);
+    let status = response.status();
+    metrics.record_request(kind, status.as_u16(), coding, bytes);
+    if kind == RouteKind::Feed && matches!(status, StatusCode::OK | StatusCode::NOT_MODIFIED) {
+        if let (Some(ua), Some(route)) = (req.headers().get(header::USER_AGENT), route_of(path)) {
+            metrics.subscribers().note(&route, ua.as_bytes());
+        }
+    }
+    response
+}
+
+/// What kind of route gave `response` to a request for `path`: a small fixed set, so
+/// the metrics never grow with the paths clients make up.
+fn kind_of(snapshot: &Snapshot, path: &str, response: &Response<Payload>) -> RouteKind {
+    match path {
+        metrics::ROUTE => return RouteKind::Metrics,
+        routes::HEALTH => return RouteKind::Health,
+        "/websub" => return RouteKind::WebSub,
+        _ => {}
+    }
+    match response.status() {
+        StatusCode::MOVED_PERMANENTLY => return RouteKind::Alias,
+        StatusCode::NOT_FOUND => return RouteKind::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED | StatusCode::URI_TOO_LONG => return RouteKind::Other,
+        _ => {}
+    }
+    // Only media responses offer ranges (a 304 or a HEAD of one has no media body).
+    if response.headers().contains_key(header::ACCEPT_RANGES) {
+        return RouteKind::Media;
+    }
+    let Some(route) = route_of(path) else {
+        return RouteKind::Other;
+    };
+    let sent = response.headers().get(header::CONTENT_TYPE);
+    // A 304 carries no Content-Type: the route's own says what it is (a feed's is at
+    // hand; a page's was cached by the lookup that answered).
+    let kept = sent.is_none().then(|| snapshot.get(&route)).flatten();
+    let content_type = match (sent, &kept) {
+        (Some(sent), _) => sent.as_bytes(),
+        (None, Some(rendered)) => rendered.content_type.as_bytes(),
+        (None, None) => b"",
+    };
+    if [
+        &b"application/rss+xml"[..],
+        b"application/atom+xml",
+        b"application/feed+json",
+    ]
+    .iter()
+    .any(|feed| content_type.starts_with(feed))
+    {
+        RouteKind::Feed
+    } else if !content_type.starts_with(b"text/html") {
+        RouteKind::Other
+    } else if snapshot.is_post_page(&route) {
+        RouteKind::Post
+    } else {
+        RouteKind::Page
+    }
+}
+
+/// `/metrics`: every metric, now. Never cached: each scrape must see the counts of its
+/// moment.
+fn metrics_response(metrics: &Metrics, head: bool) -> Response<Payload> {
+    let text = metrics.encode();
+    let len = text.len();
+    let body = if head {
+        Bytes::new()
+    } else {
+        Bytes::from(text)
+    };
+    let mut response = Response::new(Payload::Full(Full::new(body)));
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(metrics::CONTENT_TYPE),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+/// `/healthz` as the snapshot has it, with the subscriber counts of this moment added
+/// (and an ETag of its own, since its body differs).
+fn health_response<B>(
+    snapshot: &Snapshot,
+    req: &Request<B>,
+    metrics: &Metrics,
+) -> Response<Payload> {
+    let Some(rendered) = snapshot.get(routes::HEALTH) else {
+        return answer(snapshot, req);
+    };
+    let Some(body) = metrics.subscribers().add_to_health(&rendered.body) else {
+        return answer(snapshot, req);
+    };
+    let with = Rendered {
+        content_type: rendered.content_type,
+        etag: crate::snapshot::etag(&body),
+        body: Bytes::from(body),
+        gzip: None,
+        br: None,
+        pending: false,
+        last_modified: rendered
+            .last_modified
+            .max(metrics.subscribers().changed().unwrap_or_default()),
+        cache_control: rendered.cache_control.clone(),
+    };
+    let head = *req.method() == Method::HEAD;
+    rendered_response(&with, req, head, Utc::now()).map(Payload::Full)
 }
 
 /// The response to `req` from `snapshot`, now, media files beside the posts included.

@@ -345,6 +345,25 @@ pub struct Snapshot {
 /// in `/` are their own folder and are looked up directly.
 type MediaFolders = HashMap<String, Vec<String>>;
 
+/// The times a publish is dated by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishTime {
+    /// The clock's: when the health report says the publish happened.
+    pub now: DateTime<Utc>,
+    /// When the change published happened, as the posts folder dates it
+    /// ([`crate::scan::change_time`]): a changed route's Last-Modified, a list's date, an
+    /// emptied feed's date. Not the clock's, which differs from one replica to the next:
+    /// two replicas watching one folder must answer with the same headers and bodies.
+    pub changed: DateTime<Utc>,
+}
+
+impl From<DateTime<Utc>> for PublishTime {
+    /// A publish dated by the clock alone: `build`, and tests that set the time.
+    fn from(now: DateTime<Utc>) -> PublishTime {
+        PublishTime { now, changed: now }
+    }
+}
+
 /// What a publish did, for its log line.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Rerendered {
@@ -407,6 +426,11 @@ impl Snapshot {
             || self.list_of(route).is_some()
             || self.lazy_feed_of(route).is_some()
             || self.archive_of(route).is_some()
+    }
+
+    /// True when `route` is a post's page (not a list or a feed), without rendering it.
+    pub fn is_post_page(&self, route: &str) -> bool {
+        self.pages.contains_key(route)
     }
 
     /// The page of the post at `route`, rendered now or taken from the cache.
@@ -648,6 +672,19 @@ impl Snapshot {
         files
     }
 
+    /// The newest Last-Modified of a prerendered route, present or gone: a snapshot
+    /// rebuilt from scratch (a config reload) dated after it never goes back before a
+    /// copy a reader holds, and, unlike the clock, every replica that published the same
+    /// changes gives the same one.
+    pub fn newest_last_modified(&self) -> Option<DateTime<Utc>> {
+        let present = self
+            .routes
+            .values()
+            .filter(|r| r.input != Input::Health)
+            .map(|r| r.rendered.last_modified);
+        present.chain(self.retired.values().copied()).max()
+    }
+
     /// This snapshot with the compressed variants of every route still pending, made
     /// on every core; `None` when none is pending.
     pub fn compress_pending(&self) -> Option<Snapshot> {
@@ -715,7 +752,7 @@ impl Snapshot {
     }
 
     /// The next snapshot: the feeds of `catalog` that `touched` names (every feed on a
-    /// first publish) rendered at `now`, every other route of `self` kept as it is.
+    /// first publish) rendered at `time`, every other route of `self` kept as it is.
     pub fn next(
         &self,
         catalog: &Catalog,
@@ -723,8 +760,9 @@ impl Snapshot {
         remembered: &Remembered,
         bodies: &Arc<dyn Bodies>,
         config: &Config,
-        now: DateTime<Utc>,
+        time: impl Into<PublishTime>,
     ) -> (Snapshot, Rerendered) {
+        let PublishTime { now, changed } = time.into();
         let cache_control = format!("public, max-age={}", config.cache_max_age);
         let mut pass = Pass {
             prev: self,
@@ -754,7 +792,7 @@ impl Snapshot {
                 media_folders: Arc::default(),
             },
             stats: Rerendered::default(),
-            now,
+            changed,
             cache_control,
         };
         let keys = feeds_to_render(self, catalog, touched, remembered);
@@ -899,7 +937,8 @@ struct Pass<'a> {
     prev: &'a Snapshot,
     next: Snapshot,
     stats: Rerendered,
-    now: DateTime<Utc>,
+    /// See [`PublishTime::changed`].
+    changed: DateTime<Utc>,
     cache_control: String,
 }
 
@@ -942,7 +981,7 @@ impl Pass<'_> {
                     .emptied
                     .get(&key)
                     .copied()
-                    .unwrap_or(self.now)
+                    .unwrap_or(self.changed)
                     .with_timezone(&config.site.timezone)
                     .fixed_offset(),
             ),
@@ -975,7 +1014,7 @@ impl Pass<'_> {
         }
     }
 
-    /// Takes the lists of the feeds in `keys` from the catalog, dated now (or, on a
+    /// Takes the lists of the feeds in `keys` from the catalog, dated by the change (or, on a
     /// first publish, by their newest change): a list page's Last-Modified.
     fn topics(&mut self, keys: &BTreeSet<FeedKey>, catalog: &Catalog, items: usize) {
         let first = self.prev.listing.is_empty();
@@ -989,11 +1028,11 @@ impl Pass<'_> {
                         let newest = newest_change(&topic.posts(0, topic.len()));
                         self.prev.floor.map_or(newest, |floor| newest.max(floor))
                     } else {
-                        self.now
+                        self.changed
                     };
                     let before = self.prev.topics.get(key).map(|s| s.shifted);
                     let shifted = if !first && catalog.shifted_beyond(key, items) {
-                        truncate_to_second(self.now)
+                        truncate_to_second(self.changed)
                     } else {
                         before.unwrap_or(DateTime::<Utc>::MIN_UTC)
                     };
@@ -1097,7 +1136,7 @@ impl Pass<'_> {
             // of the copy before must still move a second on: a reader holding that copy
             // sends back that very second.
             (_, Some(before)) => {
-                let at = truncate_to_second(modified.max(self.now));
+                let at = truncate_to_second(modified.max(self.changed));
                 if at > before {
                     at
                 } else {
