@@ -469,3 +469,26 @@ async fn archives_pass_the_w3c_validator_with_no_warning_their_feed_has_not() {
     }
     site.stop().await;
 }
+
+/// A reader that states its subscribers fetches the feed it is subscribed to and, once,
+/// its archives: the count is the feed's, and no archive becomes a feed of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribers_stated_while_walking_archives_count_for_the_feed_only() {
+    let site = site_of_1000_posts().await;
+    let feedly = "Feedly/1.0 (+http://www.feedly.com/fetcher.html; 7 subscribers)";
+    for route in ["/atom.xml", "/archive/33.atom", "/archive/1.atom"] {
+        let got = site
+            .request(reqwest::Method::GET, route, &[("user-agent", feedly)])
+            .await;
+        assert_eq!(got.status, StatusCode::OK, "{route}");
+    }
+    let health = site.health().await;
+    assert_eq!(health["subscribers"]["total"], 7, "{health}");
+    let feeds: Vec<&String> = health["subscribers"]["feeds"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(feeds, ["/atom.xml"], "{health}");
+    site.stop().await;
+}
