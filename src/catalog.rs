@@ -101,6 +101,29 @@ impl Topic {
             .collect()
     }
 
+    /// `n` posts after the oldest `skip`, oldest first: a run of an RFC 5005 archive,
+    /// whose numbers count from the oldest post. Walked from whichever end is nearer.
+    pub fn oldest(&self, skip: usize, n: usize) -> Vec<Arc<Post>> {
+        let len = self.len();
+        let end = skip.saturating_add(n).min(len);
+        if skip >= end {
+            return Vec::new();
+        }
+        if skip <= len - end {
+            self.0
+                .iter()
+                .rev()
+                .skip(skip)
+                .take(end - skip)
+                .map(|r| Arc::clone(&r.0))
+                .collect()
+        } else {
+            let mut posts = self.posts(len - end, end - skip);
+            posts.reverse();
+            posts
+        }
+    }
+
     fn newest(&self) -> Option<&Arc<Post>> {
         self.0.first().map(|r| &r.0)
     }
@@ -183,6 +206,15 @@ pub struct Catalog {
     emptied_from: Option<usize>,
     /// Feeds whose visible posts changed since [`Catalog::take_touched`].
     touched: BTreeSet<FeedKey>,
+    /// For each feed a post entered or left since [`Catalog::take_touched`], the oldest
+    /// such post; an edit that keeps its post's place is not a move. What tells whether
+    /// the feed's RFC 5005 archives shifted (see [`Catalog::shifted_beyond`]).
+    moving: BTreeMap<FeedKey, Ranked>,
+    /// `moving` of the change set [`Catalog::take_touched`] last handed out.
+    moved: BTreeMap<FeedKey, Ranked>,
+    /// While an edit that keeps its post's place is applied: the feeds the post is in
+    /// before and after, where it does not move.
+    staying: BTreeSet<FeedKey>,
     /// How many entries hold a post, drafts and future ones included.
     known: usize,
     /// The time posts are visible at: drafts never, future posts once it passes them.
@@ -202,6 +234,9 @@ impl Default for Catalog {
             folder_missing: false,
             emptied_from: None,
             touched: BTreeSet::new(),
+            moving: BTreeMap::new(),
+            moved: BTreeMap::new(),
+            staying: BTreeSet::new(),
             known: 0,
             now: DateTime::<Utc>::MIN_UTC,
         }
@@ -286,12 +321,19 @@ impl Catalog {
             Applied::Removed => self.known -= 1,
             _ => {}
         }
+        if let (Some(old), Some(new)) = (&old, &new) {
+            if !old.draft && !new.draft && Ranked(Arc::clone(old)) == Ranked(Arc::clone(new)) {
+                let before: BTreeSet<FeedKey> = feeds_of(old).collect();
+                self.staying = feeds_of(new).filter(|k| before.contains(k)).collect();
+            }
+        }
         if let Some(old) = old {
             self.hide(&old);
         }
         if let Some(new) = new {
             self.show(new);
         }
+        self.staying.clear();
         self.note(path, applied);
         applied
     }
@@ -330,7 +372,35 @@ impl Catalog {
 
     /// Takes the set of feeds whose visible posts changed since the last call.
     pub fn take_touched(&mut self) -> BTreeSet<FeedKey> {
+        self.moved = std::mem::take(&mut self.moving);
         std::mem::take(&mut self.touched)
+    }
+
+    /// Whether the change set [`Catalog::take_touched`] last handed out put a post into
+    /// a feed, or took one out of it, behind its newest `newest` posts: then the posts
+    /// older than that window moved by one, and so did the RFC 5005 archives counted
+    /// from the oldest post. A new post at the top, or an edit that keeps its post's
+    /// place, moves none.
+    pub fn shifted_beyond(&self, key: &FeedKey, newest: usize) -> bool {
+        let (Some(moved), Some(topic)) = (self.moved.get(key), self.feeds.get(key)) else {
+            return false;
+        };
+        // The moved post (there or gone) ranks after at least `newest` posts.
+        topic.0.iter().take(newest).filter(|r| *r < moved).count() == newest
+    }
+
+    /// Notes that `post` entered or left the feed `key`.
+    fn note_move(&mut self, key: &FeedKey, post: &Arc<Post>) {
+        if self.staying.contains(key) {
+            return;
+        }
+        let ranked = Ranked(Arc::clone(post));
+        match self.moving.get(key) {
+            Some(oldest) if *oldest >= ranked => {}
+            _ => {
+                self.moving.insert(key.clone(), ranked);
+            }
+        }
     }
 
     /// The newest `n` visible posts of a feed, newest first.
@@ -485,6 +555,7 @@ impl Catalog {
     fn make_visible(&mut self, post: Arc<Post>) {
         for key in feeds_of(&post) {
             self.touched.insert(key.clone());
+            self.note_move(&key, &post);
             self.feeds
                 .entry(key)
                 .or_default()
@@ -502,13 +573,16 @@ impl Catalog {
         }
         let ranked = Ranked(Arc::clone(post));
         for key in feeds_of(post) {
-            if let Some(posts) = self.feeds.get_mut(&key) {
-                if posts.0.remove_mut(&ranked) {
-                    self.touched.insert(key.clone());
-                }
-                if posts.is_empty() {
-                    self.feeds.remove(&key);
-                }
+            let Some(posts) = self.feeds.get_mut(&key) else {
+                continue;
+            };
+            let removed = posts.0.remove_mut(&ranked);
+            if posts.is_empty() {
+                self.feeds.remove(&key);
+            }
+            if removed {
+                self.touched.insert(key.clone());
+                self.note_move(&key, post);
             }
         }
         if self
@@ -775,5 +849,38 @@ mod tests {
         catalog.apply("d.md", Update::Removed);
         catalog.judge_folder(true, 1);
         assert_eq!(catalog.folder(), Folder::Fine);
+    }
+
+    /// What tells a publish that a feed's RFC 5005 archives moved.
+    #[test]
+    fn only_a_post_entering_or_leaving_behind_the_newest_page_shifts_the_archives() {
+        let mut catalog = catalog();
+        for day in 1..=10 {
+            let path = format!("p{day:02}.md");
+            catalog.apply(&path, Update::Parsed(post(&path, &path[..3], day)));
+        }
+        catalog.take_touched();
+        let shifted = |catalog: &mut Catalog| {
+            catalog.take_touched();
+            catalog.shifted_beyond(&FeedKey::Site, 3)
+        };
+        catalog.apply("p11.md", Update::Parsed(post("p11.md", "p11", 11)));
+        assert!(!shifted(&mut catalog), "a new post at the top");
+        let mut edited = post("p02.md", "p02", 2);
+        edited.title = "Edited".into();
+        catalog.apply("p02.md", Update::Parsed(edited));
+        assert!(!shifted(&mut catalog), "an edit in place");
+        catalog.apply("p00.md", Update::Parsed(post("p00.md", "p00", 1)));
+        assert!(shifted(&mut catalog), "a backdated post");
+        catalog.apply("p05.md", Update::Removed);
+        assert!(shifted(&mut catalog), "an archived post deleted");
+        catalog.apply("p10.md", Update::Removed);
+        assert!(!shifted(&mut catalog), "a post of the newest page deleted");
+        catalog.apply("p03.md", Update::Parsed(post("p03.md", "p03", 19)));
+        assert!(
+            shifted(&mut catalog),
+            "an archived post re-dated to the top"
+        );
+        assert!(!shifted(&mut catalog), "nothing since");
     }
 }

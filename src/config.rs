@@ -131,6 +131,7 @@ struct RawFeeds {
     items: usize,
     formats: Vec<Format>,
     cache_max_age: u64,
+    archive_max_age: u64,
 }
 
 impl Default for RawFeeds {
@@ -139,6 +140,7 @@ impl Default for RawFeeds {
             items: 50,
             formats: vec![Format::Rss, Format::Atom, Format::Json],
             cache_max_age: 300,
+            archive_max_age: 86_400,
         }
     }
 }
@@ -212,6 +214,10 @@ pub struct Config {
     /// In the order the config lists them, without duplicates.
     pub formats: Vec<Format>,
     pub cache_max_age: u64,
+    /// `Cache-Control: max-age` of a closed RFC 5005 archive (`feeds.archive_max_age`):
+    /// no new post changes one, but an edit, a deletion or a backdated post may, and a
+    /// cache holds its copy this long.
+    pub archive_max_age: u64,
     /// `server.listen` as written: `HOST:PORT`, the host a name (`localhost`) or an IP
     /// (IPv6 in brackets); resolved when `serve` binds.
     pub listen: String,
@@ -335,6 +341,7 @@ impl Config {
             items: raw.feeds.items,
             formats,
             cache_max_age: raw.feeds.cache_max_age,
+            archive_max_age: raw.feeds.archive_max_age,
             listen,
             base_url_follows_listen,
             file_found: true,
@@ -963,6 +970,7 @@ mod tests {
             vec![Format::Rss, Format::Atom, Format::Json]
         );
         assert_eq!(config.cache_max_age, 300);
+        assert_eq!(config.archive_max_age, 86_400);
         assert_eq!(config.listen, "127.0.0.1:8080");
         assert!(config.base_url_follows_listen);
         assert!(config.file_found);

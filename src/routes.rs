@@ -61,6 +61,17 @@ impl Format {
         }
     }
 
+    /// The extension of this format's RFC 5005 archive documents (`archive/3.atom`):
+    /// the format's name, as nginx's and every CDN's media types know `.rss` and
+    /// `.atom`, and the feeds' own file names (`rss.xml`) would clash in one folder.
+    pub fn archive_extension(self) -> &'static str {
+        match self {
+            Format::Rss => "rss",
+            Format::Atom => "atom",
+            Format::Json => "json",
+        }
+    }
+
     /// The one format autodiscovery and the OPML list offer for each topic, of those the
     /// site publishes: RSS first, as every feed reader and every podcast app reads it
     /// (Apple Podcasts and Podcast Index take nothing else, so an audio category is a
@@ -110,6 +121,30 @@ impl FeedKey {
         } else {
             format!("{}page/{n}/", self.dir())
         }
+    }
+
+    /// The route of this feed's RFC 5005 archive document `n` (from 1, the oldest) in
+    /// one format: `{folder}archive/{n}.{ext}`, e.g. `/categories/bay-area/archive/3.atom`.
+    pub fn archive(&self, n: usize, format: Format) -> String {
+        format!("{}archive/{n}.{}", self.dir(), format.archive_extension())
+    }
+
+    /// The feed, number and format an archive route is of: the inverse of
+    /// [`FeedKey::archive`]. Digits only, no leading zero: one archive, one route.
+    pub fn of_archive(route: &str) -> Option<(FeedKey, usize, Format)> {
+        let (folder, file) = route.rsplit_once("/archive/")?;
+        let (number, extension) = file.split_once('.')?;
+        let format = [Format::Rss, Format::Atom, Format::Json]
+            .into_iter()
+            .find(|f| f.archive_extension() == extension)?;
+        if number.starts_with('0') || !number.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let n: usize = number.parse().ok()?;
+        let (key, 1) = FeedKey::of_page(&format!("{folder}/"))? else {
+            return None;
+        };
+        Some((key, n, format))
     }
 
     /// The feed and page number an HTML list route is page of: the inverse of
@@ -250,9 +285,16 @@ pub fn is_site_route(route: &str) -> bool {
                 .strip_prefix(*name)
                 .is_some_and(|rest| rest.starts_with('.'))
     };
+    // The site's archives are at the root (`/archive/3.atom`), beside posts' pages
+    // (`/archive/` may well be a post's); `build`'s `.gz` and `.br` of them too.
+    let archive = route
+        .trim_end_matches('/')
+        .trim_end_matches(".gz")
+        .trim_end_matches(".br");
     route == INDEX
         || TOP.iter().chain(feeds.iter()).any(is_or_beside)
         || alias_target(route).is_some()
+        || FeedKey::of_archive(archive).is_some()
 }
 
 /// Checks the page a post chose for itself (its `permalink`, `url` or `path`) beyond
@@ -493,6 +535,61 @@ mod tests {
             "/page/99999999999999999999999/",
         ] {
             assert_eq!(FeedKey::of_page(route), None, "{route}");
+        }
+    }
+
+    #[test]
+    fn archives_and_their_routes_are_inverse() {
+        let cases = [
+            (FeedKey::Site, 1, Format::Atom, "/archive/1.atom"),
+            (FeedKey::Site, 12, Format::Rss, "/archive/12.rss"),
+            (
+                FeedKey::Category("bay-area".into()),
+                3,
+                Format::Json,
+                "/categories/bay-area/archive/3.json",
+            ),
+            (
+                FeedKey::Author("dana".into()),
+                2,
+                Format::Atom,
+                "/authors/dana/archive/2.atom",
+            ),
+            (
+                FeedKey::Tag("rust".into()),
+                7,
+                Format::Rss,
+                "/tags/rust/archive/7.rss",
+            ),
+        ];
+        for (key, n, format, route) in cases {
+            assert_eq!(key.archive(n, format), route);
+            assert_eq!(
+                FeedKey::of_archive(route),
+                Some((key, n, format)),
+                "{route}"
+            );
+        }
+        for route in [
+            "/archive/0.atom",
+            "/archive/01.atom",
+            "/archive/1.xml",
+            "/archive/1",
+            "/archive/x.rss",
+            "/archive/1.atom/",
+            "/posts/a/archive/1.atom",
+            "/categories//archive/1.atom",
+            "/categories/a/b/archive/1.atom",
+            "/archive/99999999999999999999999.atom",
+        ] {
+            assert_eq!(FeedKey::of_archive(route), None, "{route}");
+        }
+        // No post may take one, nor the folder `build` would need in its place.
+        for route in ["/archive/3.atom/", "/archive/3.rss.gz/"] {
+            assert!(is_site_route(route), "{route}");
+        }
+        for route in ["/archive/", "/archive/2019/", "/archive/3.html"] {
+            assert!(!is_site_route(route), "{route}");
         }
     }
 

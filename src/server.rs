@@ -270,7 +270,9 @@ pub fn answer_measured<B>(
         .unwrap_or(0);
     let status = response.status();
     metrics.record_request(kind, status.as_u16(), coding, bytes);
-    if kind == RouteKind::Feed && matches!(status, StatusCode::OK | StatusCode::NOT_MODIFIED) {
+    // An archive is fetched by the readers of its feed: what they state counts there.
+    let subscribed = kind == RouteKind::Feed && routes::FeedKey::of_archive(path).is_none();
+    if subscribed && matches!(status, StatusCode::OK | StatusCode::NOT_MODIFIED) {
         if let (Some(ua), Some(route)) = (req.headers().get(header::USER_AGENT), route_of(path)) {
             metrics.subscribers().note(&route, ua.as_bytes());
         }

@@ -1006,8 +1006,8 @@ enum Answer {
     Missing,
 }
 
-/// Every route the test can name: each feed in every format with its aliases, the index,
-/// OPML, and the page of every path a post ever had (present, renamed or deleted).
+/// Every route the test can name: each feed in every format with its aliases and its
+/// archives, the index, OPML, and the page of every path a post ever had (present, renamed or deleted).
 fn universe(ever: &BTreeSet<String>) -> BTreeSet<String> {
     let mut routes: BTreeSet<String> = ["/", "/opml.xml", "/tags/"].map(str::to_string).into();
     for dir in FEED_DIRS {
@@ -1019,6 +1019,11 @@ fn universe(ever: &BTreeSet<String>) -> BTreeSet<String> {
         // The feed's HTML list and its further pages (404 past the last).
         routes.insert(dir.to_string());
         routes.extend((2..=40).map(|n| format!("{dir}page/{n}/")));
+        // Its RFC 5005 archives (404 past the newest): serve and build must agree on
+        // every one, byte for byte.
+        for extension in ["rss", "atom", "json"] {
+            routes.extend((1..=100).map(|n| format!("{dir}archive/{n}.{extension}")));
+        }
     }
     routes.extend(ever.iter().map(|rel| Post::page(rel)));
     routes

@@ -188,6 +188,7 @@ pub fn check_feeds(post: &Post) {
         title: format!("{} — {name}", site.title),
         name: name.to_string(),
         updated: FeedInfo::updated_of(posts, post.published),
+        archives: 0,
     };
     if let Some(category) = post.categories.first() {
         feeds.push(first(

@@ -4,14 +4,13 @@ use atom_syndication::{
     Category, Content, Entry, Feed, Generator, Link, Person, Text, WriteConfig,
 };
 
-use super::{
-    author_names, description, modified, page_url, self_url, truncate_to_second, FeedInfo, Format,
-};
+use super::archive::{self, Document};
+use super::{author_names, description, modified, page_url, truncate_to_second, FeedInfo, Format};
 use crate::post::{Attachment, Post, Site};
 
-pub fn render(site: &Site, feed: &FeedInfo, posts: &[&Post]) -> String {
-    let self_url = self_url(site, feed, Format::Atom);
-    let document = Feed {
+pub fn render(site: &Site, feed: &FeedInfo, posts: &[&Post], document: Document) -> String {
+    let self_url = archive::url(site, feed, Format::Atom, document);
+    let mut atom = Feed {
         title: Text::plain(feed.title.as_str()),
         subtitle: Some(Text::plain(description(site, feed))),
         // The self URL is as stable as the feed itself, and unique to it.
@@ -23,25 +22,53 @@ pub fn render(site: &Site, feed: &FeedInfo, posts: &[&Post]) -> String {
             uri: None,
             version: Some(env!("CARGO_PKG_VERSION").to_string()),
         }),
-        links: vec![
+        links: [
             link(self_url, "self", "application/atom+xml"),
             link(page_url(site, feed), "alternate", "text/html"),
-        ],
+        ]
+        .into_iter()
+        .chain(history_links(site, feed, document))
+        .collect(),
         lang: (!site.language.trim().is_empty()).then(|| site.language.clone()),
         icon: site.channel.icon_url.clone(),
         logo: site.channel.icon_url.clone(),
         entries: posts.iter().map(|post| entry(site, post)).collect(),
         ..Feed::default()
     };
+    if matches!(document, Document::Archive(_)) {
+        mark_archive(&mut atom);
+    }
     let config = WriteConfig {
         write_document_declaration: true,
         indent_size: Some(2),
     };
     // Writing to a Vec cannot fail, and quick-xml writes only UTF-8.
-    let bytes = document
+    let bytes = atom
         .write_with_config(Vec::new(), config)
         .expect("writing Atom to memory");
     String::from_utf8(bytes).expect("Atom is written as UTF-8")
+}
+
+/// The document's RFC 5005 links (`prev-archive`, `next-archive`, `current`).
+fn history_links(site: &Site, feed: &FeedInfo, document: Document) -> Vec<Link> {
+    archive::links(site, feed, Format::Atom, document)
+        .into_iter()
+        .map(|(rel, href)| link(href, rel, "application/atom+xml"))
+        .collect()
+}
+
+/// `<fh:archive/>` on the feed: this document is an archive, whose entries stay.
+fn mark_archive(atom: &mut Feed) {
+    atom.namespaces
+        .insert("fh".to_string(), archive::NAMESPACE.to_string());
+    let marker = atom_syndication::extension::Extension {
+        name: "fh:archive".to_string(),
+        ..Default::default()
+    };
+    atom.extensions.insert(
+        "fh".to_string(),
+        std::collections::BTreeMap::from([("archive".to_string(), vec![marker])]),
+    );
 }
 
 fn entry(site: &Site, post: &Post) -> Entry {
@@ -116,12 +143,13 @@ fn link(href: String, rel: &str, media_type: &str) -> Link {
 #[cfg(test)]
 mod tests {
     use super::render;
+    use crate::feed::archive::Document;
     use crate::feed::fixtures::{named, post, site, site_feed};
 
     #[test]
     fn entry_carries_category_terms_and_labels() {
         let p = post("night-bus", "Night bus", "2019-03-03T00:00:00-08:00").build();
-        let atom = render(&site(), &site_feed(&[&p]), &[&p]);
+        let atom = render(&site(), &site_feed(&[&p]), &[&p], Document::Subscription);
         for line in [
             r#"<category term="city-hall" label="City Hall"/>"#,
             r#"<category term="transit" label="Transit"/>"#,
@@ -140,7 +168,7 @@ mod tests {
     #[test]
     fn feed_has_id_links_author_generator_and_language() {
         let p = post("a", "A", "2020-01-02T03:04:00+00:00").build();
-        let atom = render(&site(), &site_feed(&[&p]), &[&p]);
+        let atom = render(&site(), &site_feed(&[&p]), &[&p], Document::Subscription);
         for line in [
             r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en">"#,
             "<id>https://news.example.com/atom.xml</id>",
@@ -158,7 +186,7 @@ mod tests {
     fn entry_has_an_author_for_each_author() {
         let mut p = post("a", "A", "2020-01-02T03:04:00+00:00").build();
         p.authors = vec![named("Zed"), named("Yan")];
-        let atom = render(&site(), &site_feed(&[&p]), &[&p]);
+        let atom = render(&site(), &site_feed(&[&p]), &[&p], Document::Subscription);
         let entry = atom.split_once("<entry>").map_or("", |(_, entry)| entry);
         assert_eq!(entry.matches("<author>").count(), 2, "{atom}");
         let zed = entry.find("<name>Zed</name>");
@@ -170,7 +198,7 @@ mod tests {
     fn markup_characters_in_titles_and_categories_are_escaped_once() {
         let mut p = post("tj", "Tom & Jerry <3 “best”", "2020-01-02T03:04:00+00:00").build();
         p.categories = vec![named("Tom & Jerry <3")];
-        let atom = render(&site(), &site_feed(&[&p]), &[&p]);
+        let atom = render(&site(), &site_feed(&[&p]), &[&p], Document::Subscription);
         assert!(
             atom.contains("<title>Tom &amp; Jerry &lt;3 “best”</title>"),
             "{atom}"
@@ -186,7 +214,7 @@ mod tests {
     fn empty_feed_is_updated_when_it_was_emptied() {
         let mut feed = site_feed(&[]);
         feed.updated = chrono::DateTime::parse_from_rfc3339("2026-11-27T10:00:00.5Z").unwrap();
-        let atom = render(&site(), &feed, &[]);
+        let atom = render(&site(), &feed, &[], Document::Subscription);
         assert!(
             atom.contains("<updated>2026-11-27T10:00:00+00:00</updated>"),
             "{atom}"
@@ -199,6 +227,46 @@ mod tests {
     fn a_post_renders_exactly_these_bytes() {
         let a = post("a", "A", "2021-06-07T08:09:00+05:00").build();
         let feed = site_feed(&[&a]);
-        insta::assert_snapshot!("atom_one_post", render(&site(), &feed, &[&a]));
+        insta::assert_snapshot!(
+            "atom_one_post",
+            render(&site(), &feed, &[&a], Document::Subscription)
+        );
+    }
+
+    /// Archive 2 of 3: marked as an archive, linked to the feed, to archive 1 and to
+    /// archive 3, and dated by its own posts.
+    #[test]
+    fn an_archive_renders_exactly_these_bytes() {
+        let a = post("a", "A", "2021-06-06T08:09:00+00:00").build();
+        let b = post("b", "B", "2021-06-07T08:09:00+00:00").build();
+        let feed = crate::feed::FeedInfo {
+            archives: 3,
+            ..site_feed(&[&a, &b])
+        };
+        insta::assert_snapshot!(
+            "atom_archive",
+            render(&site(), &feed, &[&b, &a], Document::Archive(2))
+        );
+    }
+
+    #[test]
+    fn the_newest_page_links_the_newest_archive_and_the_newest_archive_no_next() {
+        let a = post("a", "A", "2021-06-06T08:09:00+00:00").build();
+        let feed = crate::feed::FeedInfo {
+            archives: 3,
+            ..site_feed(&[&a])
+        };
+        let current = super::render(&site(), &feed, &[&a], Document::Subscription);
+        let newest = super::render(&site(), &feed, &[&a], Document::Archive(3));
+        let first = super::render(&site(), &feed, &[&a], Document::Archive(1));
+        let ext = "atom";
+        let url = |n: usize| format!("https://news.example.com/archive/{n}.{ext}");
+        assert!(current.contains(&url(3)), "{current}");
+        assert!(!current.contains("fh:archive"), "{current}");
+        assert!(!current.contains("\"archive\": true"), "{current}");
+        assert!(!newest.contains(&url(4)), "{newest}");
+        assert!(newest.contains(&url(2)), "{newest}");
+        assert!(!first.contains(&url(0)), "{first}");
+        assert!(first.contains(&url(2)), "{first}");
     }
 }

@@ -2,9 +2,8 @@
 
 use serde::Serialize;
 
-use super::{
-    author_names, description, keywords, modified, page_url, rfc3339, self_url, FeedInfo, Format,
-};
+use super::archive::{self, Document};
+use super::{author_names, description, keywords, modified, page_url, rfc3339, FeedInfo, Format};
 use crate::post::{Post, Site};
 
 const VERSION: &str = "https://jsonfeed.org/version/1.1";
@@ -24,6 +23,45 @@ struct JsonFeed<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     favicon: Option<&'a str>,
     items: Vec<JsonItem<'a>>,
+    /// RFC 5005's links and archive marker: JSON Feed has none of its own, and keys
+    /// beginning with `_` are its extensions, which readers that do not know them skip.
+    #[serde(rename = "_rfc5005", skip_serializing_if = "Option::is_none")]
+    history: Option<History>,
+}
+
+/// The `_rfc5005` extension object: `archive` as `fh:archive`, and a URL for each link
+/// relation that the document has (`prev_archive`, `next_archive`, `current`).
+#[derive(Serialize)]
+struct History {
+    /// What this extension is, as JSON Feed asks of every extension object.
+    about: &'static str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    archive: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prev_archive: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_archive: Option<String>,
+}
+
+/// The document's `_rfc5005` object; none for a feed without archives.
+fn history(site: &Site, feed: &FeedInfo, document: Document) -> Option<History> {
+    let links = archive::links(site, feed, Format::Json, document);
+    let find = |rel: &str| {
+        links
+            .iter()
+            .find(|(r, _)| *r == rel)
+            .map(|(_, url)| url.clone())
+    };
+    let history = History {
+        about: "https://www.rfc-editor.org/rfc/rfc5005#section-4",
+        archive: matches!(document, Document::Archive(_)),
+        current: find("current"),
+        prev_archive: find("prev-archive"),
+        next_archive: find("next-archive"),
+    };
+    (history.archive || !links.is_empty()).then_some(history)
 }
 
 #[derive(Serialize)]
@@ -60,18 +98,19 @@ struct JsonAttachment<'a> {
     size_in_bytes: Option<u64>,
 }
 
-pub fn render(site: &Site, feed: &FeedInfo, posts: &[&Post]) -> String {
+pub fn render(site: &Site, feed: &FeedInfo, posts: &[&Post], document: Document) -> String {
     let document = JsonFeed {
         version: VERSION,
         title: &feed.title,
         home_page_url: page_url(site, feed),
-        feed_url: self_url(site, feed, Format::Json),
+        feed_url: archive::url(site, feed, Format::Json, document),
         description: description(site, feed),
         language: site.language.trim(),
         authors: vec![Author { name: &site.author }],
         icon: site.channel.icon_url.as_deref(),
         favicon: site.channel.icon_url.as_deref(),
         items: posts.iter().map(|post| item(site, post)).collect(),
+        history: history(site, feed, document),
     };
     // Structs of strings always serialize.
     serde_json::to_string_pretty(&document).expect("serializing a JSON feed")
@@ -108,8 +147,13 @@ fn item<'a>(site: &'a Site, post: &'a Post) -> JsonItem<'a> {
 mod tests {
     use serde_json::{json, Value};
 
-    use super::render;
+    use crate::feed::archive::Document;
     use crate::feed::fixtures::{named, post, site, site_feed};
+    use crate::feed::FeedInfo;
+
+    fn render(site: &crate::post::Site, feed: &FeedInfo, posts: &[&crate::post::Post]) -> String {
+        super::render(site, feed, posts, Document::Subscription)
+    }
 
     #[test]
     fn item_carries_every_field() {
@@ -177,5 +221,42 @@ mod tests {
         let a = post("a", "A", "2021-06-07T08:09:00+05:00").build();
         let feed = site_feed(&[&a]);
         insta::assert_snapshot!("json_one_post", render(&site(), &feed, &[&a]));
+    }
+
+    /// Archive 2 of 3: marked as an archive, linked to the feed, to archive 1 and to
+    /// archive 3, and dated by its own posts.
+    #[test]
+    fn an_archive_renders_exactly_these_bytes() {
+        let a = post("a", "A", "2021-06-06T08:09:00+00:00").build();
+        let b = post("b", "B", "2021-06-07T08:09:00+00:00").build();
+        let feed = crate::feed::FeedInfo {
+            archives: 3,
+            ..site_feed(&[&a, &b])
+        };
+        insta::assert_snapshot!(
+            "json_archive",
+            super::render(&site(), &feed, &[&b, &a], Document::Archive(2))
+        );
+    }
+
+    #[test]
+    fn the_newest_page_links_the_newest_archive_and_the_newest_archive_no_next() {
+        let a = post("a", "A", "2021-06-06T08:09:00+00:00").build();
+        let feed = crate::feed::FeedInfo {
+            archives: 3,
+            ..site_feed(&[&a])
+        };
+        let current = super::render(&site(), &feed, &[&a], Document::Subscription);
+        let newest = super::render(&site(), &feed, &[&a], Document::Archive(3));
+        let first = super::render(&site(), &feed, &[&a], Document::Archive(1));
+        let ext = "json";
+        let url = |n: usize| format!("https://news.example.com/archive/{n}.{ext}");
+        assert!(current.contains(&url(3)), "{current}");
+        assert!(!current.contains("fh:archive"), "{current}");
+        assert!(!current.contains("\"archive\": true"), "{current}");
+        assert!(!newest.contains(&url(4)), "{newest}");
+        assert!(newest.contains(&url(2)), "{newest}");
+        assert!(!first.contains(&url(0)), "{first}");
+        assert!(first.contains(&url(2)), "{first}");
     }
 }

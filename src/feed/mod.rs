@@ -7,12 +7,15 @@
 //! - `atom`: Atom 1.0 on the `atom_syndication` crate.
 //! - `json`: JSON Feed 1.1 on `serde_json`.
 //! - `pages`: index, post page and OPML from minijinja templates in `templates/`.
+//! - `archive`: RFC 5005 archives: which posts each holds, and the links between them.
 
+mod archive;
 mod atom;
 mod json;
 mod pages;
 mod rss;
 
+pub use archive::{archive_count, archive_span, Document};
 pub use rss::missing_podcast_keys;
 
 use crate::post::{Post, Site};
@@ -31,8 +34,11 @@ pub struct FeedInfo {
     pub title: String,
     /// The category's or author's display name; the site title for the site feed.
     pub name: String,
-    /// See [`FeedInfo::updated_of`].
+    /// See [`FeedInfo::updated_of`]; an archive's, its own posts'.
     pub updated: DateTime<FixedOffset>,
+    /// How many RFC 5005 archive documents hold the posts older than its newest page
+    /// ([`archive_count`]): the newest page links the last of them.
+    pub archives: usize,
 }
 
 impl FeedInfo {
@@ -48,6 +54,7 @@ impl FeedInfo {
                 posts.iter().copied(),
                 DateTime::<chrono::Utc>::UNIX_EPOCH.fixed_offset(),
             ),
+            archives: 0,
         }
     }
 
@@ -68,10 +75,34 @@ impl FeedInfo {
 
 /// Renders one feed of `posts` (already the newest `feeds.items`, newest first).
 pub fn render_feed(format: Format, site: &Site, feed: &FeedInfo, posts: &[&Post]) -> String {
+    render_document(format, site, feed, posts, Document::Subscription)
+}
+
+/// Renders archive `n` of a feed (RFC 5005): its `posts`, newest first, marked
+/// `fh:archive` and linked to the subscription document and its neighbours. `feed`
+/// is dated by these posts ([`FeedInfo::updated_of`]), so a new post elsewhere in the
+/// feed does not change it.
+pub fn render_archive(
+    format: Format,
+    site: &Site,
+    feed: &FeedInfo,
+    posts: &[&Post],
+    n: usize,
+) -> String {
+    render_document(format, site, feed, posts, Document::Archive(n))
+}
+
+fn render_document(
+    format: Format,
+    site: &Site,
+    feed: &FeedInfo,
+    posts: &[&Post],
+    document: Document,
+) -> String {
     match format {
-        Format::Rss => rss::render(site, feed, posts),
-        Format::Atom => atom::render(site, feed, posts),
-        Format::Json => json::render(site, feed, posts),
+        Format::Rss => rss::render(site, feed, posts, document),
+        Format::Atom => atom::render(site, feed, posts, document),
+        Format::Json => json::render(site, feed, posts, document),
     }
 }
 
@@ -118,11 +149,6 @@ pub fn render_post_page(site: &Site, post: &Post, formats: &[Format]) -> String 
 /// The OPML 2.0 list of every feed.
 pub fn render_opml(site: &Site, feeds: &[FeedInfo], formats: &[Format]) -> String {
     pages::opml(site, feeds, formats)
-}
-
-/// The absolute URL of a feed in one format: its `id` in Atom and `rel="self"` everywhere.
-fn self_url(site: &Site, feed: &FeedInfo, format: Format) -> String {
-    routes::absolute(&site.base_url, &feed.key.route(format))
 }
 
 /// The taxonomy of tags in RSS (`category domain`) and Atom (`category scheme`): the

@@ -12,12 +12,13 @@ use rss::extension::itunes::{
 };
 use rss::{Category, Channel, Enclosure, Guid, Image, Item};
 
-use super::{description, page_url, rfc2822, self_url, FeedInfo, Format, GENERATOR};
+use super::archive::{self, Document};
+use super::{description, page_url, rfc2822, FeedInfo, Format, GENERATOR};
 use crate::post::{Attachment, Post, Site};
 
 const CONTENT_NAMESPACE: &str = "http://purl.org/rss/1.0/modules/content/";
 
-pub fn render(site: &Site, feed: &FeedInfo, posts: &[&Post]) -> String {
+pub fn render(site: &Site, feed: &FeedInfo, posts: &[&Post], document: Document) -> String {
     // Declared even when no item uses them, so every feed of a site has the same root.
     let namespaces = BTreeMap::from([
         (
@@ -27,7 +28,7 @@ pub fn render(site: &Site, feed: &FeedInfo, posts: &[&Post]) -> String {
         ("content".to_string(), CONTENT_NAMESPACE.to_string()),
         ("dc".to_string(), dublincore::NAMESPACE.to_string()),
     ]);
-    let channel = Channel {
+    let mut channel = Channel {
         title: feed.title.clone(),
         link: page_url(site, feed),
         description: description(site, feed),
@@ -35,12 +36,14 @@ pub fn render(site: &Site, feed: &FeedInfo, posts: &[&Post]) -> String {
         last_build_date: Some(rfc2822(feed.updated)),
         generator: Some(GENERATOR.to_string()),
         atom_ext: Some(AtomExtension {
-            links: vec![Link {
-                href: self_url(site, feed, Format::Rss),
+            links: std::iter::once(Link {
+                href: archive::url(site, feed, Format::Rss, document),
                 rel: "self".to_string(),
                 mime_type: Some("application/rss+xml".to_string()),
                 ..Link::default()
-            }],
+            })
+            .chain(history_links(site, feed, document))
+            .collect(),
         }),
         image: site.channel.icon_url.as_ref().map(|url| Image {
             url: url.clone(),
@@ -56,11 +59,43 @@ pub fn render(site: &Site, feed: &FeedInfo, posts: &[&Post]) -> String {
         namespaces,
         ..Channel::default()
     };
+    if matches!(document, Document::Archive(_)) {
+        mark_archive(&mut channel);
+    }
     // Writing to a Vec cannot fail, and quick-xml writes only UTF-8.
     let bytes = channel
         .pretty_write_to(Vec::new(), b' ', 2)
         .expect("writing RSS to memory");
     String::from_utf8(bytes).expect("RSS is written as UTF-8")
+}
+
+/// The document's RFC 5005 links (`prev-archive`, `next-archive`, `current`), as
+/// `atom:link`s beside `rel="self"`: RSS has none of its own.
+fn history_links(site: &Site, feed: &FeedInfo, document: Document) -> Vec<Link> {
+    archive::links(site, feed, Format::Rss, document)
+        .into_iter()
+        .map(|(rel, href)| Link {
+            href,
+            rel: rel.to_string(),
+            mime_type: Some("application/rss+xml".to_string()),
+            ..Link::default()
+        })
+        .collect()
+}
+
+/// `<fh:archive/>` in the channel: this document is an archive, whose items stay.
+fn mark_archive(channel: &mut Channel) {
+    channel
+        .namespaces
+        .insert("fh".to_string(), archive::NAMESPACE.to_string());
+    let marker = rss::extension::Extension {
+        name: "fh:archive".to_string(),
+        ..Default::default()
+    };
+    channel.extensions.insert(
+        "fh".to_string(),
+        BTreeMap::from([("archive".to_string(), vec![marker])]),
+    );
 }
 
 /// A feed whose posts carry audio or video, of a site set up as a podcast, is a
@@ -207,11 +242,15 @@ fn non_empty(text: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::render;
+    use crate::feed::archive::Document;
     use crate::feed::fixtures::{named, post, site, site_feed};
     use crate::feed::FeedInfo;
     use crate::post::{Attachment, Location};
     use crate::routes::FeedKey;
+
+    fn render(site: &crate::post::Site, feed: &FeedInfo, posts: &[&crate::post::Post]) -> String {
+        super::render(site, feed, posts, Document::Subscription)
+    }
 
     #[test]
     fn item_carries_guid_not_permalink_creator_content_and_categories() {
@@ -267,6 +306,7 @@ mod tests {
             title: "Example News — City Hall".into(),
             name: "City Hall".into(),
             updated: p.published,
+            archives: 0,
         };
         let rss = render(&site(), &feed, &[&p]);
         assert!(rss.contains("<title>Example News — City Hall</title>"));
@@ -413,5 +453,42 @@ mod tests {
         let b = post("b", "B", "2021-06-06T08:09:00-03:00").build();
         let feed = site_feed(&[&a, &b]);
         insta::assert_snapshot!("rss_two_posts", render(&site(), &feed, &[&a, &b]));
+    }
+
+    /// Archive 2 of 3: marked as an archive, linked to the feed, to archive 1 and to
+    /// archive 3, and dated by its own posts.
+    #[test]
+    fn an_archive_renders_exactly_these_bytes() {
+        let a = post("a", "A", "2021-06-06T08:09:00+00:00").build();
+        let b = post("b", "B", "2021-06-07T08:09:00+00:00").build();
+        let feed = crate::feed::FeedInfo {
+            archives: 3,
+            ..site_feed(&[&a, &b])
+        };
+        insta::assert_snapshot!(
+            "rss_archive",
+            super::render(&site(), &feed, &[&b, &a], Document::Archive(2))
+        );
+    }
+
+    #[test]
+    fn the_newest_page_links_the_newest_archive_and_the_newest_archive_no_next() {
+        let a = post("a", "A", "2021-06-06T08:09:00+00:00").build();
+        let feed = crate::feed::FeedInfo {
+            archives: 3,
+            ..site_feed(&[&a])
+        };
+        let current = super::render(&site(), &feed, &[&a], Document::Subscription);
+        let newest = super::render(&site(), &feed, &[&a], Document::Archive(3));
+        let first = super::render(&site(), &feed, &[&a], Document::Archive(1));
+        let ext = "rss";
+        let url = |n: usize| format!("https://news.example.com/archive/{n}.{ext}");
+        assert!(current.contains(&url(3)), "{current}");
+        assert!(!current.contains("fh:archive"), "{current}");
+        assert!(!current.contains("\"archive\": true"), "{current}");
+        assert!(!newest.contains(&url(4)), "{newest}");
+        assert!(newest.contains(&url(2)), "{newest}");
+        assert!(!first.contains(&url(0)), "{first}");
+        assert!(first.contains(&url(2)), "{first}");
     }
 }
