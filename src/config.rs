@@ -43,6 +43,7 @@ struct RawConfig {
     feeds: RawFeeds,
     server: RawServer,
     state: RawState,
+    websub: RawWebSub,
 }
 
 #[derive(Debug, Deserialize)]
@@ -192,6 +193,114 @@ impl Default for ServerLimits {
     }
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawWebSub {
+    hubs: Vec<String>,
+    /// Unset: on when `hubs` is empty.
+    builtin: Option<bool>,
+    lease_seconds: u64,
+    min_lease_seconds: u64,
+    allow_private_callbacks: bool,
+}
+
+impl Default for RawWebSub {
+    fn default() -> Self {
+        RawWebSub {
+            hubs: Vec::new(),
+            builtin: None,
+            lease_seconds: 10 * 24 * 3600,
+            min_lease_seconds: 3600,
+            allow_private_callbacks: false,
+        }
+    }
+}
+
+/// `[websub]`: the external hubs told of each change, and the built-in hub's rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSub {
+    /// External hubs, absolute http(s) URLs as written, each pinged after a publish.
+    pub hubs: Vec<String>,
+    /// `serve` runs a hub at `/websub` and names it in every feed.
+    pub builtin: bool,
+    /// The lease a subscriber gets when it asks none, and the longest it can get.
+    pub lease: Duration,
+    /// The shortest lease: a subscriber asking less gets this, so a hub is not asked
+    /// to verify a callback again every few seconds.
+    pub min_lease: Duration,
+    /// Callbacks on loopback and private networks: refused unless this is set (tests,
+    /// a reader on the same LAN), so the hub cannot be made to probe them.
+    pub allow_private_callbacks: bool,
+    /// How long one request to a callback or a hub may take, and the waits between
+    /// tries. Not a config key: the production schedule is fixed, tests shorten it.
+    pub retry: Retry,
+}
+
+/// One request's timeout and the waits before each retry of it: tries are
+/// `delays.len() + 1`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retry {
+    pub timeout: Duration,
+    pub delays: Vec<Duration>,
+}
+
+impl Default for Retry {
+    /// Four tries over about five minutes, each wait four times the one before: a
+    /// callback restarting or a hub briefly down still gets the change.
+    fn default() -> Self {
+        Retry {
+            timeout: Duration::from_secs(10),
+            delays: [15, 60, 240].map(Duration::from_secs).to_vec(),
+        }
+    }
+}
+
+impl Config {
+    /// The hubs every feed names while `serve` runs: the external ones, then the
+    /// built-in one at `{base_url}/websub` when it is on. `build` names only the
+    /// external ones: a folder of files answers no subscription.
+    pub fn name_builtin_hub(&mut self) {
+        let mut hubs = self.websub.hubs.clone();
+        if self.websub.builtin {
+            hubs.push(routes::absolute(&self.site.base_url, routes::WEBSUB));
+        }
+        self.site.channel.hubs = hubs;
+    }
+}
+
+/// `[websub]` validated: each hub an absolute http(s) URL, the lease bounds in order.
+fn websub(raw: RawWebSub) -> Result<WebSub, String> {
+    for hub in &raw.hubs {
+        let fine = url::Url::parse(hub)
+            .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host_str().is_some());
+        if !fine {
+            return Err(format!(
+                "key `websub.hubs`: `{hub}` is not an absolute http(s) URL; write each hub as \"https://hub.example.com/\""
+            ));
+        }
+    }
+    if raw.min_lease_seconds == 0 {
+        return Err(
+            "key `websub.min_lease_seconds`: must be at least 1 (the shortest lease, in seconds)"
+                .into(),
+        );
+    }
+    if raw.lease_seconds < raw.min_lease_seconds {
+        return Err(format!(
+            "key `websub.lease_seconds`: {} is less than `websub.min_lease_seconds` ({}); raise it, or lower the minimum",
+            raw.lease_seconds, raw.min_lease_seconds
+        ));
+    }
+    Ok(WebSub {
+        builtin: raw.builtin.unwrap_or(raw.hubs.is_empty()),
+        hubs: raw.hubs,
+        lease: Duration::from_secs(raw.lease_seconds),
+        min_lease: Duration::from_secs(raw.min_lease_seconds),
+        allow_private_callbacks: raw.allow_private_callbacks,
+        retry: Retry::default(),
+    })
+}
+
 /// A validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -234,6 +343,8 @@ pub struct Config {
     /// each a line naming the file, the key and the fix: the commands print them (`check`
     /// and `build` on stderr, `serve` as warnings in its log) and carry on.
     pub notices: Vec<String>,
+    /// `[websub]`: the hubs to ping and the built-in hub's rules.
+    pub websub: WebSub,
 }
 
 /// The site's icon (`[site] icon`), read once when the config is.
@@ -319,6 +430,8 @@ impl Config {
         };
         let formats = formats(raw.feeds.formats).map_err(invalid)?;
         let server = server_limits(&raw.server).map_err(invalid)?;
+        let websub = websub(raw.websub).map_err(invalid)?;
+        site.channel.hubs = websub.hubs.clone();
         if raw.state.db.as_os_str().is_empty() {
             return Err(invalid(
                 "key `state.db`: must name a file, such as \"dropfeed.db\"".into(),
@@ -343,6 +456,7 @@ impl Config {
             remember_removed_days: raw.state.remember_removed_days,
             icon,
             notices,
+            websub,
         })
     }
 }
@@ -855,6 +969,7 @@ fn channel(raw: &RawSite) -> Result<crate::post::Channel, String> {
         itunes_explicit: raw.itunes_explicit,
         itunes_owner: text("itunes_owner", &raw.itunes_owner)?,
         itunes_email,
+        hubs: Vec::new(),
     })
 }
 
@@ -1334,6 +1449,7 @@ mod tests {
                 itunes_explicit: true,
                 itunes_owner: Some("Dana".into()),
                 itunes_email: Some("podcast@example.org".into()),
+                hubs: Vec::new(),
             }
         );
         assert_eq!(

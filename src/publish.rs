@@ -24,11 +24,13 @@ use crate::check::Tally;
 use crate::config::Config;
 use crate::post;
 use crate::post::Problem;
+use crate::routes::FeedKey;
 use crate::scan;
 use crate::server;
 use crate::snapshot::{Bodies, Rerendered, Snapshot};
 use crate::state::State;
 use crate::watch::{self, ChangeSet, Watch, WatchError};
+use crate::websub::WebSub;
 
 /// Why `serve` could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -145,6 +147,10 @@ pub struct Published {
     pub failed: Vec<String>,
     pub routes: Rerendered,
     pub took: Duration,
+    /// The feeds this publish touched, and the snapshot before it: WebSub compares
+    /// their bodies with the new ones.
+    pub touched: BTreeSet<FeedKey>,
+    pub before: Arc<Snapshot>,
 }
 
 impl Publisher {
@@ -196,9 +202,12 @@ impl Publisher {
         self.config = config;
         self.catalog = Catalog::new();
         let published = self.publish(&ChangeSet::everything(), true);
+        let before = serving.load_full();
         serving.store(self.snapshots.load_full());
         self.snapshots = serving;
-        published.unwrap_or_else(Published::nothing)
+        let mut published = published.unwrap_or_else(Published::nothing);
+        published.before = before;
+        published
     }
 
     /// The snapshots the server reads.
@@ -289,7 +298,8 @@ impl Publisher {
             return None;
         }
         let remembered = self.state.remembered();
-        let (next, routes) = self.snapshots.load().next(
+        let before = self.snapshots.load_full();
+        let (next, routes) = before.next(
             &self.catalog,
             &touched,
             &remembered,
@@ -313,6 +323,8 @@ impl Publisher {
             failed,
             routes,
             took,
+            touched,
+            before,
         })
     }
 
@@ -439,6 +451,8 @@ impl Published {
             failed: Vec::new(),
             routes: Rerendered::default(),
             took: Duration::ZERO,
+            touched: BTreeSet::new(),
+            before: Arc::default(),
         }
     }
 
@@ -471,6 +485,8 @@ pub struct Daemon {
     watch: Watch,
     /// Requests to read the config file again (SIGHUP); `None` when nobody asks.
     reloads: Option<mpsc::Receiver<()>>,
+    /// The built-in WebSub hub and the pings, when `[websub]` asks for either.
+    websub: Option<Arc<WebSub>>,
 }
 
 /// What the publish loop does next, on a blocking thread.
@@ -533,6 +549,7 @@ impl Daemon {
                 tracing::warn!("{warning}");
             }
         }
+        config.name_builtin_hub();
         // The feeds are served all the same (empty, or as the folder was), and the
         // watcher publishes the posts once the folder is made.
         if let Err(err) = config.check_posts_dir() {
@@ -552,6 +569,11 @@ impl Daemon {
                 .map_err(ServeError::Publish)?;
         publisher.bound = bound;
         published.log("at start");
+        let websub = WebSub::new(
+            &publisher.config,
+            publisher.snapshots(),
+            publisher.state.problem.as_ref().map(ToString::to_string),
+        );
         let errors = publisher.catalog.errors().len();
         tracing::info!(
             "{}; {} not published",
@@ -570,6 +592,7 @@ impl Daemon {
             listener,
             watch,
             reloads: None,
+            websub,
         })
     }
 
@@ -601,7 +624,9 @@ impl Daemon {
             listener,
             mut watch,
             mut reloads,
+            websub,
         } = self;
+        let _websub_tasks = websub.as_ref().map(WebSub::spawn);
         if let Ok(addr) = listener.local_addr() {
             tracing::info!("listening on http://{addr}");
         }
@@ -610,6 +635,7 @@ impl Daemon {
             listener,
             publisher.snapshots(),
             publisher.config.server,
+            websub.clone(),
             async move {
                 let _ = server_stopped.await;
             },
@@ -698,6 +724,14 @@ impl Daemon {
                     publisher = back;
                     if let Some((published, why)) = done {
                         published.log(why);
+                        if let Some(websub) = &websub {
+                            websub.published(
+                                published.before,
+                                publisher.snapshots().load_full(),
+                                published.touched,
+                                &publisher.config.site.base_url,
+                            );
+                        }
                     }
                 }
                 Err(err) => break Err(ServeError::Publish(err)),
@@ -743,6 +777,7 @@ fn reload(publisher: &mut Publisher) -> Option<Published> {
             tracing::warn!("{warning}");
         }
     }
+    applied.name_builtin_hub();
     if !held.is_empty() {
         tracing::warn!(
             "{}: changed, but not applied until a restart: {}",
@@ -804,6 +839,11 @@ fn live_part(running: &Config, mut read: Config) -> (Config, Vec<&'static str>) 
         }
     }
     read.server = running.server;
+    // The hub and the pinger were made with them.
+    if read.websub != running.websub {
+        held.push("websub");
+        read.websub = running.websub.clone();
+    }
     (read, held)
 }
 

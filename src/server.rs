@@ -34,6 +34,7 @@ use tokio::time::Instant;
 use crate::config::ServerLimits;
 use crate::routes;
 use crate::snapshot::{MediaFile, Rendered, Snapshot};
+use crate::websub::WebSub;
 pub use connection::Payload;
 use connection::{Activity, Answer, MediaBody, Watched};
 
@@ -76,6 +77,7 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     snapshots: Arc<ArcSwap<Snapshot>>,
     limits: ServerLimits,
+    websub: Option<Arc<WebSub>>,
     shutdown: impl Future<Output = ()>,
 ) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -122,12 +124,18 @@ pub async fn run(
         let service = {
             let snapshots = Arc::clone(&snapshots);
             let activity = Arc::clone(&activity);
+            let websub = websub.clone();
             hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                 let in_flight = activity.start(Instant::now());
-                let response = answer(&snapshots.load(), &req);
-                std::future::ready(Ok::<_, Infallible>(
-                    response.map(|body| Answer::new(body, in_flight)),
-                ))
+                let snapshots = Arc::clone(&snapshots);
+                let websub = websub.clone();
+                async move {
+                    let response = match websub {
+                        Some(websub) => answer_with_websub(&snapshots, req, &websub).await,
+                        None => answer(&snapshots.load(), &req),
+                    };
+                    Ok::<_, Infallible>(response.map(|body| Answer::new(body, in_flight)))
+                }
             })
         };
         let io = TokioIo::new(Watched::new(stream, Arc::clone(&activity)));
@@ -238,6 +246,44 @@ impl AcceptErrors {
     fn accepted(&mut self) {
         self.pause = Duration::ZERO;
     }
+}
+
+/// [`answer`] with WebSub on: `/websub` goes to the built-in hub (the only request
+/// whose body is read, bounded), feeds get a `Link` header naming their hubs, and
+/// `/healthz` WebSub's part.
+async fn answer_with_websub(
+    snapshots: &ArcSwap<Snapshot>,
+    req: Request<hyper::body::Incoming>,
+    websub: &WebSub,
+) -> Response<Payload> {
+    let path = req.uri().path().to_string();
+    if websub.takes(&path) {
+        return websub.respond(req).await.map(Payload::Full);
+    }
+    let snapshot = snapshots.load();
+    let head = *req.method() == Method::HEAD;
+    if path == routes::HEALTH && (head || *req.method() == Method::GET) {
+        if let Some(report) = snapshot.get(routes::HEALTH) {
+            let body = websub.add_health(&report.body);
+            let report = Rendered {
+                content_type: report.content_type,
+                etag: crate::snapshot::etag(&body),
+                body,
+                gzip: None,
+                br: None,
+                pending: false,
+                // The WebSub part changes between publishes: the report is as new as now.
+                last_modified: Utc::now(),
+                cache_control: report.cache_control.clone(),
+            };
+            return rendered_response(&report, &req, head, Utc::now()).map(Payload::Full);
+        }
+    }
+    let mut response = answer(&snapshot, &req);
+    if let Some(link) = websub.link(&snapshot, &path) {
+        response.headers_mut().insert(header::LINK, link);
+    }
+    response
 }
 
 /// The response to `req` from `snapshot`, now, media files beside the posts included.

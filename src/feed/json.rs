@@ -23,7 +23,17 @@ struct JsonFeed<'a> {
     icon: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     favicon: Option<&'a str>,
+    /// WebSub discovery: where a reader subscribes to be pushed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hubs: Vec<Hub<'a>>,
     items: Vec<JsonItem<'a>>,
+}
+
+#[derive(Serialize)]
+struct Hub<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: &'a str,
 }
 
 #[derive(Serialize)]
@@ -71,6 +81,15 @@ pub fn render(site: &Site, feed: &FeedInfo, posts: &[&Post]) -> String {
         authors: vec![Author { name: &site.author }],
         icon: site.channel.icon_url.as_deref(),
         favicon: site.channel.icon_url.as_deref(),
+        hubs: site
+            .channel
+            .hubs
+            .iter()
+            .map(|url| Hub {
+                kind: "WebSub",
+                url,
+            })
+            .collect(),
         items: posts.iter().map(|post| item(site, post)).collect(),
     };
     // Structs of strings always serialize.
@@ -110,6 +129,32 @@ mod tests {
 
     use super::render;
     use crate::feed::fixtures::{named, post, site, site_feed};
+
+    fn site_with_hubs() -> crate::post::Site {
+        let mut site = site();
+        site.channel.hubs = vec![
+            "https://hub.example.org/".into(),
+            "https://news.example.com/websub".into(),
+        ];
+        site
+    }
+
+    #[test]
+    fn feed_names_each_websub_hub() {
+        let p = post("a", "A", "2020-01-02T03:04:00+00:00").build();
+        let with: Value =
+            serde_json::from_str(&render(&site_with_hubs(), &site_feed(&[&p]), &[&p])).unwrap();
+        assert_eq!(
+            with["hubs"],
+            json!([
+                {"type": "WebSub", "url": "https://hub.example.org/"},
+                {"type": "WebSub", "url": "https://news.example.com/websub"},
+            ])
+        );
+        let without: Value =
+            serde_json::from_str(&render(&site(), &site_feed(&[&p]), &[&p])).unwrap();
+        assert_eq!(without.get("hubs"), None);
+    }
 
     #[test]
     fn item_carries_every_field() {

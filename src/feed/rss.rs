@@ -35,12 +35,19 @@ pub fn render(site: &Site, feed: &FeedInfo, posts: &[&Post]) -> String {
         last_build_date: Some(rfc2822(feed.updated)),
         generator: Some(GENERATOR.to_string()),
         atom_ext: Some(AtomExtension {
-            links: vec![Link {
+            links: std::iter::once(Link {
                 href: self_url(site, feed, Format::Rss),
                 rel: "self".to_string(),
                 mime_type: Some("application/rss+xml".to_string()),
                 ..Link::default()
-            }],
+            })
+            // WebSub discovery (section 4): where a reader subscribes to be pushed.
+            .chain(site.channel.hubs.iter().map(|hub| Link {
+                href: hub.clone(),
+                rel: "hub".to_string(),
+                ..Link::default()
+            }))
+            .collect(),
         }),
         image: site.channel.icon_url.as_ref().map(|url| Image {
             url: url.clone(),
@@ -212,6 +219,33 @@ mod tests {
     use crate::feed::FeedInfo;
     use crate::post::{Attachment, Location};
     use crate::routes::FeedKey;
+
+    fn site_with_hubs() -> crate::post::Site {
+        let mut site = site();
+        site.channel.hubs = vec![
+            "https://hub.example.org/".into(),
+            "https://news.example.com/websub".into(),
+        ];
+        site
+    }
+
+    #[test]
+    fn channel_names_each_websub_hub_beside_its_self_link() {
+        let p = post("a", "A", "2020-01-02T03:04:00+00:00").build();
+        let rss = render(&site_with_hubs(), &site_feed(&[&p]), &[&p]);
+        assert!(
+            rss.contains(concat!(
+                r#"<atom:link href="https://news.example.com/rss.xml" rel="self" type="application/rss+xml"/>"#,
+                "\n    ",
+                r#"<atom:link href="https://hub.example.org/" rel="hub"/>"#,
+                "\n    ",
+                r#"<atom:link href="https://news.example.com/websub" rel="hub"/>"#
+            )),
+            "{rss}"
+        );
+        let without = render(&site(), &site_feed(&[&p]), &[&p]);
+        assert!(!without.contains(r#"rel="hub""#), "{without}");
+    }
 
     #[test]
     fn item_carries_guid_not_permalink_creator_content_and_categories() {

@@ -113,6 +113,9 @@ pub struct Channel {
     pub itunes_owner: Option<String>,
     /// Where Apple and Podcast Index write to confirm the owner.
     pub itunes_email: Option<String>,
+    /// The WebSub hubs every feed names (`rel="hub"`), absolute URLs: `[websub] hubs`,
+    /// and the built-in hub while `serve` runs it.
+    pub hubs: Vec<String>,
 }
 
 /// A post file as read from disk, before parsing.
