@@ -256,10 +256,11 @@ impl Default for Retry {
 }
 
 impl Config {
-    /// The hubs every feed names while `serve` runs: the external ones, then the
-    /// built-in one at `{base_url}/websub` when it is on. `build` names only the
-    /// external ones: a folder of files answers no subscription.
-    pub fn name_builtin_hub(&mut self) {
+    /// Sets the hubs every feed names: the external ones, then the built-in one at
+    /// `{base_url}/websub` when it is on. `build` names it too, so that `serve` and
+    /// `build` give the same bytes (a site built to files for another server sets
+    /// `websub.builtin = false`).
+    pub fn name_hubs(&mut self) {
         let mut hubs = self.websub.hubs.clone();
         if self.websub.builtin {
             hubs.push(routes::absolute(&self.site.base_url, routes::WEBSUB));
@@ -431,13 +432,12 @@ impl Config {
         let formats = formats(raw.feeds.formats).map_err(invalid)?;
         let server = server_limits(&raw.server).map_err(invalid)?;
         let websub = websub(raw.websub).map_err(invalid)?;
-        site.channel.hubs = websub.hubs.clone();
         if raw.state.db.as_os_str().is_empty() {
             return Err(invalid(
                 "key `state.db`: must name a file, such as \"dropfeed.db\"".into(),
             ));
         }
-        Ok(Config {
+        let mut config = Config {
             path: path.to_path_buf(),
             site,
             posts_dir: folder.join(raw.posts.dir),
@@ -457,7 +457,9 @@ impl Config {
             icon,
             notices,
             websub,
-        })
+        };
+        config.name_hubs();
+        Ok(config)
     }
 }
 
@@ -473,10 +475,11 @@ impl Config {
         let (base_url, host) = base_url_of(&link_host(&bound.ip().to_string()), bound.port());
         self.site.base_url = base_url;
         self.site.host = host;
-        // The icon's URL is a link like any other.
+        // The icon's URL is a link like any other, and so is the built-in hub's.
         if let Some(icon) = &self.icon {
             self.site.channel.icon_url = Some(routes::absolute(&self.site.base_url, &icon.route));
         }
+        self.name_hubs();
     }
 
     /// Why links would lead nowhere: `site.base_url` set to a loopback address
@@ -1106,6 +1109,63 @@ mod tests {
     }
 
     #[test]
+    fn websub_defaults_to_the_built_in_hub_named_in_every_feed() {
+        let config = parse("[site]\nbase_url = \"https://news.example.org\"\n").unwrap();
+        assert!(config.websub.builtin);
+        assert_eq!(config.websub.lease, Duration::from_secs(864_000));
+        assert_eq!(config.websub.min_lease, Duration::from_secs(3600));
+        assert!(!config.websub.allow_private_callbacks);
+        assert_eq!(
+            config.site.channel.hubs,
+            vec!["https://news.example.org/websub".to_string()]
+        );
+    }
+
+    #[test]
+    fn websub_hubs_turn_the_built_in_hub_off_unless_asked_for() {
+        let config = parse("[websub]\nhubs = [\"https://hub.example.org/\"]\n").unwrap();
+        assert!(!config.websub.builtin);
+        assert_eq!(config.site.channel.hubs, vec!["https://hub.example.org/"]);
+        let both = parse(
+            "[site]\nbase_url = \"https://news.example.org\"\n[websub]\nhubs = [\"https://hub.example.org/\"]\nbuiltin = true\n",
+        )
+        .unwrap();
+        assert_eq!(
+            both.site.channel.hubs,
+            vec![
+                "https://hub.example.org/",
+                "https://news.example.org/websub"
+            ]
+        );
+        let none = parse("[websub]\nbuiltin = false\n").unwrap();
+        assert!(none.site.channel.hubs.is_empty());
+    }
+
+    #[test]
+    fn websub_keys_are_checked_and_named() {
+        for (text, message) in [
+            (
+                "[websub]\nhubs = [\"hub.example.org\"]\n",
+                "site/config.toml: key `websub.hubs`: `hub.example.org` is not an absolute http(s) URL; write each hub as \"https://hub.example.com/\"",
+            ),
+            (
+                "[websub]\nhubs = [\"ftp://hub.example.org/\"]\n",
+                "site/config.toml: key `websub.hubs`: `ftp://hub.example.org/` is not an absolute http(s) URL; write each hub as \"https://hub.example.com/\"",
+            ),
+            (
+                "[websub]\nmin_lease_seconds = 0\n",
+                "site/config.toml: key `websub.min_lease_seconds`: must be at least 1 (the shortest lease, in seconds)",
+            ),
+            (
+                "[websub]\nlease_seconds = 60\n",
+                "site/config.toml: key `websub.lease_seconds`: 60 is less than `websub.min_lease_seconds` (3600); raise it, or lower the minimum",
+            ),
+        ] {
+            assert_eq!(parse(text).unwrap_err().to_string(), message, "{text}");
+        }
+    }
+
+    #[test]
     fn permalink_pattern_is_checked() {
         let config = parse("[site]\npermalink = \"/:year/:month/:day/:slug.html\"\n").unwrap();
         assert_eq!(config.site.permalink, "/:year/:month/:day/:slug.html");
@@ -1449,7 +1509,7 @@ mod tests {
                 itunes_explicit: true,
                 itunes_owner: Some("Dana".into()),
                 itunes_email: Some("podcast@example.org".into()),
-                hubs: Vec::new(),
+                hubs: vec!["http://127.0.0.1:8080/websub".into()],
             }
         );
         assert_eq!(

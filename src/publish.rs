@@ -549,7 +549,6 @@ impl Daemon {
                 tracing::warn!("{warning}");
             }
         }
-        config.name_builtin_hub();
         // The feeds are served all the same (empty, or as the folder was), and the
         // watcher publishes the posts once the folder is made.
         if let Err(err) = config.check_posts_dir() {
@@ -777,7 +776,8 @@ fn reload(publisher: &mut Publisher) -> Option<Published> {
             tracing::warn!("{warning}");
         }
     }
-    applied.name_builtin_hub();
+    // `[websub]` may have been held back as the running config has it.
+    applied.name_hubs();
     if !held.is_empty() {
         tracing::warn!(
             "{}: changed, but not applied until a restart: {}",

@@ -121,13 +121,6 @@ impl Peer {
             .collect()
     }
 
-    fn gets(&self) -> Vec<Seen> {
-        self.seen()
-            .into_iter()
-            .filter(|s| s.method == "GET")
-            .collect()
-    }
-
     /// Waits until `count` requests of `method` have come, and gives them.
     async fn got(&self, method: &str, count: usize, what: &str) -> Vec<Seen> {
         wait_until(PATIENCE, what, || async {

@@ -283,21 +283,28 @@ impl WebSub {
         self.hub.as_ref().is_some_and(|hub| hub.problem().is_some())
     }
 
-    /// `report`, the JSON of `/healthz`, with WebSub's part added (and `degraded` when
-    /// subscriptions are kept in memory only); `report` as it was when it is not JSON.
+    /// `report`, the JSON of `/healthz`, with WebSub's part added last (and `degraded`
+    /// when subscriptions are kept in memory only); `report` as it was when it is not
+    /// the object expected. Spliced in as text, so the report keeps its order of keys.
     pub fn add_health(&self, report: &[u8]) -> Bytes {
-        let Ok(serde_json::Value::Object(mut fields)) = serde_json::from_slice(report) else {
-            return Bytes::copy_from_slice(report);
+        let as_was = || Bytes::copy_from_slice(report);
+        let Some(head) = std::str::from_utf8(report)
+            .ok()
+            .and_then(|text| text.trim_end().strip_suffix('}'))
+            .map(str::trim_end)
+        else {
+            return as_was();
         };
-        if self.is_degraded() {
-            fields.insert("status".into(), "degraded".into());
-        }
-        if let Ok(part) = serde_json::to_value(self.health()) {
-            fields.insert("websub".into(), part);
-        }
-        serde_json::to_string_pretty(&fields)
-            .map(Bytes::from)
-            .unwrap_or_else(|_| Bytes::copy_from_slice(report))
+        let Ok(part) = serde_json::to_string_pretty(&self.health()) else {
+            return as_was();
+        };
+        let head = if self.is_degraded() {
+            head.replacen("\"status\": \"ok\"", "\"status\": \"degraded\"", 1)
+        } else {
+            head.to_string()
+        };
+        let part = part.replace('\n', "\n  ");
+        Bytes::from(format!("{head},\n  \"websub\": {part}\n}}"))
     }
 }
 
