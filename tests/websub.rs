@@ -34,6 +34,8 @@ enum Behaviour {
     Hang,
     /// Answers a verification with something other than the challenge.
     WrongChallenge,
+    /// Holds each POST until the test lets one through ([`Peer::let_through`]).
+    Gated,
 }
 
 /// One request a test server got.
@@ -70,6 +72,7 @@ impl Seen {
 struct Peer {
     addr: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
+    gate: Arc<tokio::sync::Semaphore>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -84,17 +87,21 @@ impl Peer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
         let record = Arc::clone(&seen);
+        let gates = Arc::clone(&gate);
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
                 let record = Arc::clone(&record);
+                let gate = Arc::clone(&gates);
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req: Request<_>| {
                         let record = Arc::clone(&record);
-                        async move { Ok::<_, Infallible>(answer(req, behaviour, &record).await) }
+                        let gate = Arc::clone(&gate);
+                        async move { Ok::<_, Infallible>(answer(req, behaviour, &record, &gate).await) }
                     });
                     let io = hyper_util::rt::TokioIo::new(stream);
                     let _ = hyper::server::conn::http1::Builder::new()
@@ -103,7 +110,17 @@ impl Peer {
                 });
             }
         });
-        Peer { addr, seen, task }
+        Peer {
+            addr,
+            seen,
+            gate,
+            task,
+        }
+    }
+
+    /// Lets one held POST be answered.
+    fn let_through(&self) {
+        self.gate.add_permits(1);
     }
 
     fn url(&self, path: &str) -> String {
@@ -156,6 +173,7 @@ async fn answer(
     req: Request<hyper::body::Incoming>,
     behaviour: Behaviour,
     record: &Mutex<Vec<Seen>>,
+    gate: &tokio::sync::Semaphore,
 ) -> Response<Full<Bytes>> {
     let method = req.method().to_string();
     let headers = req.headers().clone();
@@ -189,6 +207,10 @@ async fn answer(
         ("GET", Behaviour::WrongChallenge) => respond(200, "yes".into()),
         ("GET", _) => respond(200, challenge),
         (_, Behaviour::Status(status)) => respond(status, String::new()),
+        (_, Behaviour::Gated) => {
+            gate.acquire().await.unwrap().forget();
+            respond(204, String::new())
+        }
         (_, Behaviour::Hang) => {
             std::future::pending::<()>().await;
             respond(204, String::new())
@@ -209,10 +231,14 @@ fn quick_retry() -> Retry {
     }
 }
 
-/// Serves the site in `dir` with `config_text` as its config and quick retries.
+/// Serves the site in `dir` with quick retries.
 async fn serve(dir: tempfile::TempDir) -> Site {
+    serve_with(dir, quick_retry()).await
+}
+
+async fn serve_with(dir: tempfile::TempDir, retry: Retry) -> Site {
     let mut config = Config::load(&dir.path().join("config.toml")).unwrap();
-    config.websub.retry = quick_retry();
+    config.websub.retry = retry;
     let daemon = Daemon::start(config, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
@@ -752,5 +778,44 @@ async fn without_a_state_database_subscriptions_are_kept_in_memory_and_healthz_s
         .await;
     drop_post(&site, "frost.txt", "Frost warning for the valley tonight.");
     reader.pushed("Frost warning", "the push").await;
+    site.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_that_come_while_a_delivery_is_in_flight_are_sent_once_as_the_newest() {
+    // A timeout longer than the test's patience: the held delivery is not cut short.
+    let retry = Retry {
+        timeout: Duration::from_secs(60),
+        delays: vec![Duration::from_millis(100)],
+    };
+    let site = serve_with(folder(CONFIG, &[("night-bus.txt", &night_bus())]), retry).await;
+    let slow = Peer::start(Behaviour::Gated).await;
+    // The hub queues a change for every subscriber of a feed at once: once the witness
+    // has it, it waits for the slow one too.
+    let witness = Peer::start(Behaviour::Fine).await;
+    let route = "/categories/transit/rss.xml";
+    site.subscribe(route, &slow.url("/push"), &[]).await;
+    site.subscribe(route, &witness.url("/push"), &[]).await;
+    site.health_shows("subscriptions", 2.into(), "verified")
+        .await;
+
+    drop_post(&site, "frost.txt", "Frost warning for the valley tonight.");
+    slow.got("POST", 1, "the first push, held").await;
+    // Two more changes while the first delivery is held: each is published...
+    drop_post(&site, "hail.txt", "Hail expected by noon.");
+    witness.pushed("Hail expected", "hail published").await;
+    drop_post(&site, "fog.txt", "Fog closes the bridge.");
+    witness.pushed("Fog closes", "fog published").await;
+    slow.let_through();
+    // ...and the subscriber gets the newest body once, not one body per change.
+    let newest = slow.pushed("Fog closes", "the newest body").await;
+    assert!(newest.text().contains("Hail expected"));
+    slow.let_through();
+    site.health_shows("deliveries_ok", 5.into(), "the slow subscriber's two done")
+        .await;
+    let posts = slow.posts();
+    assert_eq!(posts.len(), 2, "{posts:#?}");
+    assert!(posts[0].text().contains("Frost warning"));
+    assert!(!posts[0].text().contains("Hail expected"));
     site.stop().await;
 }
