@@ -256,11 +256,11 @@ async fn answer_with_websub(
     req: Request<hyper::body::Incoming>,
     websub: &WebSub,
 ) -> Response<Payload> {
-    let path = req.uri().path().to_string();
-    if websub.takes(&path) {
+    if websub.takes(req.uri().path()) {
         return websub.respond(req).await.map(Payload::Full);
     }
     let snapshot = snapshots.load();
+    let path = req.uri().path();
     let head = *req.method() == Method::HEAD;
     if path == routes::HEALTH && (head || *req.method() == Method::GET) {
         if let Some(report) = snapshot.get(routes::HEALTH) {
@@ -280,7 +280,7 @@ async fn answer_with_websub(
         }
     }
     let mut response = answer(&snapshot, &req);
-    if let Some(link) = websub.link(&snapshot, &path) {
+    if let Some(link) = websub.link(&snapshot, path) {
         response.headers_mut().insert(header::LINK, link);
     }
     response

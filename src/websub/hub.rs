@@ -569,6 +569,14 @@ impl Hub {
         }
     }
 
+    /// The routes of the feeds someone subscribed to.
+    pub fn topics(&self) -> std::collections::BTreeSet<String> {
+        lock(&self.subscriptions)
+            .keys()
+            .map(|(route, _)| route.clone())
+            .collect()
+    }
+
     /// The subscriptions, for `/healthz`: how many.
     pub fn count(&self) -> usize {
         lock(&self.subscriptions).len()

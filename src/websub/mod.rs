@@ -210,7 +210,18 @@ impl WebSub {
     /// is rendered on request, here too), then pings and deliveries for them.
     async fn dispatch(&self, change: Change) {
         let base_url = self.base_url.load_full();
-        let changed = tokio::task::spawn_blocking(move || changed_topics(&change, &base_url)).await;
+        // Without pings, only feeds someone subscribed to are compared: a tag's feed is
+        // rendered twice for it.
+        let only = match (&self.pinger, &self.hub) {
+            (None, Some(hub)) => Some(hub.topics()),
+            _ => None,
+        };
+        if only.as_ref().is_some_and(BTreeSet::is_empty) {
+            return;
+        }
+        let changed =
+            tokio::task::spawn_blocking(move || changed_topics(&change, &base_url, only.as_ref()))
+                .await;
         let Ok(topics) = changed else {
             return;
         };
@@ -366,12 +377,16 @@ pub fn is_feed_route(snapshot: &Snapshot, route: &str) -> bool {
     }
 }
 
-/// The feeds of `change` whose body is not what it was before, with their new bodies.
-fn changed_topics(change: &Change, base_url: &str) -> Vec<Topic> {
+/// The feeds of `change` whose body is not what it was before, with their new bodies;
+/// of the routes in `only`, when given.
+fn changed_topics(change: &Change, base_url: &str, only: Option<&BTreeSet<String>>) -> Vec<Topic> {
     let mut topics = Vec::new();
     for key in &change.feeds {
         for format in [Format::Rss, Format::Atom, Format::Json] {
             let route = key.route(format);
+            if only.is_some_and(|only| !only.contains(&route)) {
+                continue;
+            }
             let Some(after) = change.after.get(&route) else {
                 continue;
             };
