@@ -24,7 +24,6 @@ use crate::check::Tally;
 use crate::config::Config;
 use crate::post;
 use crate::post::Problem;
-use crate::routes::FeedKey;
 use crate::scan;
 use crate::server;
 use crate::snapshot::{Bodies, Rerendered, Snapshot};
@@ -134,6 +133,8 @@ pub struct Publisher {
     /// The address `serve` bound: links follow it when `site.base_url` is not set, also
     /// after a reload.
     bound: Option<SocketAddr>,
+    /// Told of each publish's changed feeds, when `[websub]` asks for a hub or pings.
+    websub: Option<Arc<WebSub>>,
 }
 
 /// How long a stop waits for a publish in flight before leaving it unfinished.
@@ -147,10 +148,6 @@ pub struct Published {
     pub failed: Vec<String>,
     pub routes: Rerendered,
     pub took: Duration,
-    /// The feeds this publish touched, and the snapshot before it: WebSub compares
-    /// their bodies with the new ones.
-    pub touched: BTreeSet<FeedKey>,
-    pub before: Arc<Snapshot>,
 }
 
 impl Publisher {
@@ -181,6 +178,7 @@ impl Publisher {
             reader,
             refused: HashMap::new(),
             bound: None,
+            websub: None,
         };
         let published = publisher.publish(&ChangeSet::everything(), true);
         (publisher, published.unwrap_or_else(Published::nothing))
@@ -201,13 +199,23 @@ impl Publisher {
         self.refused.clear();
         self.config = config;
         self.catalog = Catalog::new();
+        // Every feed is rendered again: WebSub compares them with what was served.
+        let websub = self.websub.take();
         let published = self.publish(&ChangeSet::everything(), true);
         let before = serving.load_full();
         serving.store(self.snapshots.load_full());
         self.snapshots = serving;
-        let mut published = published.unwrap_or_else(Published::nothing);
-        published.before = before;
-        published
+        self.websub = websub;
+        if let Some(websub) = &self.websub {
+            let after = self.snapshots.load_full();
+            let feeds = after
+                .feed_names
+                .iter()
+                .map(|(key, _)| key.clone())
+                .collect();
+            websub.published(before, after, feeds, &self.config.site.base_url);
+        }
+        published.unwrap_or_else(Published::nothing)
     }
 
     /// The snapshots the server reads.
@@ -314,6 +322,16 @@ impl Publisher {
         let next = Arc::new(next);
         self.snapshots.store(Arc::clone(&next));
         let took = start.elapsed();
+        // Subscribers get the new bodies now, as readers do; compressing them is not
+        // for them. Sending on a channel is all this costs the publish.
+        if let Some(websub) = &self.websub {
+            websub.published(
+                before,
+                Arc::clone(&next),
+                touched,
+                &self.config.site.base_url,
+            );
+        }
         // Readers already have the new bodies; the compressed variants follow.
         if let Some(compressed) = next.compress_pending() {
             self.snapshots.store(Arc::new(compressed));
@@ -323,8 +341,6 @@ impl Publisher {
             failed,
             routes,
             took,
-            touched,
-            before,
         })
     }
 
@@ -451,8 +467,6 @@ impl Published {
             failed: Vec::new(),
             routes: Rerendered::default(),
             took: Duration::ZERO,
-            touched: BTreeSet::new(),
-            before: Arc::default(),
         }
     }
 
@@ -573,6 +587,7 @@ impl Daemon {
             publisher.snapshots(),
             publisher.state.problem.as_ref().map(ToString::to_string),
         );
+        publisher.websub = websub.clone();
         let errors = publisher.catalog.errors().len();
         tracing::info!(
             "{}; {} not published",
@@ -723,14 +738,6 @@ impl Daemon {
                     publisher = back;
                     if let Some((published, why)) = done {
                         published.log(why);
-                        if let Some(websub) = &websub {
-                            websub.published(
-                                published.before,
-                                publisher.snapshots().load_full(),
-                                published.touched,
-                                &publisher.config.site.base_url,
-                            );
-                        }
                     }
                 }
                 Err(err) => break Err(ServeError::Publish(err)),
