@@ -324,9 +324,6 @@ impl Hub {
             );
             return;
         }
-        self.counters
-            .verifications_ok
-            .fetch_add(1, Ordering::Relaxed);
         if request.subscribe {
             let subscription = Subscription {
                 topic: request.route,
@@ -347,6 +344,10 @@ impl Hub {
             tracing::info!(callback, topic = request.topic, "WebSub unsubscribed");
             self.forget(&(request.route, callback.to_string()));
         }
+        // Counted once done: a count seen means the subscription is there (or gone).
+        self.counters
+            .verifications_ok
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     /// The GET of a verification: `Ok` when the callback answered 2xx with exactly
