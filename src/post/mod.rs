@@ -114,7 +114,7 @@ pub struct Channel {
     /// Where Apple and Podcast Index write to confirm the owner.
     pub itunes_email: Option<String>,
     /// The WebSub hubs every feed names (`rel="hub"`), absolute URLs: `[websub] hubs`,
-    /// and the built-in hub while `serve` runs it.
+    /// then the built-in hub's when it is on.
     pub hubs: Vec<String>,
 }
 
