@@ -69,7 +69,9 @@ fn serve(c: &mut Criterion) {
             b.iter(|| server::answer(black_box(&snapshot), black_box(&request)))
         });
         group.bench_function(format!("{name}/measured"), |b| {
-            b.iter(|| server::answer_measured(black_box(&snapshot), black_box(&request), &metrics))
+            b.iter(|| {
+                server::answer_measured(black_box(&snapshot), black_box(&request), &metrics, None)
+            })
         });
     }
     group.finish();

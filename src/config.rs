@@ -43,6 +43,7 @@ struct RawConfig {
     feeds: RawFeeds,
     server: RawServer,
     state: RawState,
+    websub: RawWebSub,
 }
 
 #[derive(Debug, Deserialize)]
@@ -194,6 +195,115 @@ impl Default for ServerLimits {
     }
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawWebSub {
+    hubs: Vec<String>,
+    /// Unset: on when `hubs` is empty.
+    builtin: Option<bool>,
+    lease_seconds: u64,
+    min_lease_seconds: u64,
+    allow_private_callbacks: bool,
+}
+
+impl Default for RawWebSub {
+    fn default() -> Self {
+        RawWebSub {
+            hubs: Vec::new(),
+            builtin: None,
+            lease_seconds: 10 * 24 * 3600,
+            min_lease_seconds: 3600,
+            allow_private_callbacks: false,
+        }
+    }
+}
+
+/// `[websub]`: the external hubs told of each change, and the built-in hub's rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSub {
+    /// External hubs, absolute http(s) URLs as written, each pinged after a publish.
+    pub hubs: Vec<String>,
+    /// `serve` runs a hub at `/websub` and names it in every feed.
+    pub builtin: bool,
+    /// The lease a subscriber gets when it asks none, and the longest it can get.
+    pub lease: Duration,
+    /// The shortest lease: a subscriber asking less gets this, so a hub is not asked
+    /// to verify a callback again every few seconds.
+    pub min_lease: Duration,
+    /// Callbacks on loopback and private networks: refused unless this is set (tests,
+    /// a reader on the same LAN), so the hub cannot be made to probe them.
+    pub allow_private_callbacks: bool,
+    /// How long one request to a callback or a hub may take, and the waits between
+    /// tries. Not a config key: the production schedule is fixed, tests shorten it.
+    pub retry: Retry,
+}
+
+/// One request's timeout and the waits before each retry of it: tries are
+/// `delays.len() + 1`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retry {
+    pub timeout: Duration,
+    pub delays: Vec<Duration>,
+}
+
+impl Default for Retry {
+    /// Four tries over about five minutes, each wait four times the one before: a
+    /// callback restarting or a hub briefly down still gets the change.
+    fn default() -> Self {
+        Retry {
+            timeout: Duration::from_secs(10),
+            delays: [15, 60, 240].map(Duration::from_secs).to_vec(),
+        }
+    }
+}
+
+impl Config {
+    /// Sets the hubs every feed names: the external ones, then the built-in one at
+    /// `{base_url}/websub` when it is on. `build` names it too, so that `serve` and
+    /// `build` give the same bytes (a site built to files for another server sets
+    /// `websub.builtin = false`).
+    pub fn name_hubs(&mut self) {
+        let mut hubs = self.websub.hubs.clone();
+        if self.websub.builtin {
+            hubs.push(routes::absolute(&self.site.base_url, routes::WEBSUB));
+        }
+        self.site.channel.hubs = hubs;
+    }
+}
+
+/// `[websub]` validated: each hub an absolute http(s) URL, the lease bounds in order.
+fn websub(raw: RawWebSub) -> Result<WebSub, String> {
+    for hub in &raw.hubs {
+        let fine = url::Url::parse(hub)
+            .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host_str().is_some());
+        if !fine {
+            return Err(format!(
+                "key `websub.hubs`: `{hub}` is not an absolute http(s) URL; write each hub as \"https://hub.example.com/\""
+            ));
+        }
+    }
+    if raw.min_lease_seconds == 0 {
+        return Err(
+            "key `websub.min_lease_seconds`: must be at least 1 (the shortest lease, in seconds)"
+                .into(),
+        );
+    }
+    if raw.lease_seconds < raw.min_lease_seconds {
+        return Err(format!(
+            "key `websub.lease_seconds`: {} is less than `websub.min_lease_seconds` ({}); raise it, or lower the minimum",
+            raw.lease_seconds, raw.min_lease_seconds
+        ));
+    }
+    Ok(WebSub {
+        builtin: raw.builtin.unwrap_or(raw.hubs.is_empty()),
+        hubs: raw.hubs,
+        lease: Duration::from_secs(raw.lease_seconds),
+        min_lease: Duration::from_secs(raw.min_lease_seconds),
+        allow_private_callbacks: raw.allow_private_callbacks,
+        retry: Retry::default(),
+    })
+}
+
 /// A validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -240,6 +350,8 @@ pub struct Config {
     /// each a line naming the file, the key and the fix: the commands print them (`check`
     /// and `build` on stderr, `serve` as warnings in its log) and carry on.
     pub notices: Vec<String>,
+    /// `[websub]`: the hubs to ping and the built-in hub's rules.
+    pub websub: WebSub,
 }
 
 /// The site's icon (`[site] icon`), read once when the config is.
@@ -325,12 +437,13 @@ impl Config {
         };
         let formats = formats(raw.feeds.formats).map_err(invalid)?;
         let server = server_limits(&raw.server).map_err(invalid)?;
+        let websub = websub(raw.websub).map_err(invalid)?;
         if raw.state.db.as_os_str().is_empty() {
             return Err(invalid(
                 "key `state.db`: must name a file, such as \"dropfeed.db\"".into(),
             ));
         }
-        Ok(Config {
+        let mut config = Config {
             path: path.to_path_buf(),
             site,
             posts_dir: folder.join(raw.posts.dir),
@@ -350,7 +463,10 @@ impl Config {
             remember_removed_days: raw.state.remember_removed_days,
             icon,
             notices,
-        })
+            websub,
+        };
+        config.name_hubs();
+        Ok(config)
     }
 }
 
@@ -366,10 +482,11 @@ impl Config {
         let (base_url, host) = base_url_of(&link_host(&bound.ip().to_string()), bound.port());
         self.site.base_url = base_url;
         self.site.host = host;
-        // The icon's URL is a link like any other.
+        // The icon's URL is a link like any other, and so is the built-in hub's.
         if let Some(icon) = &self.icon {
             self.site.channel.icon_url = Some(routes::absolute(&self.site.base_url, &icon.route));
         }
+        self.name_hubs();
     }
 
     /// Why links would lead nowhere: `site.base_url` set to a loopback address
@@ -862,6 +979,7 @@ fn channel(raw: &RawSite) -> Result<crate::post::Channel, String> {
         itunes_explicit: raw.itunes_explicit,
         itunes_owner: text("itunes_owner", &raw.itunes_owner)?,
         itunes_email,
+        hubs: Vec::new(),
     })
 }
 
@@ -996,6 +1114,63 @@ mod tests {
             err.to_string(),
             "site/config.toml: key `posts.parse_budget_ms`: must be at least 1 (the most milliseconds one file may take to read)"
         );
+    }
+
+    #[test]
+    fn websub_defaults_to_the_built_in_hub_named_in_every_feed() {
+        let config = parse("[site]\nbase_url = \"https://news.example.org\"\n").unwrap();
+        assert!(config.websub.builtin);
+        assert_eq!(config.websub.lease, Duration::from_secs(864_000));
+        assert_eq!(config.websub.min_lease, Duration::from_secs(3600));
+        assert!(!config.websub.allow_private_callbacks);
+        assert_eq!(
+            config.site.channel.hubs,
+            vec!["https://news.example.org/websub".to_string()]
+        );
+    }
+
+    #[test]
+    fn websub_hubs_turn_the_built_in_hub_off_unless_asked_for() {
+        let config = parse("[websub]\nhubs = [\"https://hub.example.org/\"]\n").unwrap();
+        assert!(!config.websub.builtin);
+        assert_eq!(config.site.channel.hubs, vec!["https://hub.example.org/"]);
+        let both = parse(
+            "[site]\nbase_url = \"https://news.example.org\"\n[websub]\nhubs = [\"https://hub.example.org/\"]\nbuiltin = true\n",
+        )
+        .unwrap();
+        assert_eq!(
+            both.site.channel.hubs,
+            vec![
+                "https://hub.example.org/",
+                "https://news.example.org/websub"
+            ]
+        );
+        let none = parse("[websub]\nbuiltin = false\n").unwrap();
+        assert!(none.site.channel.hubs.is_empty());
+    }
+
+    #[test]
+    fn websub_keys_are_checked_and_named() {
+        for (text, message) in [
+            (
+                "[websub]\nhubs = [\"hub.example.org\"]\n",
+                "site/config.toml: key `websub.hubs`: `hub.example.org` is not an absolute http(s) URL; write each hub as \"https://hub.example.com/\"",
+            ),
+            (
+                "[websub]\nhubs = [\"ftp://hub.example.org/\"]\n",
+                "site/config.toml: key `websub.hubs`: `ftp://hub.example.org/` is not an absolute http(s) URL; write each hub as \"https://hub.example.com/\"",
+            ),
+            (
+                "[websub]\nmin_lease_seconds = 0\n",
+                "site/config.toml: key `websub.min_lease_seconds`: must be at least 1 (the shortest lease, in seconds)",
+            ),
+            (
+                "[websub]\nlease_seconds = 60\n",
+                "site/config.toml: key `websub.lease_seconds`: 60 is less than `websub.min_lease_seconds` (3600); raise it, or lower the minimum",
+            ),
+        ] {
+            assert_eq!(parse(text).unwrap_err().to_string(), message, "{text}");
+        }
     }
 
     #[test]
@@ -1342,6 +1517,7 @@ mod tests {
                 itunes_explicit: true,
                 itunes_owner: Some("Dana".into()),
                 itunes_email: Some("podcast@example.org".into()),
+                hubs: vec!["http://127.0.0.1:8080/websub".into()],
             }
         );
         assert_eq!(

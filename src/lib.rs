@@ -25,6 +25,9 @@
 //! - [`snapshot`]: every route with ETag and Last-Modified: feeds and the home page
 //!   prerendered and compressed, post pages and topic pages rendered on request through
 //!   a bounded cache.
+//! - [`websub`]: the built-in WebSub hub (subscriptions, verification, signed
+//!   deliveries) and the pings to external hubs, fed each publish's snapshots on a
+//!   channel, off the publish path.
 //! - [`scan`]: listing the post files of a folder, reading one into a catalog update and
 //!   all of them into a catalog; reading bodies left in their files again, and opening
 //!   the media files beside posts (behind `snapshot::Bodies`).
@@ -52,3 +55,4 @@ pub mod systemd;
 #[doc(hidden)]
 pub mod testing;
 pub mod watch;
+pub mod websub;

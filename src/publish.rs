@@ -31,6 +31,7 @@ use crate::snapshot::{Bodies, PublishTime, Rerendered, Snapshot};
 use crate::state::State;
 use crate::systemd::{self, Notice};
 use crate::watch::{self, ChangeSet, Watch, WatchError};
+use crate::websub::WebSub;
 
 /// Why `serve` could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +135,8 @@ pub struct Publisher {
     /// The address `serve` bound: links follow it when `site.base_url` is not set, also
     /// after a reload.
     bound: Option<SocketAddr>,
+    /// Told of each publish's changed feeds, when `[websub]` asks for a hub or pings.
+    websub: Option<Arc<WebSub>>,
 }
 
 /// How long a stop waits for a publish in flight before leaving it unfinished.
@@ -177,6 +180,7 @@ impl Publisher {
             reader,
             refused: HashMap::new(),
             bound: None,
+            websub: None,
         };
         let published = publisher.publish(&ChangeSet::everything(), true);
         (publisher, published.unwrap_or_else(Published::nothing))
@@ -203,9 +207,22 @@ impl Publisher {
         self.refused.clear();
         self.config = config;
         self.catalog = Catalog::new();
+        // Every feed is rendered again: WebSub compares them with what was served.
+        let websub = self.websub.take();
         let published = self.publish(&ChangeSet::everything(), true);
+        let before = serving.load_full();
         serving.store(self.snapshots.load_full());
         self.snapshots = serving;
+        self.websub = websub;
+        if let Some(websub) = &self.websub {
+            let after = self.snapshots.load_full();
+            let feeds = after
+                .feed_names
+                .iter()
+                .map(|(key, _)| key.clone())
+                .collect();
+            websub.published(before, after, feeds, &self.config.site.base_url);
+        }
         published.unwrap_or_else(Published::nothing)
     }
 
@@ -305,7 +322,8 @@ impl Publisher {
         let remembered = self.state.remembered();
         let changed = self.change_time(changes, &updated, came_due, now);
         let time = PublishTime { now, changed };
-        let (next, routes) = self.snapshots.load().next(
+        let before = self.snapshots.load_full();
+        let (next, routes) = before.next(
             &self.catalog,
             &touched,
             &remembered,
@@ -321,6 +339,16 @@ impl Publisher {
         let next = Arc::new(next);
         self.snapshots.store(Arc::clone(&next));
         let took = start.elapsed();
+        // Subscribers get the new bodies now, as readers do; compressing them is not
+        // for them. Sending on a channel is all this costs the publish.
+        if let Some(websub) = &self.websub {
+            websub.published(
+                before,
+                Arc::clone(&next),
+                touched,
+                &self.config.site.base_url,
+            );
+        }
         // Readers already have the new bodies; the compressed variants follow.
         if let Some(compressed) = next.compress_pending() {
             self.snapshots.store(Arc::new(compressed));
@@ -513,6 +541,8 @@ pub struct Daemon {
     reloads: Option<mpsc::Receiver<()>>,
     /// What `/metrics` shows, shared with the server.
     metrics: Arc<Metrics>,
+    /// The built-in WebSub hub and the pings, when `[websub]` asks for either.
+    websub: Option<Arc<WebSub>>,
 }
 
 /// What the publish loop does next, on a blocking thread.
@@ -596,6 +626,13 @@ impl Daemon {
         published.log("at start");
         let metrics = Arc::new(Metrics::new());
         measure(&metrics, &publisher, &published);
+        let websub = WebSub::new(
+            &publisher.config,
+            publisher.snapshots(),
+            publisher.state.problem.as_ref().map(ToString::to_string),
+            metrics.websub(),
+        );
+        publisher.websub = websub.clone();
         let errors = publisher.catalog.errors().len();
         tracing::info!(
             "{}; {} not published",
@@ -615,6 +652,7 @@ impl Daemon {
             watch,
             reloads: None,
             metrics,
+            websub,
         })
     }
 
@@ -652,7 +690,9 @@ impl Daemon {
             mut watch,
             mut reloads,
             metrics,
+            websub,
         } = self;
+        let _websub_tasks = websub.as_ref().map(WebSub::spawn);
         if let Ok(addr) = listener.local_addr() {
             tracing::info!("listening on http://{addr}");
         }
@@ -662,6 +702,7 @@ impl Daemon {
             publisher.snapshots(),
             publisher.config.server,
             Arc::clone(&metrics),
+            websub.clone(),
             async move {
                 let _ = server_stopped.await;
             },
@@ -813,6 +854,8 @@ fn reload(publisher: &mut Publisher) -> Option<Published> {
             tracing::warn!("{warning}");
         }
     }
+    // `[websub]` may have been held back as the running config has it.
+    applied.name_hubs();
     if !held.is_empty() {
         tracing::warn!(
             "{}: changed, but not applied until a restart: {}",
@@ -874,6 +917,11 @@ fn live_part(running: &Config, mut read: Config) -> (Config, Vec<&'static str>) 
         }
     }
     read.server = running.server;
+    // The hub and the pinger were made with them.
+    if read.websub != running.websub {
+        held.push("websub");
+        read.websub = running.websub.clone();
+    }
     (read, held)
 }
 

@@ -17,6 +17,9 @@ pub const OPML: &str = "/opml.xml";
 /// The JSON health report.
 pub const HEALTH: &str = "/healthz";
 
+/// The built-in WebSub hub (`[websub] builtin`).
+pub const WEBSUB: &str = "/websub";
+
 /// The feed formats a site can publish.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]

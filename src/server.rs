@@ -35,6 +35,7 @@ use crate::config::ServerLimits;
 use crate::metrics::{self, Coding, Metrics, RouteKind};
 use crate::routes;
 use crate::snapshot::{MediaFile, Rendered, Snapshot};
+use crate::websub::WebSub;
 pub use connection::Payload;
 use connection::{Activity, Answer, MediaBody, Watched};
 
@@ -78,6 +79,7 @@ pub async fn run(
     snapshots: Arc<ArcSwap<Snapshot>>,
     limits: ServerLimits,
     metrics: Arc<Metrics>,
+    websub: Option<Arc<WebSub>>,
     shutdown: impl Future<Output = ()>,
 ) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -125,12 +127,23 @@ pub async fn run(
             let snapshots = Arc::clone(&snapshots);
             let activity = Arc::clone(&activity);
             let metrics = Arc::clone(&metrics);
+            let websub = websub.clone();
             hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                 let in_flight = activity.start(Instant::now());
-                let response = answer_measured(&snapshots.load(), &req, &metrics);
-                std::future::ready(Ok::<_, Infallible>(
-                    response.map(|body| Answer::new(body, in_flight)),
-                ))
+                let snapshots = Arc::clone(&snapshots);
+                let metrics = Arc::clone(&metrics);
+                let websub = websub.clone();
+                async move {
+                    let response = match websub {
+                        Some(websub) if websub.takes(req.uri().path()) => {
+                            hub_measured(req, &websub, &metrics).await
+                        }
+                        websub => {
+                            answer_measured(&snapshots.load(), &req, &metrics, websub.as_deref())
+                        }
+                    };
+                    Ok::<_, Infallible>(response.map(|body| Answer::new(body, in_flight)))
+                }
             })
         };
         let io = TokioIo::new(Watched::new(stream, Arc::clone(&activity)));
@@ -250,13 +263,21 @@ pub fn answer_measured<B>(
     snapshot: &Snapshot,
     req: &Request<B>,
     metrics: &Metrics,
+    websub: Option<&WebSub>,
 ) -> Response<Payload> {
     let path = req.uri().path();
     let readable = *req.method() == Method::GET || *req.method() == Method::HEAD;
     let response = match path {
         metrics::ROUTE if readable => metrics_response(metrics, *req.method() == Method::HEAD),
-        routes::HEALTH if readable => health_response(snapshot, req, metrics),
-        _ => answer(snapshot, req),
+        routes::HEALTH if readable => health_response(snapshot, req, metrics, websub),
+        _ => {
+            let mut response = answer(snapshot, req);
+            // A feed names its hubs in a `Link` header too (WebSub section 4).
+            if let Some(link) = websub.and_then(|websub| websub.link(snapshot, path)) {
+                response.headers_mut().insert(header::LINK, link);
+            }
+            response
+        }
     };
     let kind = kind_of(snapshot, path, &response);
     let coding = Coding::of(
@@ -360,11 +381,17 @@ fn health_response<B>(
     snapshot: &Snapshot,
     req: &Request<B>,
     metrics: &Metrics,
+    websub: Option<&WebSub>,
 ) -> Response<Payload> {
     let Some(rendered) = snapshot.get(routes::HEALTH) else {
         return answer(snapshot, req);
     };
-    let Some(body) = metrics.subscribers().add_to_health(&rendered.body) else {
+    // WebSub's part (subscriptions, hubs' last pings) changes between publishes.
+    let report = match websub {
+        Some(websub) => websub.add_health(&rendered.body),
+        None => rendered.body.clone(),
+    };
+    let Some(body) = metrics.subscribers().add_to_health(&report) else {
         return answer(snapshot, req);
     };
     let with = Rendered {
@@ -374,13 +401,37 @@ fn health_response<B>(
         gzip: None,
         br: None,
         pending: false,
-        last_modified: rendered
-            .last_modified
-            .max(metrics.subscribers().changed().unwrap_or_default()),
+        // WebSub's part has no date of its own: the report is then as new as now.
+        last_modified: match websub {
+            Some(_) => Utc::now(),
+            None => rendered
+                .last_modified
+                .max(metrics.subscribers().changed().unwrap_or_default()),
+        },
         cache_control: rendered.cache_control.clone(),
     };
     let head = *req.method() == Method::HEAD;
     rendered_response(&with, req, head, Utc::now()).map(Payload::Full)
+}
+
+/// A request to the built-in hub's `/websub` (the only request whose body is read,
+/// bounded), counted as the others are.
+async fn hub_measured(
+    req: Request<hyper::body::Incoming>,
+    websub: &WebSub,
+    metrics: &Metrics,
+) -> Response<Payload> {
+    let response = websub.respond(req).await;
+    let bytes = hyper::body::Body::size_hint(response.body())
+        .exact()
+        .unwrap_or(0);
+    metrics.record_request(
+        RouteKind::WebSub,
+        response.status().as_u16(),
+        Coding::Identity,
+        bytes,
+    );
+    response.map(Payload::Full)
 }
 
 /// The response to `req` from `snapshot`, now, media files beside the posts included.

@@ -29,6 +29,15 @@ pub enum Document {
     Archive(usize),
 }
 
+/// The WebSub hubs a document names: the subscription document's only. An archive never
+/// changes for a new post, so it is no topic to subscribe to (the built-in hub refuses it).
+pub fn hubs(site: &Site, document: Document) -> &[String] {
+    match document {
+        Document::Subscription => &site.channel.hubs,
+        Document::Archive(_) => &[],
+    }
+}
+
 /// How many archive documents a feed of `count` posts has, with `items` on its newest
 /// page and in each archive.
 pub fn archive_count(count: usize, items: usize) -> usize {

@@ -27,6 +27,12 @@ pub fn render(site: &Site, feed: &FeedInfo, posts: &[&Post], document: Document)
             link(page_url(site, feed), "alternate", "text/html"),
         ]
         .into_iter()
+        // WebSub discovery (section 4): where a reader subscribes to be pushed.
+        .chain(archive::hubs(site, document).iter().map(|hub| Link {
+            href: hub.clone(),
+            rel: "hub".to_string(),
+            ..Link::default()
+        }))
         .chain(history_links(site, feed, document))
         .collect(),
         lang: (!site.language.trim().is_empty()).then(|| site.language.clone()),
@@ -145,6 +151,34 @@ mod tests {
     use super::render;
     use crate::feed::archive::Document;
     use crate::feed::fixtures::{named, post, site, site_feed};
+
+    fn site_with_hubs() -> crate::post::Site {
+        let mut site = site();
+        site.channel.hubs = vec![
+            "https://hub.example.org/".into(),
+            "https://news.example.com/websub".into(),
+        ];
+        site
+    }
+
+    #[test]
+    fn feed_names_each_websub_hub() {
+        let p = post("a", "A", "2020-01-02T03:04:00+00:00").build();
+        let atom = render(
+            &site_with_hubs(),
+            &site_feed(&[&p]),
+            &[&p],
+            Document::Subscription,
+        );
+        for line in [
+            r#"<link href="https://hub.example.org/" rel="hub"/>"#,
+            r#"<link href="https://news.example.com/websub" rel="hub"/>"#,
+        ] {
+            assert!(atom.contains(line), "missing {line} in\n{atom}");
+        }
+        let without = render(&site(), &site_feed(&[&p]), &[&p], Document::Subscription);
+        assert!(!without.contains(r#"rel="hub""#), "{without}");
+    }
 
     #[test]
     fn entry_carries_category_terms_and_labels() {

@@ -22,6 +22,9 @@ struct JsonFeed<'a> {
     icon: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     favicon: Option<&'a str>,
+    /// WebSub discovery: where a reader subscribes to be pushed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hubs: Vec<Hub<'a>>,
     items: Vec<JsonItem<'a>>,
     /// RFC 5005's links and archive marker: JSON Feed has none of its own, and keys
     /// beginning with `_` are its extensions, which readers that do not know them skip.
@@ -62,6 +65,13 @@ fn history(site: &Site, feed: &FeedInfo, document: Document) -> Option<History> 
         next_archive: find("next-archive"),
     };
     (history.archive || !links.is_empty()).then_some(history)
+}
+
+#[derive(Serialize)]
+struct Hub<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: &'a str,
 }
 
 #[derive(Serialize)]
@@ -109,6 +119,13 @@ pub fn render(site: &Site, feed: &FeedInfo, posts: &[&Post], document: Document)
         authors: vec![Author { name: &site.author }],
         icon: site.channel.icon_url.as_deref(),
         favicon: site.channel.icon_url.as_deref(),
+        hubs: archive::hubs(site, document)
+            .iter()
+            .map(|url| Hub {
+                kind: "WebSub",
+                url,
+            })
+            .collect(),
         items: posts.iter().map(|post| item(site, post)).collect(),
         history: history(site, feed, document),
     };
@@ -153,6 +170,32 @@ mod tests {
 
     fn render(site: &crate::post::Site, feed: &FeedInfo, posts: &[&crate::post::Post]) -> String {
         super::render(site, feed, posts, Document::Subscription)
+    }
+
+    fn site_with_hubs() -> crate::post::Site {
+        let mut site = site();
+        site.channel.hubs = vec![
+            "https://hub.example.org/".into(),
+            "https://news.example.com/websub".into(),
+        ];
+        site
+    }
+
+    #[test]
+    fn feed_names_each_websub_hub() {
+        let p = post("a", "A", "2020-01-02T03:04:00+00:00").build();
+        let with: Value =
+            serde_json::from_str(&render(&site_with_hubs(), &site_feed(&[&p]), &[&p])).unwrap();
+        assert_eq!(
+            with["hubs"],
+            json!([
+                {"type": "WebSub", "url": "https://hub.example.org/"},
+                {"type": "WebSub", "url": "https://news.example.com/websub"},
+            ])
+        );
+        let without: Value =
+            serde_json::from_str(&render(&site(), &site_feed(&[&p]), &[&p])).unwrap();
+        assert_eq!(without.get("hubs"), None);
     }
 
     #[test]

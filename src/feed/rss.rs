@@ -42,6 +42,12 @@ pub fn render(site: &Site, feed: &FeedInfo, posts: &[&Post], document: Document)
                 mime_type: Some("application/rss+xml".to_string()),
                 ..Link::default()
             })
+            // WebSub discovery (section 4): where a reader subscribes to be pushed.
+            .chain(archive::hubs(site, document).iter().map(|hub| Link {
+                href: hub.clone(),
+                rel: "hub".to_string(),
+                ..Link::default()
+            }))
             .chain(history_links(site, feed, document))
             .collect(),
         }),
@@ -250,6 +256,33 @@ mod tests {
 
     fn render(site: &crate::post::Site, feed: &FeedInfo, posts: &[&crate::post::Post]) -> String {
         super::render(site, feed, posts, Document::Subscription)
+    }
+
+    fn site_with_hubs() -> crate::post::Site {
+        let mut site = site();
+        site.channel.hubs = vec![
+            "https://hub.example.org/".into(),
+            "https://news.example.com/websub".into(),
+        ];
+        site
+    }
+
+    #[test]
+    fn channel_names_each_websub_hub_beside_its_self_link() {
+        let p = post("a", "A", "2020-01-02T03:04:00+00:00").build();
+        let rss = render(&site_with_hubs(), &site_feed(&[&p]), &[&p]);
+        assert!(
+            rss.contains(concat!(
+                r#"<atom:link href="https://news.example.com/rss.xml" rel="self" type="application/rss+xml"/>"#,
+                "\n    ",
+                r#"<atom:link href="https://hub.example.org/" rel="hub"/>"#,
+                "\n    ",
+                r#"<atom:link href="https://news.example.com/websub" rel="hub"/>"#
+            )),
+            "{rss}"
+        );
+        let without = render(&site(), &site_feed(&[&p]), &[&p]);
+        assert!(!without.contains(r#"rel="hub""#), "{without}");
     }
 
     #[test]

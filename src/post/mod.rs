@@ -113,6 +113,9 @@ pub struct Channel {
     pub itunes_owner: Option<String>,
     /// Where Apple and Podcast Index write to confirm the owner.
     pub itunes_email: Option<String>,
+    /// The WebSub hubs every feed names (`rel="hub"`), absolute URLs: `[websub] hubs`,
+    /// then the built-in hub's when it is on.
+    pub hubs: Vec<String>,
 }
 
 /// A post file as read from disk, before parsing.

@@ -7,11 +7,13 @@
 //! - `ledger`: the decisions, in memory and pure: which post a file is, the id minted
 //!   for it, the slug and route it holds.
 //! - `store`: the SQLite database the ledger is loaded from and saved to.
+//! - `subscriptions`: the built-in WebSub hub's subscriptions, in the same database.
 //! - this file: [`State`], the ledger with its database or, when there is none or it
 //!   failed, without one (ids then come from the rules, and `/healthz` says why).
 
 mod ledger;
 mod store;
+mod subscriptions;
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +26,7 @@ use crate::routes::{self, FeedKey};
 
 pub use ledger::{Claim, Entry, Ledger, Placement, Rules, REMEMBER_DAYS};
 use store::Store;
+pub use subscriptions::{Subscription, SubscriptionStore};
 
 /// Why the state database cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -42,6 +42,16 @@ const MIGRATIONS: &[&str] = &[
     // each feed has been empty.
     "ALTER TABLE posts ADD COLUMN content_changed TEXT;
     ALTER TABLE feeds ADD COLUMN emptied_at TEXT;",
+    // 3: the built-in WebSub hub's subscriptions: a feed's route (not its URL, so a
+    // change of `site.base_url` keeps them), the subscriber's callback, the secret its
+    // deliveries are signed with, and when the lease ends (Unix seconds).
+    "CREATE TABLE subscriptions (
+        topic TEXT NOT NULL,
+        callback TEXT NOT NULL,
+        secret TEXT,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (topic, callback)
+    );",
 ];
 
 /// An open state database.
@@ -58,20 +68,7 @@ impl Store {
     /// the ledger it holds.
     pub fn open(path: &Path, remember: Duration) -> Result<(Store, Ledger), StateError> {
         let fail = |err: rusqlite::Error| StateError::open(path, &err);
-        let mut conn = Connection::open(path).map_err(fail)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(fail)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(fail)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(fail)?;
-        migrate(&mut conn).map_err(|err| match err {
-            Migration::Sql(err) => StateError::open(path, &err),
-            Migration::Newer(version) => StateError::Newer {
-                path: path.to_path_buf(),
-                version,
-            },
-        })?;
+        let conn = connect(path)?;
         let ledger = load(&conn, remember).map_err(fail)?;
         let store = Store {
             conn,
@@ -154,6 +151,27 @@ impl Store {
         }
         tx.commit().map_err(fail)
     }
+}
+
+/// A connection to the database at `path` (created when missing), its schema up to
+/// date: the ledger's, and the WebSub hub's own.
+pub(super) fn connect(path: &Path) -> Result<Connection, StateError> {
+    let fail = |err: rusqlite::Error| StateError::open(path, &err);
+    let mut conn = Connection::open(path).map_err(fail)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(fail)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(fail)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(fail)?;
+    migrate(&mut conn).map_err(|err| match err {
+        Migration::Sql(err) => StateError::open(path, &err),
+        Migration::Newer(version) => StateError::Newer {
+            path: path.to_path_buf(),
+            version,
+        },
+    })?;
+    Ok(conn)
 }
 
 enum Migration {

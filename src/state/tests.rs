@@ -499,7 +499,7 @@ fn a_version_1_database_is_migrated_and_keeps_its_ledger() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     let changed: String = conn
         .query_row(
             "SELECT content_changed FROM posts WHERE key = 1",
@@ -508,4 +508,90 @@ fn a_version_1_database_is_migrated_and_keeps_its_ledger() {
         )
         .unwrap();
     assert_eq!(changed, "2026-11-20T00:00:00+00:00");
+}
+
+/// A database of schema 2 (before the WebSub hub) gains the subscriptions table in
+/// place, its ledger whole; subscriptions written then outlive a reopening, a renewal
+/// replaces the lease and secret, and a lease that ended is dropped when loaded.
+#[test]
+fn a_version_2_database_gains_subscriptions_and_keeps_its_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dropfeed.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE posts (
+            key INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            path TEXT NOT NULL,
+            natural_slug TEXT NOT NULL,
+            slug TEXT NOT NULL,
+            route TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            removed_at TEXT,
+            content_changed TEXT
+        );
+        CREATE TABLE redirects (
+            route TEXT PRIMARY KEY,
+            post INTEGER NOT NULL REFERENCES posts(key)
+        );
+        CREATE TABLE feeds (
+            kind TEXT NOT NULL,
+            slug TEXT NOT NULL,
+            name TEXT NOT NULL,
+            emptied_at TEXT,
+            PRIMARY KEY (kind, slug)
+        );
+        INSERT INTO posts VALUES (1, 'tag:example.com,2019-03-03:night-bus', 'night-bus.txt',
+            'night-bus', 'night-bus', '/posts/night-bus/', '2019-03-03T08:00:00+00:00',
+            '00000000000000aa', NULL, NULL);
+        PRAGMA user_version = 2;",
+    )
+    .unwrap();
+    drop(conn);
+
+    let state = State::open(&path, Duration::days(7)).unwrap();
+    let entry = state.ledger.at_path("night-bus.txt").cloned().unwrap();
+    assert_eq!(&*entry.id, "tag:example.com,2019-03-03:night-bus");
+    let store = SubscriptionStore::open(&path).unwrap();
+    let kept = Subscription {
+        topic: "/categories/transit/rss.xml".into(),
+        callback: "https://reader.example.org/push/1".into(),
+        secret: Some("first".into()),
+        expires: at("2026-12-01T00:00:00Z"),
+    };
+    let ending = Subscription {
+        topic: "/rss.xml".into(),
+        callback: "https://reader.example.org/push/2".into(),
+        secret: None,
+        expires: at("2026-11-21T00:00:00Z"),
+    };
+    store.put(&kept).unwrap();
+    store.put(&ending).unwrap();
+    let renewed = Subscription {
+        secret: Some("second".into()),
+        expires: at("2026-12-10T00:00:00Z"),
+        ..kept.clone()
+    };
+    store.put(&renewed).unwrap();
+    drop(store);
+    drop(state);
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 3);
+    drop(conn);
+    let store = SubscriptionStore::open(&path).unwrap();
+    assert_eq!(
+        store.load(at("2026-11-20T00:00:00Z")).unwrap(),
+        vec![renewed.clone(), ending.clone()]
+    );
+    assert_eq!(
+        store.load(at("2026-11-22T00:00:00Z")).unwrap(),
+        vec![renewed.clone()]
+    );
+    store.remove(&renewed.topic, &renewed.callback).unwrap();
+    assert_eq!(store.load(at("2026-11-22T00:00:00Z")).unwrap(), vec![]);
 }

@@ -1,0 +1,653 @@
+//! The built-in hub (W3C WebSub, sections 5 to 8): subscription requests at `POST
+//! /websub`, answered `202 Accepted` at once and verified afterwards with a GET to the
+//! callback; the subscriptions, kept in the state database; and the delivery of each
+//! changed feed to its subscribers, signed, retried, bounded, coalesced.
+//!
+//! Nothing here runs on the publish path or holds a response: a request is checked and
+//! answered, and the verification goes on in a task of its own; deliveries are tasks
+//! fed by [`Hub::deliver`], which only queues.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use tokio::sync::Semaphore;
+
+use super::net;
+use super::{link_header, Counters, Topic};
+use crate::config::{Retry, WebSub as Settings};
+use crate::routes;
+use crate::snapshot::Snapshot;
+use crate::state::{Subscription, SubscriptionStore};
+
+/// The largest subscription request body read: the four fields with a long callback
+/// URL fit many times over.
+pub const MAX_REQUEST: usize = 16 * 1024;
+
+/// `hub.secret` must be shorter than this (WebSub, section 5.1).
+const MAX_SECRET: usize = 200;
+
+/// Callback URLs longer than this are refused: every delivery carries one.
+const MAX_CALLBACK: usize = 2048;
+
+/// The most of a verification answer read: it should be the challenge, 64 characters.
+const MAX_CHALLENGE_ANSWER: usize = 1024;
+
+/// Deliveries (and verifications) in flight at once, over every subscriber: a thousand
+/// subscribers of one feed do not open a thousand connections at once.
+const CONCURRENT: usize = 32;
+
+/// A subscription's key: the feed's route and the callback.
+type Key = (String, String);
+
+/// The built-in hub.
+pub struct Hub {
+    settings: Settings,
+    /// The snapshot served: what `hub.topic` must name a feed of.
+    snapshots: Arc<ArcSwap<Snapshot>>,
+    /// The site's public URL prefix, as links use it: topics are its feeds' URLs.
+    base_url: Arc<ArcSwap<String>>,
+    client: reqwest::Client,
+    subscriptions: Mutex<BTreeMap<Key, Subscription>>,
+    /// Where subscriptions are kept; `None` when they are in memory only.
+    store: Mutex<Option<SubscriptionStore>>,
+    /// Why subscriptions are in memory only, for `/healthz`.
+    problem: Mutex<Option<String>>,
+    /// The newest change of a feed waiting for each subscriber, and whether a task is
+    /// delivering to it: a change that comes before the one waiting was sent replaces it.
+    queued: Mutex<HashMap<Key, Slot>>,
+    permits: Semaphore,
+    counters: Arc<Counters>,
+}
+
+#[derive(Default)]
+struct Slot {
+    newest: Option<Arc<Topic>>,
+    running: bool,
+}
+
+/// A subscription request, read from its form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Asked {
+    subscribe: bool,
+    /// The topic's route.
+    route: String,
+    /// The topic as the subscriber wrote it, for the verification.
+    topic: String,
+    callback: url::Url,
+    lease: Duration,
+    secret: Option<String>,
+}
+
+/// What became of a delivery.
+enum Pushed {
+    Done,
+    /// `410 Gone`: the subscriber wants no more.
+    Gone,
+    Failed(String),
+}
+
+impl Hub {
+    /// The hub, with the subscriptions of the database at `db` whose lease has not
+    /// ended; in memory only (and `problem` says why) when `degraded` names why the
+    /// ledger is not written or the database cannot be opened.
+    pub fn new(
+        settings: Settings,
+        db: &std::path::Path,
+        degraded: Option<String>,
+        snapshots: Arc<ArcSwap<Snapshot>>,
+        base_url: Arc<ArcSwap<String>>,
+        counters: Arc<Counters>,
+    ) -> Result<Hub, reqwest::Error> {
+        let client =
+            net::callback_client(settings.retry.timeout, settings.allow_private_callbacks)?;
+        let now = Utc::now();
+        let (store, problem, loaded) = match degraded {
+            Some(why) => (None, Some(why), Vec::new()),
+            None => match SubscriptionStore::open(db).and_then(|store| {
+                let loaded = store.load(now)?;
+                Ok((store, loaded))
+            }) {
+                Ok((store, loaded)) => (Some(store), None, loaded),
+                Err(err) => {
+                    tracing::error!(error = %err, "WebSub subscriptions are kept in memory only");
+                    (None, Some(err.to_string()), Vec::new())
+                }
+            },
+        };
+        let subscriptions: BTreeMap<Key, Subscription> = loaded
+            .into_iter()
+            .map(|s| ((s.topic.clone(), s.callback.clone()), s))
+            .collect();
+        counters.set_subscriptions(subscriptions.len());
+        Ok(Hub {
+            settings,
+            snapshots,
+            base_url,
+            client,
+            subscriptions: Mutex::new(subscriptions),
+            store: Mutex::new(store),
+            problem: Mutex::new(problem),
+            queued: Mutex::new(HashMap::new()),
+            permits: Semaphore::new(CONCURRENT),
+            counters,
+        })
+    }
+
+    /// Answers a request to `/websub`: `202` for a subscription request that reads
+    /// well (its verification follows in a task), `400` with the reason otherwise.
+    pub async fn respond(
+        self: &Arc<Self>,
+        req: Request<hyper::body::Incoming>,
+    ) -> Response<Full<Bytes>> {
+        if req.method() != Method::POST {
+            let mut response = text(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "the WebSub hub takes POST requests (hub.mode=subscribe or unsubscribe)",
+            );
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return response;
+        }
+        let form_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_none_or(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if !form_type {
+            return text(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "send the request as application/x-www-form-urlencoded",
+            );
+        }
+        let body = match Limited::new(req.into_body(), MAX_REQUEST).collect().await {
+            Ok(body) => body.to_bytes(),
+            Err(_) => {
+                return text(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    &format!("the request body is over {MAX_REQUEST} bytes, or was cut off"),
+                )
+            }
+        };
+        let request = match self.read(&body).await {
+            Ok(request) => request,
+            Err(reason) => return text(StatusCode::BAD_REQUEST, &reason),
+        };
+        let hub = Arc::clone(self);
+        tokio::spawn(async move { hub.verify(request).await });
+        text(
+            StatusCode::ACCEPTED,
+            "accepted; the callback gets a GET with hub.challenge to confirm",
+        )
+    }
+
+    /// Reads and checks a subscription request's form.
+    async fn read(&self, body: &[u8]) -> Result<Asked, String> {
+        let mut fields: HashMap<String, String> = HashMap::new();
+        for (name, value) in url::form_urlencoded::parse(body) {
+            fields
+                .entry(name.into_owned())
+                .or_insert(value.into_owned());
+        }
+        let field = |name: &str| fields.get(name).map(String::as_str);
+        let subscribe = match field("hub.mode") {
+            Some("subscribe") => true,
+            Some("unsubscribe") => false,
+            Some(other) => {
+                return Err(format!(
+                    "hub.mode: `{other}` is not a mode of this hub; send subscribe or unsubscribe"
+                ))
+            }
+            None => return Err("hub.mode is missing; send subscribe or unsubscribe".into()),
+        };
+        let topic = field("hub.topic")
+            .ok_or("hub.topic is missing; send the URL of one of this site's feeds")?;
+        let route = self.route_of(topic).ok_or_else(|| {
+            format!(
+                "hub.topic: {topic} is not a feed of this site; send one of its feed URLs, such as {}",
+                routes::absolute(&self.base_url.load(), "/rss.xml")
+            )
+        })?;
+        let callback = field("hub.callback")
+            .ok_or("hub.callback is missing; send the URL this hub delivers to")?;
+        if callback.len() > MAX_CALLBACK {
+            return Err(format!(
+                "hub.callback is over {MAX_CALLBACK} bytes; give a shorter URL"
+            ));
+        }
+        let callback = url::Url::parse(callback)
+            .map_err(|err| format!("hub.callback: {err}; give an absolute http or https URL"))?;
+        if let Some(reason) = net::refuse_callback(&callback, self.settings.allow_private_callbacks)
+        {
+            return Err(reason);
+        }
+        if let (false, Some(url::Host::Domain(host))) =
+            (self.settings.allow_private_callbacks, callback.host())
+        {
+            let port = callback.port_or_known_default().unwrap_or(443);
+            let addrs: Vec<IpAddr> = tokio::net::lookup_host((host, port))
+                .await
+                .map_err(|err| format!("hub.callback: cannot resolve {host}: {err}"))?
+                .map(|addr| addr.ip())
+                .collect();
+            if let Some(reason) = net::refuse_resolved(host, &addrs, false) {
+                return Err(reason);
+            }
+        }
+        let lease =
+            match field("hub.lease_seconds") {
+                None | Some("") => self.settings.lease,
+                Some(text) => Duration::from_secs(text.trim().parse().map_err(|_| {
+                    format!("hub.lease_seconds: `{text}` is not a number of seconds")
+                })?),
+            };
+        let lease = lease.clamp(self.settings.min_lease, self.settings.lease);
+        let secret = match field("hub.secret") {
+            None | Some("") => None,
+            Some(secret) if secret.len() >= MAX_SECRET => {
+                return Err(format!(
+                    "hub.secret is {} bytes; it must be shorter than {MAX_SECRET}",
+                    secret.len()
+                ))
+            }
+            Some(secret) => Some(secret.to_string()),
+        };
+        Ok(Asked {
+            subscribe,
+            route,
+            topic: topic.to_string(),
+            callback,
+            lease,
+            secret,
+        })
+    }
+
+    /// The route of `topic` when it is the URL of one of the site's feeds, in a format
+    /// it publishes, as its feeds link to themselves (no alias, no query).
+    fn route_of(&self, topic: &str) -> Option<String> {
+        let route = topic.strip_prefix(self.base_url.load().as_str())?;
+        super::is_feed_route(&self.snapshots.load(), route).then(|| route.to_string())
+    }
+
+    /// Verifies the intent of `request` (section 5.3): a GET to its callback carrying a
+    /// random challenge, which must come back as the whole body of a 2xx answer. Only
+    /// then is the subscription made, renewed or ended.
+    async fn verify(self: Arc<Self>, request: Asked) {
+        let challenge = match challenge() {
+            Ok(challenge) => challenge,
+            Err(err) => {
+                tracing::error!("cannot make a WebSub challenge: {err}; the request is dropped");
+                return;
+            }
+        };
+        let mode = if request.subscribe {
+            "subscribe"
+        } else {
+            "unsubscribe"
+        };
+        let mut url = request.callback.clone();
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("hub.mode", mode)
+                .append_pair("hub.topic", &request.topic)
+                .append_pair("hub.challenge", &challenge);
+            if request.subscribe {
+                query.append_pair("hub.lease_seconds", &request.lease.as_secs().to_string());
+            }
+        }
+        let answered = {
+            let _permit = self.permits.acquire().await;
+            self.ask(&url, &challenge).await
+        };
+        let callback = request.callback.as_str();
+        if let Err(reason) = answered {
+            self.counters
+                .verifications_failed
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::info!(
+                callback,
+                topic = request.topic,
+                "WebSub {mode} not verified: {reason}"
+            );
+            return;
+        }
+        if request.subscribe {
+            let subscription = Subscription {
+                topic: request.route,
+                callback: callback.to_string(),
+                secret: request.secret,
+                expires: Utc::now()
+                    + chrono::Duration::from_std(request.lease)
+                        .unwrap_or(chrono::Duration::days(10)),
+            };
+            tracing::info!(
+                callback,
+                topic = request.topic,
+                lease_seconds = request.lease.as_secs(),
+                "WebSub subscription verified"
+            );
+            self.keep(subscription);
+        } else {
+            tracing::info!(callback, topic = request.topic, "WebSub unsubscribed");
+            self.forget(&(request.route, callback.to_string()));
+        }
+        // Counted once done: a count seen means the subscription is there (or gone).
+        self.counters
+            .verifications_ok
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The GET of a verification: `Ok` when the callback answered 2xx with exactly
+    /// `challenge`.
+    async fn ask(&self, url: &url::Url, challenge: &str) -> Result<(), String> {
+        if let Some(reason) = net::refuse_callback(url, self.settings.allow_private_callbacks) {
+            return Err(reason);
+        }
+        let mut response = self
+            .client
+            .get(url.as_str())
+            .send()
+            .await
+            .map_err(|err| describe(&err, &self.settings.retry))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("the callback answered {status}"));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|err| describe(&err, &self.settings.retry))?
+        {
+            body.extend_from_slice(&chunk);
+            if body.len() > MAX_CHALLENGE_ANSWER {
+                break;
+            }
+        }
+        if body != challenge.as_bytes() {
+            return Err("the callback did not answer with the challenge".into());
+        }
+        Ok(())
+    }
+
+    /// Adds or renews `subscription`, in memory and in the database.
+    fn keep(&self, subscription: Subscription) {
+        let key = (subscription.topic.clone(), subscription.callback.clone());
+        self.write(|store| store.put(&subscription));
+        let mut subscriptions = lock(&self.subscriptions);
+        subscriptions.insert(key, subscription);
+        self.counters.set_subscriptions(subscriptions.len());
+    }
+
+    /// Ends the subscription of `key`, in memory and in the database.
+    fn forget(&self, key: &Key) {
+        self.write(|store| store.remove(&key.0, &key.1));
+        let mut subscriptions = lock(&self.subscriptions);
+        subscriptions.remove(key);
+        self.counters.set_subscriptions(subscriptions.len());
+    }
+
+    /// Drops every subscription whose lease has ended by `now`.
+    pub fn purge(&self, now: DateTime<Utc>) {
+        self.write(|store| store.remove_expired(now).map(|_| ()));
+        let mut subscriptions = lock(&self.subscriptions);
+        let before = subscriptions.len();
+        subscriptions.retain(|_, s| s.expires > now);
+        if subscriptions.len() < before {
+            tracing::info!(
+                "{} WebSub subscriptions ended with their lease",
+                before - subscriptions.len()
+            );
+        }
+        self.counters.set_subscriptions(subscriptions.len());
+    }
+
+    /// One write to the database; a failure leaves the subscriptions in memory only.
+    /// A write is one row in WAL mode: short enough to make on the task that asks.
+    fn write(
+        &self,
+        change: impl FnOnce(&SubscriptionStore) -> Result<(), crate::state::StateError>,
+    ) {
+        let mut store = lock(&self.store);
+        let Some(open) = store.as_ref() else {
+            return;
+        };
+        if let Err(err) = change(open) {
+            tracing::error!(error = %err, "WebSub subscriptions are kept in memory only");
+            *store = None;
+            *lock(&self.problem) = Some(err.to_string());
+        }
+    }
+
+    /// Why subscriptions are kept in memory only, if they are.
+    pub fn problem(&self) -> Option<String> {
+        lock(&self.problem).clone()
+    }
+
+    /// Queues `topic`'s new body for each of its subscribers, and starts a delivery
+    /// task for each that has none running. A body still waiting is replaced: a
+    /// subscriber gets the newest, not every one in between.
+    pub fn deliver(self: &Arc<Self>, topic: Arc<Topic>) {
+        let now = Utc::now();
+        let callbacks: Vec<Key> = lock(&self.subscriptions)
+            .range((topic.route.clone(), String::new())..)
+            .take_while(|((route, _), _)| *route == topic.route)
+            .filter(|(_, s)| s.expires > now)
+            .map(|(key, _)| key.clone())
+            .collect();
+        let mut queued = lock(&self.queued);
+        for key in callbacks {
+            let slot = queued.entry(key.clone()).or_default();
+            slot.newest = Some(Arc::clone(&topic));
+            if !slot.running {
+                slot.running = true;
+                let hub = Arc::clone(self);
+                tokio::spawn(async move { hub.deliveries(key).await });
+            }
+        }
+    }
+
+    /// Delivers to one subscriber until nothing is queued for it: each body with its
+    /// retries, a newer body taking the place of one still being retried.
+    async fn deliveries(self: Arc<Self>, key: Key) {
+        let retry = self.settings.retry.clone();
+        let mut current: Option<Arc<Topic>> = None;
+        let mut tries = 0;
+        loop {
+            {
+                let mut queued = lock(&self.queued);
+                let slot = queued.entry(key.clone()).or_default();
+                if let Some(newer) = slot.newest.take() {
+                    current = Some(newer);
+                    tries = 0;
+                } else if current.is_none() {
+                    queued.remove(&key);
+                    return;
+                }
+            }
+            let Some(topic) = current.clone() else {
+                continue;
+            };
+            let subscription = lock(&self.subscriptions).get(&key).cloned();
+            let Some(subscription) = subscription.filter(|s| s.expires > Utc::now()) else {
+                // Unsubscribed or expired meanwhile: whatever is queued goes nowhere.
+                current = None;
+                lock(&self.queued).entry(key.clone()).or_default().newest = None;
+                continue;
+            };
+            let pushed = {
+                let _permit = self.permits.acquire().await;
+                self.push(&subscription, &topic).await
+            };
+            tries += 1;
+            match pushed {
+                Pushed::Done => {
+                    self.counters.delivered();
+                    current = None;
+                }
+                Pushed::Gone => {
+                    tracing::info!(
+                        callback = key.1,
+                        topic = topic.url,
+                        "the callback answered 410 Gone; its subscription ends"
+                    );
+                    self.forget(&key);
+                    current = None;
+                }
+                Pushed::Failed(reason) => {
+                    self.counters
+                        .delivery_failures
+                        .fetch_add(1, Ordering::Relaxed);
+                    match retry.delays.get(tries - 1) {
+                        Some(wait) => {
+                            tracing::warn!(
+                                callback = key.1,
+                                topic = topic.url,
+                                "WebSub delivery failed ({reason}); trying again in {:?}",
+                                wait
+                            );
+                            tokio::time::sleep(*wait).await;
+                        }
+                        None => {
+                            tracing::warn!(
+                                callback = key.1,
+                                topic = topic.url,
+                                "WebSub delivery failed ({reason}); given up after {tries} tries"
+                            );
+                            self.counters.delivery_given_up();
+                            current = None;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One delivery (section 7): the feed's body as `GET` serves it, its content type,
+    /// the hub and self links, and the signature when the subscriber gave a secret.
+    async fn push(&self, subscription: &Subscription, topic: &Topic) -> Pushed {
+        let Ok(url) = url::Url::parse(&subscription.callback) else {
+            return Pushed::Failed("the callback is not a URL".into());
+        };
+        if let Some(reason) = net::refuse_callback(&url, self.settings.allow_private_callbacks) {
+            return Pushed::Failed(reason);
+        }
+        let hub_url = routes::absolute(&self.base_url.load(), routes::WEBSUB);
+        let mut request = self
+            .client
+            .post(url.as_str())
+            .header(header::CONTENT_TYPE, topic.content_type)
+            .header(header::LINK, link_header(&[hub_url], &topic.url));
+        if let Some(secret) = &subscription.secret {
+            request = request.header("X-Hub-Signature", signature(secret, &topic.body));
+        }
+        match request.body(topic.body.clone()).send().await {
+            Ok(response) if response.status().is_success() => Pushed::Done,
+            Ok(response) if response.status() == StatusCode::GONE => Pushed::Gone,
+            Ok(response) => Pushed::Failed(format!("the callback answered {}", response.status())),
+            Err(err) => Pushed::Failed(describe(&err, &self.settings.retry)),
+        }
+    }
+
+    /// The routes of the feeds someone subscribed to.
+    pub fn topics(&self) -> std::collections::BTreeSet<String> {
+        lock(&self.subscriptions)
+            .keys()
+            .map(|(route, _)| route.clone())
+            .collect()
+    }
+
+    /// The subscriptions, for `/healthz`: how many.
+    pub fn count(&self) -> usize {
+        lock(&self.subscriptions).len()
+    }
+}
+
+/// `sha256=` and the hex HMAC-SHA256 of `body` keyed with `secret` (section 8).
+pub fn signature(secret: &str, body: &[u8]) -> String {
+    // HMAC takes a key of any length: `new_from_slice` cannot fail for it.
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(body);
+    format!("sha256={}", hex(&mac.finalize().into_bytes()))
+}
+
+/// A fresh random challenge: 32 bytes from the system's generator, in hex.
+fn challenge() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes)?;
+    Ok(hex(&bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+/// What went wrong with a request, in a few words for the log.
+fn describe(err: &reqwest::Error, retry: &Retry) -> String {
+    if err.is_timeout() {
+        format!("no answer within {:?}", retry.timeout)
+    } else if err.is_connect() {
+        let cause = std::error::Error::source(err)
+            .map(|source| format!(": {source}"))
+            .unwrap_or_default();
+        format!("cannot connect{cause}")
+    } else {
+        err.to_string()
+    }
+}
+
+fn text(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(format!("{message}\n"))));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these leaves plain maps behind: still usable.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signature_is_the_hex_hmac_sha256_of_the_body() {
+        // RFC 4231, test case 2.
+        assert_eq!(
+            signature("Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn a_challenge_is_64_hex_digits_and_new_each_time() {
+        let (a, b) = (challenge().unwrap(), challenge().unwrap());
+        assert_eq!(a.len(), 64);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+}
