@@ -94,6 +94,41 @@ pub fn links(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::feed::fixtures::{post, site, site_feed};
+    use crate::feed::{render_archive, render_feed};
+
+    #[test]
+    fn the_newest_page_links_the_newest_archive_and_names_the_hubs_archives_do_not() {
+        let a = post("a", "A", "2021-06-06T08:09:00+00:00").build();
+        let feed = FeedInfo {
+            archives: 3,
+            ..site_feed(&[&a])
+        };
+        let mut site = site();
+        site.channel.hubs = vec!["https://news.example.com/websub".into()];
+        for format in [Format::Rss, Format::Atom, Format::Json] {
+            let current = render_feed(format, &site, &feed, &[&a]);
+            let newest = render_archive(format, &site, &feed, &[&a], 3);
+            let first = render_archive(format, &site, &feed, &[&a], 1);
+            let ext = format.archive_extension();
+            let url = |n: usize| format!("https://news.example.com/archive/{n}.{ext}");
+            assert!(current.contains(&url(3)), "{current}");
+            assert!(!current.contains("fh:archive"), "{current}");
+            assert!(!current.contains("\"archive\": true"), "{current}");
+            assert!(
+                current.contains("https://news.example.com/websub"),
+                "{current}"
+            );
+            assert!(!newest.contains(&url(4)), "{newest}");
+            assert!(newest.contains(&url(2)), "{newest}");
+            assert!(
+                !newest.contains("websub"),
+                "an archive is no topic: {newest}"
+            );
+            assert!(!first.contains(&url(0)), "{first}");
+            assert!(first.contains(&url(2)), "{first}");
+        }
+    }
 
     #[test]
     fn archives_count_from_the_oldest_post_and_leave_the_newest_page_out() {

@@ -282,25 +282,4 @@ mod tests {
             render(&site(), &feed, &[&b, &a], Document::Archive(2))
         );
     }
-
-    #[test]
-    fn the_newest_page_links_the_newest_archive_and_the_newest_archive_no_next() {
-        let a = post("a", "A", "2021-06-06T08:09:00+00:00").build();
-        let feed = crate::feed::FeedInfo {
-            archives: 3,
-            ..site_feed(&[&a])
-        };
-        let current = super::render(&site(), &feed, &[&a], Document::Subscription);
-        let newest = super::render(&site(), &feed, &[&a], Document::Archive(3));
-        let first = super::render(&site(), &feed, &[&a], Document::Archive(1));
-        let ext = "atom";
-        let url = |n: usize| format!("https://news.example.com/archive/{n}.{ext}");
-        assert!(current.contains(&url(3)), "{current}");
-        assert!(!current.contains("fh:archive"), "{current}");
-        assert!(!current.contains("\"archive\": true"), "{current}");
-        assert!(!newest.contains(&url(4)), "{newest}");
-        assert!(newest.contains(&url(2)), "{newest}");
-        assert!(!first.contains(&url(0)), "{first}");
-        assert!(first.contains(&url(2)), "{first}");
-    }
 }
