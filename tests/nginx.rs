@@ -246,14 +246,6 @@ fn replica_site() -> tempfile::TempDir {
     dir
 }
 
-async fn serve(folder: &Path) -> Daemon {
-    let mut command = Daemon::command();
-    command
-        .args(["--listen", "127.0.0.1:0", "--config"])
-        .arg(folder.join("config.toml"));
-    Daemon::spawn(command).await
-}
-
 #[tokio::test]
 async fn nginx_caches_revalidates_keeps_encodings_apart_and_shows_a_new_post_within_max_age() {
     let Some(binary) = nginx_binary() else {
@@ -265,8 +257,8 @@ async fn nginx_caches_revalidates_keeps_encodings_apart_and_shows_a_new_post_wit
         return;
     };
     let site = replica_site();
-    let a = serve(&site.path().join("a")).await;
-    let b = serve(&site.path().join("b")).await;
+    let a = Daemon::serve_folder(&site.path().join("a")).await;
+    let b = Daemon::serve_folder(&site.path().join("b")).await;
     let nginx_dir = tempfile::tempdir().unwrap();
     let proxy = nginx(&binary, [a.addr, b.addr], nginx_dir.path()).await;
 

@@ -372,15 +372,6 @@ async fn crawl(addr: std::net::SocketAddr, also: &[&str]) -> BTreeMap<String, An
     seen
 }
 
-/// A replica: `dropfeed serve` with the config in `folder`.
-async fn serve(folder: &Path) -> Daemon {
-    let mut command = Daemon::command();
-    command
-        .args(["--listen", "127.0.0.1:0", "--config"])
-        .arg(folder.join("config.toml"));
-    Daemon::spawn(command).await
-}
-
 /// Waits until both replicas' site feed passes `ok` and is served compressed: both
 /// have published the change, and compressed what it changed (a publish swaps in the
 /// identity bodies first).
@@ -449,8 +440,8 @@ fn header<'a>(answer: &'a Answer, name: &str) -> &'a str {
 async fn two_serve_processes_on_one_folder_answer_every_route_alike() {
     let site = replicated_site();
     let posts: PathBuf = site.path().join("posts");
-    let a = serve(&site.path().join("a")).await;
-    let b = serve(&site.path().join("b")).await;
+    let a = Daemon::serve_folder(&site.path().join("a")).await;
+    let b = Daemon::serve_folder(&site.path().join("b")).await;
     let replicas = [&a, &b];
     let start = compare("at start", &replicas, &[]).await;
     // The crawl reached every kind of route: feeds of the site, a category, an author

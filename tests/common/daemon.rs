@@ -33,6 +33,16 @@ impl Daemon {
         command
     }
 
+    /// `dropfeed serve` on a free loopback port with the `config.toml` in `folder` (a
+    /// replica), once it listens.
+    pub async fn serve_folder(folder: &std::path::Path) -> Daemon {
+        let mut command = Daemon::command();
+        command
+            .args(["--listen", "127.0.0.1:0", "--config"])
+            .arg(folder.join("config.toml"));
+        Daemon::spawn(command).await
+    }
+
     /// Spawns `command` (see [`Daemon::command`]) and waits until it listens.
     pub async fn spawn(mut command: Command) -> Daemon {
         let mut child = command.spawn().unwrap();
