@@ -845,3 +845,75 @@ async fn changes_that_come_while_a_delivery_is_in_flight_are_sent_once_as_the_ne
     assert!(!posts[0].text().contains("Hail expected"));
     site.stop().await;
 }
+
+/// The subscriber in `contrib/` (README, "WebSub (push)") as a newcomer runs it: it
+/// subscribes to a category feed, answers the verification, and prints the push of a
+/// post dropped afterwards with its signature checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_contrib_subscriber_gets_a_signed_push_of_a_dropped_post() {
+    let site = site_with(CONFIG).await;
+    // A free port for its callback: bound, read, then let go for the script to take.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = KilledOnDrop(
+        std::process::Command::new("python3")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/contrib/websub-subscriber"
+            ))
+            .args(["--port", &port.to_string(), "--secret", "change-me"])
+            .args(["--hub", &site.url("/websub")])
+            .args(["--topic", &site.url("/categories/transit/rss.xml")])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs contrib/websub-subscriber"),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let kept = Arc::clone(&lines);
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            kept.lock().unwrap().push(line);
+        }
+    });
+    let printed = |text: &'static str| {
+        let lines = Arc::clone(&lines);
+        async move {
+            wait_until(PATIENCE, text, || async {
+                let lines = lines.lock().unwrap().clone();
+                match lines.iter().find(|line| line.contains(text)) {
+                    Some(line) => Ok(line.clone()),
+                    None => Err(lines.join("\n")),
+                }
+            })
+            .await
+        }
+    };
+    printed("subscribe: 202 Accepted").await;
+    printed("verification of intent: subscribe, lease 864000 s").await;
+    site.health_shows("subscriptions", 1.into(), "the subscriber verified")
+        .await;
+    drop_post(&site, "frost.txt", "Frost warning for the valley tonight.");
+    let push = printed("push:").await;
+    assert!(
+        push.ends_with("signature ok; newest: Frost, Night bus"),
+        "{push}"
+    );
+}
+
+/// A child process that is stopped when the test ends, passed or failed.
+struct KilledOnDrop(std::process::Child);
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
