@@ -102,7 +102,7 @@ fn private_refusal(host: &str) -> String {
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped().or_else(|| embedded_v4(v6)) {
             Some(v4) => is_public_v4(v4),
             None => is_public_v6(v6),
         },
@@ -123,6 +123,20 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || this_network)
 }
 
+/// The IPv4 address a NAT64 (`64:ff9b::/96`, RFC 6052) or 6to4 (`2002::/16`, RFC 3056)
+/// address carries: through a translator or relay, it is that IPv4 host that is reached.
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let o = ip.octets();
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        Some(Ipv4Addr::new(o[12], o[13], o[14], o[15]))
+    } else if s[0] == 0x2002 {
+        Some(Ipv4Addr::new(o[2], o[3], o[4], o[5]))
+    } else {
+        None
+    }
+}
+
 fn is_public_v6(ip: Ipv6Addr) -> bool {
     let first = ip.segments()[0];
     let unique_local = first & 0xfe00 == 0xfc00;
@@ -130,7 +144,10 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
     // ::a.b.c.d, the deprecated IPv4-compatible form, reaches the IPv4 address on some
     // stacks.
     let compatible = ip.segments()[..6].iter().all(|s| *s == 0);
+    // 64:ff9b:1::/48 is NAT64 for local networks (RFC 8215).
+    let local_nat64 = ip.segments()[..3] == [0x64, 0xff9b, 1];
     !(ip.is_loopback()
+        || local_nat64
         || ip.is_unspecified()
         || ip.is_multicast()
         || unique_local
@@ -171,6 +188,11 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
             "::127.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a00:1",
+            "64:ff9b:1::808:808",
+            "2002:7f00:1::1",
+            "2002:c0a8:101::1",
         ] {
             assert!(!public(ip), "{ip} taken as public");
         }
@@ -185,6 +207,8 @@ mod tests {
             "8.8.8.8",
             "2606:4700::1111",
             "::ffff:93.184.216.34",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
         ] {
             assert!(public(ip), "{ip} taken as private");
         }
