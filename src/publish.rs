@@ -1232,7 +1232,8 @@ mod tests {
              [posts]\ndir = \"elsewhere\"\nrescan_secs = 5\ndebounce_ms = 9\nmax_bytes = 10\n\n\
              [state]\ndb = \"other.db\"\nremember_removed_days = 1\n\n\
              [server]\nlisten = \"127.0.0.1:9\"\nheader_timeout_secs = 1\nidle_timeout_secs = 1\n\
-             max_connections = 1\nmax_streams = 1\n",
+             max_connections = 1\nmax_streams = 1\n\n\
+             [websub]\nhubs = [\"https://hub.example.org/\"]\nallow_private_callbacks = true\n",
             &path,
         )
         .unwrap();
@@ -1249,6 +1250,7 @@ mod tests {
                 "server.idle_timeout_secs",
                 "server.max_connections",
                 "server.max_streams",
+                "websub",
             ]
         );
         assert_eq!(applied.site.title, "After");
@@ -1260,6 +1262,7 @@ mod tests {
         assert_eq!(applied.remember_removed_days, 7);
         assert_eq!(applied.listen, running.listen);
         assert_eq!(applied.server, running.server);
+        assert_eq!(applied.websub, running.websub);
     }
 
     /// A reload reads a config that leaves `base_url` unset again: links must keep
