@@ -429,6 +429,49 @@ async fn sighup_applies_a_changed_config_without_dropping_connections() {
     assert!(body.contains("<title>After</title>"), "{body}");
 }
 
+/// WebSub discovery after a reload that moves the site: the `Link` header names the hub
+/// at the new address, as the feed's body does (section 4: both say the same).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_with_a_new_base_url_moves_the_hub_in_the_link_header_as_in_the_body() {
+    let before = "[site]\nbase_url = \"https://old.example.com\"\n\n[posts]\nrescan_secs = 0\n";
+    let dir = folder(before, POSTS);
+    let daemon = start(dir.path(), None).await;
+    let link = || async {
+        let response = reqwest::get(format!("http://{}/rss.xml", daemon.addr))
+            .await
+            .unwrap();
+        let link = response.headers()["link"].to_str().unwrap().to_string();
+        (link, response.text().await.unwrap())
+    };
+    assert_eq!(
+        link().await.0,
+        "<https://old.example.com/websub>; rel=\"hub\", <https://old.example.com/rss.xml>; rel=\"self\""
+    );
+    std::fs::write(
+        dir.path().join("config.toml"),
+        before.replace("old.example.com", "new.example.com"),
+    )
+    .unwrap();
+    daemon.signal(libc::SIGHUP);
+    let (header, body) = wait_until(PATIENCE, "the feed at the new address", || async {
+        let (header, body) = link().await;
+        if body.contains("https://new.example.com/rss.xml") {
+            Ok((header, body))
+        } else {
+            Err(body)
+        }
+    })
+    .await;
+    assert!(
+        body.contains(r#"<atom:link href="https://new.example.com/websub" rel="hub"/>"#),
+        "{body}"
+    );
+    assert_eq!(
+        header,
+        "<https://new.example.com/websub>; rel=\"hub\", <https://new.example.com/rss.xml>; rel=\"self\""
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_with_a_config_that_does_not_parse_keeps_the_running_one() {
     let dir = folder(TITLED, POSTS);

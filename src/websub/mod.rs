@@ -116,8 +116,10 @@ pub struct WebSub {
     hub: Option<Arc<Hub>>,
     pinger: Option<Arc<Pinger>>,
     pub counters: Arc<Counters>,
-    /// Every hub the feeds name, for the `Link` header of each feed response.
-    hubs: Vec<String>,
+    /// The external hubs the feeds name, for the `Link` header of each feed response.
+    external: Vec<String>,
+    /// Whether the feeds name the built-in hub too, at `{base_url}/websub`.
+    builtin: bool,
     base_url: Arc<ArcSwap<String>>,
     changes: mpsc::UnboundedSender<Change>,
     /// Taken by [`WebSub::spawn`].
@@ -179,7 +181,8 @@ impl WebSub {
             hub,
             pinger,
             counters,
-            hubs: config.site.channel.hubs.clone(),
+            external: settings.hubs.clone(),
+            builtin: settings.builtin,
             base_url,
             changes,
             pending: Mutex::new(Some(pending)),
@@ -289,11 +292,18 @@ impl WebSub {
     /// The `Link` header of a response for `route` (section 4: discovery also by HTTP
     /// header): the hubs and the feed's own URL, when `route` is a feed.
     pub fn link(&self, snapshot: &Snapshot, route: &str) -> Option<HeaderValue> {
-        if self.hubs.is_empty() || !is_feed_route(snapshot, route) {
+        if !is_feed_route(snapshot, route) {
             return None;
         }
-        let own = routes::absolute(&self.base_url.load(), route);
-        HeaderValue::from_str(&link_header(&self.hubs, &own)).ok()
+        // Named from the base URL of now, as the feed's body names them
+        // (`Config::name_hubs`): a reload may have changed it.
+        let base_url = self.base_url.load();
+        let mut hubs = self.external.clone();
+        if self.builtin {
+            hubs.push(routes::absolute(&base_url, routes::WEBSUB));
+        }
+        let own = routes::absolute(&base_url, route);
+        HeaderValue::from_str(&link_header(&hubs, &own)).ok()
     }
 
     /// WebSub's part of `/healthz`.

@@ -110,25 +110,37 @@ pub fn is_public(ip: IpAddr) -> bool {
 }
 
 fn is_public_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
+    let [a, b, c, _] = ip.octets();
     let cgnat = a == 100 && (64..128).contains(&b);
     // 0.0.0.0/8 is "this network": connecting to 0.0.0.0 reaches the local machine.
     let this_network = a == 0;
+    // RFC 6890's other ranges that are not global: IETF protocol assignments
+    // (192.0.0/24), benchmarking (198.18/15), documentation, and reserved (240/4).
+    let protocol = a == 192 && b == 0 && c == 0;
+    let benchmarking = a == 198 && (b == 18 || b == 19);
+    let documentation = matches!((a, b, c), (192, 0, 2) | (198, 51, 100) | (203, 0, 113));
+    let reserved = a >= 240;
     !(ip.is_loopback()
         || ip.is_private()
         || ip.is_link_local()
         || ip.is_broadcast()
         || ip.is_multicast()
         || cgnat
-        || this_network)
+        || this_network
+        || protocol
+        || benchmarking
+        || documentation
+        || reserved)
 }
 
-/// The IPv4 address a NAT64 (`64:ff9b::/96`, RFC 6052) or 6to4 (`2002::/16`, RFC 3056)
-/// address carries: through a translator or relay, it is that IPv4 host that is reached.
+/// The IPv4 address a NAT64 (`64:ff9b::/96`, RFC 6052), IPv4-translated
+/// (`::ffff:0:0/96`) or 6to4 (`2002::/16`, RFC 3056) address carries: through a translator or relay, it is that IPv4 host that is reached.
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let s = ip.segments();
     let o = ip.octets();
-    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+    // ::ffff:0:a.b.c.d, the IPv4-translated form (RFC 2765), as the mapped one.
+    let translated = s[..6] == [0, 0, 0, 0, 0xffff, 0];
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || translated {
         Some(Ipv4Addr::new(o[12], o[13], o[14], o[15]))
     } else if s[0] == 0x2002 {
         Some(Ipv4Addr::new(o[2], o[3], o[4], o[5]))
@@ -141,6 +153,8 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
     let first = ip.segments()[0];
     let unique_local = first & 0xfe00 == 0xfc00;
     let link_local = first & 0xffc0 == 0xfe80;
+    // fec0::/10, site-local: deprecated, still routed inside some networks.
+    let site_local = first & 0xffc0 == 0xfec0;
     // ::a.b.c.d, the deprecated IPv4-compatible form, reaches the IPv4 address on some
     // stacks.
     let compatible = ip.segments()[..6].iter().all(|s| *s == 0);
@@ -152,6 +166,7 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || ip.is_multicast()
         || unique_local
         || link_local
+        || site_local
         || compatible)
 }
 
@@ -193,6 +208,14 @@ mod tests {
             "64:ff9b:1::808:808",
             "2002:7f00:1::1",
             "2002:c0a8:101::1",
+            "::ffff:0:7f00:1",
+            "fec0::1",
+            "198.18.0.1",
+            "198.19.255.1",
+            "240.0.0.1",
+            "192.0.0.8",
+            "192.0.2.1",
+            "203.0.113.9",
         ] {
             assert!(!public(ip), "{ip} taken as public");
         }
@@ -209,6 +232,8 @@ mod tests {
             "::ffff:93.184.216.34",
             "64:ff9b::808:808",
             "2002:808:808::1",
+            "198.20.0.1",
+            "::ffff:0:808:808",
         ] {
             assert!(public(ip), "{ip} taken as private");
         }
