@@ -387,9 +387,12 @@ impl Subscribers {
         // The map is whole after any panic elsewhere: nothing in here unwinds midway.
         let mut stated = self.stated.lock().unwrap_or_else(PoisonError::into_inner);
         let held: usize = stated.values().map(Vec::len).sum();
+        // A reader of the known few is always let in: they are at most one entry each
+        // per feed, and made-up names filling the bounds must not hide Feedly's count.
+        let known = is_known_reader(&reader);
         let sum = match stated.get_mut(route) {
             Some(readers) => {
-                let room = readers.len() < MAX_READERS_PER_FEED && held < MAX_READERS;
+                let room = known || (readers.len() < MAX_READERS_PER_FEED && held < MAX_READERS);
                 match readers.iter_mut().find(|(name, _)| *name == reader) {
                     Some((_, old)) if *old == count => return,
                     Some((_, old)) => *old = count,
@@ -398,7 +401,7 @@ impl Subscribers {
                 }
                 readers.iter().map(|(_, n)| n).sum::<u64>()
             }
-            None if held < MAX_READERS => {
+            None if known || held < MAX_READERS => {
                 stated.insert(route.to_string(), vec![(reader, count)]);
                 count
             }
@@ -472,6 +475,11 @@ const KNOWN_READERS: &[(&str, &str)] = &[
     ("netvibes", "Netvibes"),
     ("feedspot", "Feedspot"),
 ];
+
+/// True for a name [`stated_subscribers`] gives a known reader.
+fn is_known_reader(reader: &str) -> bool {
+    KNOWN_READERS.iter().any(|(_, name)| *name == reader)
+}
 
 /// The reader and the subscriber count a User-Agent states (`… 123 subscribers …`):
 /// any number followed by `subscriber` or `subscribers` as a word. The reader is a
@@ -721,6 +729,23 @@ mod tests {
             .filter(|l| l.starts_with("dropfeed_feed_subscribers{"))
             .count();
         assert_eq!(feeds, MAX_READERS - MAX_READERS_PER_FEED + 1);
+
+        // Made-up names filling every bound never keep a known reader's count out.
+        subscribers.note(
+            "/rss.xml",
+            b"Feedly/1.0 (+http://www.feedly.com/fetcher.html; 500 subscribers)",
+        );
+        subscribers.note(
+            "/new.xml",
+            b"Mozilla/5.0 (compatible; Inoreader/1.0; 7 subscribers)",
+        );
+        let report = subscribers.report();
+        assert_eq!(report.feeds["/rss.xml"].readers["Feedly"], 500);
+        assert_eq!(report.feeds["/new.xml"].readers["Inoreader"], 7);
+        subscribers.note("/rss.xml", b"Bot999/1.0 (1 subscribers)");
+        assert!(!subscribers.report().feeds["/rss.xml"]
+            .readers
+            .contains_key("Bot999"));
     }
 
     #[test]

@@ -292,10 +292,17 @@ pub fn answer_measured<B>(
     let status = response.status();
     metrics.record_request(kind, status.as_u16(), coding, bytes);
     // An archive is fetched by the readers of its feed: what they state counts there.
-    let subscribed = kind == RouteKind::Feed && routes::FeedKey::of_archive(path).is_none();
-    if subscribed && matches!(status, StatusCode::OK | StatusCode::NOT_MODIFIED) {
-        if let (Some(ua), Some(route)) = (req.headers().get(header::USER_AGENT), route_of(path)) {
-            metrics.subscribers().note(&route, ua.as_bytes());
+    // The route as answered (percent-decoded), so `/archive/%31.rss` is an archive too.
+    let route = route_of(path);
+    let archive = route
+        .as_deref()
+        .is_some_and(|route| routes::FeedKey::of_archive(route).is_some());
+    if kind == RouteKind::Feed
+        && !archive
+        && matches!(status, StatusCode::OK | StatusCode::NOT_MODIFIED)
+    {
+        if let (Some(ua), Some(route)) = (req.headers().get(header::USER_AGENT), &route) {
+            metrics.subscribers().note(route, ua.as_bytes());
         }
     }
     response

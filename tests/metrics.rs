@@ -308,3 +308,51 @@ async fn serve_tells_systemd_it_is_ready_reloading_and_stopping() {
     assert_eq!(stopping, "STOPPING=1");
     assert!(daemon.exited().await.success());
 }
+
+/// An archive is fetched by its feed's readers: what they state never makes an archive a
+/// feed of its own on `/metrics`, however its path is spelled (`%31` is `1`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stated_count_on_an_archive_spelled_with_escapes_counts_for_no_feed() {
+    let config = format!("{CONFIG}\n[feeds]\nitems = 1\n");
+    let posts = [
+        (
+            "a.txt",
+            article("Ann", "May 1, 2024", "Transit", "First post."),
+        ),
+        (
+            "b.txt",
+            article("Ann", "May 2, 2024", "Transit", "Second post."),
+        ),
+    ];
+    let posts: Vec<(&str, &str)> = posts.iter().map(|(p, t)| (*p, t.as_str())).collect();
+    let site = Site::serve(folder(&config, &posts)).await;
+    let feed = site.get("/rss.xml").await.text();
+    // The archive's address as the feed links it, its first digit written `%3N`.
+    let link = feed
+        .split("rel=\"prev-archive\"")
+        .next()
+        .and_then(|before| before.rsplit("href=\"").next())
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_string();
+    let path = link
+        .strip_prefix("http://127.0.0.1")
+        .unwrap_or_else(|| panic!("no prev-archive link in {feed}"));
+    let (head, number) = path.split_at(path.find("/archive/").unwrap() + "/archive/".len());
+    let escaped = format!("{head}%3{number}");
+    let got = site.get_with(&escaped, &[("user-agent", FEEDLY)]).await;
+    assert_eq!(got.status, StatusCode::OK, "{escaped}");
+    assert!(got.text().contains("First post."), "{}", got.text());
+    let health: serde_json::Value =
+        serde_json::from_slice(&site.get("/healthz").await.body).unwrap();
+    assert_eq!(health["subscribers"]["total"], 0, "{health:#}");
+    let scrape = site.scrape().await;
+    assert!(
+        !scrape
+            .samples
+            .iter()
+            .any(|s| s.metric == "dropfeed_feed_subscribers"),
+        "{:?}",
+        scrape.samples
+    );
+}
