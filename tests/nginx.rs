@@ -67,7 +67,7 @@ fn site_config(replicas: [SocketAddr; 2], addr: SocketAddr, dir: &Path) -> Strin
     for (from, to) in [
         ("127.0.0.1:8081", replicas[0].to_string()),
         ("127.0.0.1:8082", replicas[1].to_string()),
-        ("/var/cache/nginx/dropfeed", cache.display().to_string()),
+        ("/var/lib/nginx/dropfeed", cache.display().to_string()),
         ("listen 80;", format!("listen {addr};")),
     ] {
         assert!(text.contains(from), "contrib/nginx.conf has no `{from}`");
