@@ -34,6 +34,8 @@ enum Behaviour {
     Hang,
     /// Answers a verification with something other than the challenge.
     WrongChallenge,
+    /// Never answers a verification (a GET).
+    HangVerification,
     /// Holds each POST until the test lets one through ([`Peer::let_through`]).
     Gated,
 }
@@ -205,6 +207,10 @@ async fn answer(
     };
     match (method.as_str(), behaviour) {
         ("GET", Behaviour::WrongChallenge) => respond(200, "yes".into()),
+        ("GET", Behaviour::HangVerification) => {
+            std::future::pending::<()>().await;
+            respond(200, challenge)
+        }
         ("GET", _) => respond(200, challenge),
         (_, Behaviour::Status(status)) => respond(status, String::new()),
         (_, Behaviour::Gated) => {
@@ -843,6 +849,69 @@ async fn changes_that_come_while_a_delivery_is_in_flight_are_sent_once_as_the_ne
     assert_eq!(posts.len(), 2, "{posts:#?}");
     assert!(posts[0].text().contains("Frost warning"));
     assert!(!posts[0].text().contains("Hail expected"));
+    site.stop().await;
+}
+
+/// Retries as quick as ever, but a request times out only after a minute: longer than
+/// the test's patience, so a callback that hangs holds what it holds for the whole test.
+fn patient_retry() -> Retry {
+    Retry {
+        timeout: Duration::from_secs(60),
+        delays: vec![Duration::from_millis(100)],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verifications_that_hang_neither_delay_a_push_nor_queue_without_end() {
+    let site = serve_with(
+        folder(CONFIG, &[("night-bus.txt", &night_bus())]),
+        patient_retry(),
+    )
+    .await;
+    let healthy = Peer::start(Behaviour::Fine).await;
+    site.subscribe("/rss.xml", &healthy.url("/push"), &[]).await;
+    site.health_shows("subscriptions", 1.into(), "the healthy one verified")
+        .await;
+
+    // A burst of requests whose callbacks never answer the verification: as many as
+    // the hub keeps waiting, each taken...
+    let stuck = Peer::start(Behaviour::HangVerification).await;
+    for n in 0..64 {
+        site.subscribe("/rss.xml", &stuck.url(&format!("/push/{n}")), &[])
+            .await;
+    }
+    stuck.got("GET", 8, "the verifications in flight").await;
+    // ...and the one past them refused, saying when to come back.
+    let topic = site.url("/rss.xml");
+    let response = site
+        .client
+        .post(site.url("/websub"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs([
+                    ("hub.mode", "subscribe"),
+                    ("hub.topic", topic.as_str()),
+                    ("hub.callback", &stuck.url("/push/64")),
+                ])
+                .finish(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "60");
+    assert_eq!(
+        response.text().await.unwrap(),
+        "the hub has 64 subscription requests waiting for verification; send this one again in 60 seconds\n"
+    );
+
+    // The verifications hold none of the deliveries' slots.
+    drop_post(&site, "frost.txt", "Frost warning for the valley tonight.");
+    healthy
+        .pushed("Frost warning", "the push while verifications hang")
+        .await;
+    assert_eq!(site.websub_health().await["subscriptions"], 1);
     site.stop().await;
 }
 

@@ -42,9 +42,18 @@ const MAX_CALLBACK: usize = 2048;
 /// The most of a verification answer read: it should be the challenge, 64 characters.
 const MAX_CHALLENGE_ANSWER: usize = 1024;
 
-/// Deliveries (and verifications) in flight at once, over every subscriber: a thousand
-/// subscribers of one feed do not open a thousand connections at once.
+/// Deliveries in flight at once, over every subscriber: a thousand subscribers of one
+/// feed do not open a thousand connections at once.
 const CONCURRENT: usize = 32;
+
+/// Verifications in flight at once. A pool apart from the deliveries': callbacks that
+/// never answer a verification hold these for the timeout, never a delivery's slot.
+const VERIFYING: usize = 8;
+
+/// Verifications accepted and not done yet (in flight or waiting for one of the
+/// [`VERIFYING`] slots); a request past it is refused with `503` and `Retry-After`,
+/// so a burst of requests cannot queue work without end.
+const PENDING_VERIFICATIONS: usize = 64;
 
 /// A subscription's key: the feed's route and the callback.
 type Key = (String, String);
@@ -65,7 +74,12 @@ pub struct Hub {
     /// The newest change of a feed waiting for each subscriber, and whether a task is
     /// delivering to it: a change that comes before the one waiting was sent replaces it.
     queued: Mutex<HashMap<Key, Slot>>,
+    /// Delivery slots, over every subscriber.
     permits: Semaphore,
+    /// Verification slots, apart from the deliveries'.
+    verifying: Semaphore,
+    /// One permit per verification accepted and not done, held by its task.
+    pending: Arc<Semaphore>,
     counters: Arc<Counters>,
 }
 
@@ -139,6 +153,8 @@ impl Hub {
             problem: Mutex::new(problem),
             queued: Mutex::new(HashMap::new()),
             permits: Semaphore::new(CONCURRENT),
+            verifying: Semaphore::new(VERIFYING),
+            pending: Arc::new(Semaphore::new(PENDING_VERIFICATIONS)),
             counters,
         })
     }
@@ -183,12 +199,33 @@ impl Hub {
             Ok(request) => request,
             Err(reason) => return text(StatusCode::BAD_REQUEST, &reason),
         };
+        let Ok(pending) = Arc::clone(&self.pending).try_acquire_owned() else {
+            return self.busy();
+        };
         let hub = Arc::clone(self);
-        tokio::spawn(async move { hub.verify(request).await });
+        tokio::spawn(async move {
+            hub.verify(request).await;
+            drop(pending);
+        });
         text(
             StatusCode::ACCEPTED,
             "accepted; the callback gets a GET with hub.challenge to confirm",
         )
+    }
+
+    /// `503` with `Retry-After`: [`PENDING_VERIFICATIONS`] are waiting already.
+    fn busy(&self) -> Response<Full<Bytes>> {
+        let wait = self.settings.retry.timeout.as_secs().max(1);
+        let mut response = text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!(
+                "the hub has {PENDING_VERIFICATIONS} subscription requests waiting for verification; send this one again in {wait} seconds"
+            ),
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+        response
     }
 
     /// Reads and checks a subscription request's form.
@@ -307,7 +344,7 @@ impl Hub {
             }
         }
         let answered = {
-            let _permit = self.permits.acquire().await;
+            let _permit = self.verifying.acquire().await;
             self.ask(&url, &challenge).await
         };
         let callback = request.callback.as_str();
