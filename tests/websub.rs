@@ -86,7 +86,13 @@ impl Drop for Peer {
 
 impl Peer {
     async fn start(behaviour: Behaviour) -> Peer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Peer::start_on("127.0.0.1", behaviour).await
+    }
+
+    /// A peer on another loopback address (Linux routes all of 127/8 to `lo`): a host
+    /// of its own, as the hub counts hosts.
+    async fn start_on(ip: &str, behaviour: Behaviour) -> Peer {
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let gate = Arc::new(tokio::sync::Semaphore::new(0));
@@ -912,6 +918,91 @@ async fn verifications_that_hang_neither_delay_a_push_nor_queue_without_end() {
         .pushed("Frost warning", "the push while verifications hang")
         .await;
     assert_eq!(site.websub_health().await["subscriptions"], 1);
+    site.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_whose_callbacks_hang_does_not_hold_up_another_hosts_push() {
+    let site = serve_with(
+        folder(CONFIG, &[("night-bus.txt", &night_bus())]),
+        patient_retry(),
+    )
+    .await;
+    // More subscribers on one host than there are delivery slots in all.
+    let slow = Peer::start_on("127.0.0.2", Behaviour::Hang).await;
+    for n in 0..40 {
+        site.subscribe("/rss.xml", &slow.url(&format!("/push/{n}")), &[])
+            .await;
+    }
+    site.health_shows("subscriptions", 40.into(), "the slow host's verified")
+        .await;
+    drop_post(&site, "frost.txt", "Frost warning for the valley tonight.");
+    slow.got("POST", 4, "the slow host's deliveries, hanging")
+        .await;
+
+    let other = Peer::start_on("127.0.0.3", Behaviour::Fine).await;
+    site.subscribe("/rss.xml", &other.url("/push"), &[]).await;
+    site.health_shows("subscriptions", 41.into(), "the other host verified")
+        .await;
+    drop_post(&site, "hail.txt", "Hail expected by noon.");
+    other.pushed("Hail expected", "the other host's push").await;
+    // The slow host has its share of slots, not all of them.
+    assert_eq!(slow.posts().len(), 4, "{:#?}", slow.posts().len());
+    site.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_past_the_caps_get_429_naming_the_key_to_raise() {
+    let config = format!("{CONFIG}max_subscriptions = 5\nmax_per_host = 3\n");
+    let site = site_with(&config).await;
+    let one = Peer::start_on("127.0.0.1", Behaviour::Fine).await;
+    let two = Peer::start_on("127.0.0.2", Behaviour::Fine).await;
+    let three = Peer::start_on("127.0.0.3", Behaviour::Fine).await;
+    let topic = site.url("/rss.xml");
+    let ask = |callback: String| {
+        let topic = topic.clone();
+        let site = &site;
+        async move {
+            site.ask_hub(&[
+                ("hub.mode", "subscribe"),
+                ("hub.topic", topic.as_str()),
+                ("hub.callback", callback.as_str()),
+            ])
+            .await
+        }
+    };
+    for n in 0..3 {
+        site.subscribe("/rss.xml", &one.url(&format!("/push/{n}")), &[])
+            .await;
+    }
+    site.health_shows("subscriptions", 3.into(), "three on one host")
+        .await;
+    assert_eq!(
+        ask(one.url("/push/3")).await,
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            "the hub has 3 subscriptions with callbacks on 127.0.0.1, as many as it keeps for one host; unsubscribe one first (the site can raise `websub.max_per_host`)\n".into()
+        )
+    );
+    // A renewal is not one more.
+    site.subscribe("/rss.xml", &one.url("/push/0"), &[]).await;
+    for n in 0..2 {
+        site.subscribe("/rss.xml", &two.url(&format!("/push/{n}")), &[])
+            .await;
+    }
+    site.health_shows("subscriptions", 5.into(), "five in all")
+        .await;
+    assert_eq!(
+        ask(three.url("/push")).await,
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            "the hub has 5 subscriptions, as many as it keeps; try again later (the site can raise `websub.max_subscriptions`)\n".into()
+        )
+    );
+    site.health_shows("verifications_ok", 6.into(), "the renewal verified")
+        .await;
+    assert_eq!(site.websub_health().await["subscriptions"], 5);
+    assert!(three.seen().is_empty(), "{:#?}", three.seen());
     site.stop().await;
 }
 

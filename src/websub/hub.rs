@@ -46,6 +46,10 @@ const MAX_CHALLENGE_ANSWER: usize = 1024;
 /// feed do not open a thousand connections at once.
 const CONCURRENT: usize = 32;
 
+/// Deliveries in flight at once to the callbacks of one host: a host whose callbacks
+/// are slow holds these, and the other hosts still have the rest of [`CONCURRENT`].
+const PER_HOST: usize = 4;
+
 /// Verifications in flight at once. A pool apart from the deliveries': callbacks that
 /// never answer a verification hold these for the timeout, never a delivery's slot.
 const VERIFYING: usize = 8;
@@ -76,6 +80,8 @@ pub struct Hub {
     queued: Mutex<HashMap<Key, Slot>>,
     /// Delivery slots, over every subscriber.
     permits: Semaphore,
+    /// Delivery slots of each callback host, taken before one of `permits`.
+    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// Verification slots, apart from the deliveries'.
     verifying: Semaphore,
     /// One permit per verification accepted and not done, held by its task.
@@ -153,6 +159,7 @@ impl Hub {
             problem: Mutex::new(problem),
             queued: Mutex::new(HashMap::new()),
             permits: Semaphore::new(CONCURRENT),
+            hosts: Mutex::new(HashMap::new()),
             verifying: Semaphore::new(VERIFYING),
             pending: Arc::new(Semaphore::new(PENDING_VERIFICATIONS)),
             counters,
@@ -199,6 +206,9 @@ impl Hub {
             Ok(request) => request,
             Err(reason) => return text(StatusCode::BAD_REQUEST, &reason),
         };
+        if let Some(reason) = request.subscribe.then(|| self.full(&request)).flatten() {
+            return text(StatusCode::TOO_MANY_REQUESTS, &reason);
+        }
         let Ok(pending) = Arc::clone(&self.pending).try_acquire_owned() else {
             return self.busy();
         };
@@ -226,6 +236,33 @@ impl Hub {
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(wait));
         response
+    }
+
+    /// Why a subscription `request` would be one too many (in all, or for its
+    /// callback's host), naming the key that raises the cap; `None` for a renewal.
+    fn full(&self, request: &Asked) -> Option<String> {
+        let subscriptions = lock(&self.subscriptions);
+        let key = (request.route.clone(), request.callback.to_string());
+        if subscriptions.contains_key(&key) {
+            return None;
+        }
+        let most = self.settings.max_subscriptions;
+        if subscriptions.len() >= most {
+            return Some(format!(
+                "the hub has {most} subscriptions, as many as it keeps; try again later (the site can raise `websub.max_subscriptions`)"
+            ));
+        }
+        let host = host_of(request.callback.as_str());
+        let most = self.settings.max_per_host;
+        let on_host = subscriptions
+            .keys()
+            .filter(|(_, callback)| host_of(callback) == host)
+            .count();
+        (on_host >= most).then(|| {
+            format!(
+                "the hub has {most} subscriptions with callbacks on {host}, as many as it keeps for one host; unsubscribe one first (the site can raise `websub.max_per_host`)"
+            )
+        })
     }
 
     /// Reads and checks a subscription request's form.
@@ -359,6 +396,18 @@ impl Hub {
             );
             return;
         }
+        if let Some(reason) = request.subscribe.then(|| self.full(&request)).flatten() {
+            // Others were verified while this one waited.
+            self.counters
+                .verifications_failed
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::info!(
+                callback,
+                topic = request.topic,
+                "WebSub subscription not kept: {reason}"
+            );
+            return;
+        }
         if request.subscribe {
             let subscription = Subscription {
                 topic: request.route,
@@ -448,6 +497,9 @@ impl Hub {
             );
         }
         self.counters.set_subscriptions(subscriptions.len());
+        drop(subscriptions);
+        // The slots of hosts no delivery holds or waits for.
+        lock(&self.hosts).retain(|_, slots| Arc::strong_count(slots) > 1);
     }
 
     /// One write to the database; a failure leaves the subscriptions in memory only.
@@ -524,6 +576,8 @@ impl Hub {
                 continue;
             };
             let pushed = {
+                let host = self.host_slots(&key.1);
+                let _host = host.acquire().await;
                 let _permit = self.permits.acquire().await;
                 self.push(&subscription, &topic).await
             };
@@ -569,6 +623,16 @@ impl Hub {
                 }
             }
         }
+    }
+
+    /// The delivery slots of `callback`'s host.
+    fn host_slots(&self, callback: &str) -> Arc<Semaphore> {
+        let mut hosts = lock(&self.hosts);
+        Arc::clone(
+            hosts
+                .entry(host_of(callback))
+                .or_insert_with(|| Arc::new(Semaphore::new(PER_HOST))),
+        )
     }
 
     /// One delivery (section 7): the feed's body as `GET` serves it, its content type,
@@ -648,6 +712,14 @@ fn describe(err: &reqwest::Error, retry: &Retry) -> String {
     } else {
         err.to_string()
     }
+}
+
+/// The host of a callback URL, as caps and delivery slots count them (ports apart).
+fn host_of(callback: &str) -> String {
+    url::Url::parse(callback)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 fn text(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
