@@ -1006,6 +1006,63 @@ async fn subscriptions_past_the_caps_get_429_naming_the_key_to_raise() {
     site.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_made_while_the_database_is_locked_is_written_once_it_is_free() {
+    let site = site_with(CONFIG).await;
+    let reader = Peer::start(Behaviour::Fine).await;
+    // Another process holding the write lock past the hub's busy timeout (5 s).
+    let other = rusqlite::Connection::open(site.path().join("dropfeed.db")).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    site.subscribe("/rss.xml", &reader.url("/push"), &[]).await;
+    let kept = wait_until(
+        PATIENCE * 2,
+        "the write refused, and /healthz saying so",
+        || async {
+            let health = site.websub_health().await;
+            let kept = health["subscriptions_kept"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            if kept.contains("database is locked") {
+                Ok(kept)
+            } else {
+                Err(format!("{health:#}"))
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        kept,
+        format!(
+            "in memory only, lost at a restart: {}: cannot write the state database (database is locked); check the disk and the file's permissions; trying again every 2 s",
+            site.path().join("dropfeed.db").display()
+        )
+    );
+    assert_eq!(site.health().await["status"], "degraded");
+    // Delivered meanwhile from memory.
+    drop_post(&site, "frost.txt", "Frost warning for the valley tonight.");
+    reader
+        .pushed("Frost warning", "the push while locked")
+        .await;
+
+    other.execute_batch("ROLLBACK").unwrap();
+    site.health_shows(
+        "subscriptions_kept",
+        "in the state database".into(),
+        "the subscription written once the lock is gone",
+    )
+    .await;
+    assert_ne!(site.health().await["status"], "degraded");
+    let dir = site.stop().await;
+    let site = serve(dir).await;
+    assert_eq!(site.websub_health().await["subscriptions"], 1);
+    drop_post(&site, "hail.txt", "Hail expected by noon.");
+    reader
+        .pushed("Hail expected", "the push after a restart")
+        .await;
+    site.stop().await;
+}
+
 /// The subscriber in `contrib/` (README, "WebSub (push)") as a newcomer runs it: it
 /// subscribes to a category feed, answers the verification, and prints the push of a
 /// post dropped afterwards with its signature checked.

@@ -70,11 +70,13 @@ pub struct Hub {
     /// The site's public URL prefix, as links use it: topics are its feeds' URLs.
     base_url: Arc<ArcSwap<String>>,
     client: reqwest::Client,
-    subscriptions: Mutex<BTreeMap<Key, Subscription>>,
-    /// Where subscriptions are kept; `None` when they are in memory only.
-    store: Mutex<Option<SubscriptionStore>>,
-    /// Why subscriptions are in memory only, for `/healthz`.
-    problem: Mutex<Option<String>>,
+    subscriptions: Arc<Mutex<BTreeMap<Key, Subscription>>>,
+    /// The writer thread's queue, which keeps the database as `subscriptions` is;
+    /// `None` when they are in memory only.
+    writer: Option<std::sync::mpsc::Sender<(Change, Done)>>,
+    /// Why subscriptions are in memory only (for good, or until the writer has
+    /// written them again), for `/healthz`.
+    problem: Arc<Mutex<Option<String>>>,
     /// The newest change of a feed waiting for each subscriber, and whether a task is
     /// delivering to it: a change that comes before the one waiting was sent replaces it.
     queued: Mutex<HashMap<Key, Slot>>,
@@ -107,6 +109,20 @@ struct Asked {
     lease: Duration,
     secret: Option<String>,
 }
+
+/// A change to make to the database, in the order the hub made it in memory.
+enum Change {
+    Put(Subscription),
+    Remove(Key),
+    Expire(DateTime<Utc>),
+}
+
+/// Told once the writer has tried a change, made or not: a verification waits for it,
+/// so that a subscription counted is one written.
+type Done = Option<tokio::sync::oneshot::Sender<()>>;
+
+/// How often the writer tries again, while the database refuses its writes.
+const WRITE_AGAIN: Duration = Duration::from_secs(2);
 
 /// What became of a delivery.
 enum Pushed {
@@ -149,14 +165,35 @@ impl Hub {
             .map(|s| ((s.topic.clone(), s.callback.clone()), s))
             .collect();
         counters.set_subscriptions(subscriptions.len());
+        let subscriptions = Arc::new(Mutex::new(subscriptions));
+        let problem = Arc::new(Mutex::new(problem));
+        let writer = store.map(|store| {
+            let (writer, changes) = std::sync::mpsc::channel();
+            let (kept, problem) = (Arc::clone(&subscriptions), Arc::clone(&problem));
+            // SQLite waits up to its busy timeout for a lock: on a thread of its own,
+            // never on the runtime's, and never under a lock a request takes.
+            std::thread::Builder::new()
+                .name("websub-db".into())
+                .spawn(move || write_all(&store, &changes, &kept, &problem))
+                .map(|_| writer)
+        });
+        let writer = match writer {
+            Some(Ok(writer)) => Some(writer),
+            Some(Err(err)) => {
+                tracing::error!(error = %err, "WebSub subscriptions are kept in memory only");
+                *lock(&problem) = Some(format!("cannot start the database writer: {err}"));
+                None
+            }
+            None => None,
+        };
         Ok(Hub {
             settings,
             snapshots,
             base_url,
             client,
-            subscriptions: Mutex::new(subscriptions),
-            store: Mutex::new(store),
-            problem: Mutex::new(problem),
+            subscriptions,
+            writer,
+            problem,
             queued: Mutex::new(HashMap::new()),
             permits: Semaphore::new(CONCURRENT),
             hosts: Mutex::new(HashMap::new()),
@@ -423,10 +460,10 @@ impl Hub {
                 lease_seconds = request.lease.as_secs(),
                 "WebSub subscription verified"
             );
-            self.keep(subscription);
+            self.keep(subscription).await;
         } else {
             tracing::info!(callback, topic = request.topic, "WebSub unsubscribed");
-            self.forget(&(request.route, callback.to_string()));
+            self.forget(&(request.route, callback.to_string())).await;
         }
         // Counted once done: a count seen means the subscription is there (or gone).
         self.counters
@@ -468,25 +505,20 @@ impl Hub {
     }
 
     /// Adds or renews `subscription`, in memory and in the database.
-    fn keep(&self, subscription: Subscription) {
+    async fn keep(&self, subscription: Subscription) {
         let key = (subscription.topic.clone(), subscription.callback.clone());
-        self.write(|store| store.put(&subscription));
-        let mut subscriptions = lock(&self.subscriptions);
-        subscriptions.insert(key, subscription);
-        self.counters.set_subscriptions(subscriptions.len());
+        lock(&self.subscriptions).insert(key, subscription.clone());
+        self.write(Change::Put(subscription)).await;
     }
 
     /// Ends the subscription of `key`, in memory and in the database.
-    fn forget(&self, key: &Key) {
-        self.write(|store| store.remove(&key.0, &key.1));
-        let mut subscriptions = lock(&self.subscriptions);
-        subscriptions.remove(key);
-        self.counters.set_subscriptions(subscriptions.len());
+    async fn forget(&self, key: &Key) {
+        lock(&self.subscriptions).remove(key);
+        self.write(Change::Remove(key.clone())).await;
     }
 
     /// Drops every subscription whose lease has ended by `now`.
     pub fn purge(&self, now: DateTime<Utc>) {
-        self.write(|store| store.remove_expired(now).map(|_| ()));
         let mut subscriptions = lock(&self.subscriptions);
         let before = subscriptions.len();
         subscriptions.retain(|_, s| s.expires > now);
@@ -498,25 +530,25 @@ impl Hub {
         }
         self.counters.set_subscriptions(subscriptions.len());
         drop(subscriptions);
+        if let Some(writer) = &self.writer {
+            let _ = writer.send((Change::Expire(now), None));
+        }
         // The slots of hosts no delivery holds or waits for.
         lock(&self.hosts).retain(|_, slots| Arc::strong_count(slots) > 1);
     }
 
-    /// One write to the database; a failure leaves the subscriptions in memory only.
-    /// A write is one row in WAL mode: short enough to make on the task that asks.
-    fn write(
-        &self,
-        change: impl FnOnce(&SubscriptionStore) -> Result<(), crate::state::StateError>,
-    ) {
-        let mut store = lock(&self.store);
-        let Some(open) = store.as_ref() else {
-            return;
-        };
-        if let Err(err) = change(open) {
-            tracing::error!(error = %err, "WebSub subscriptions are kept in memory only");
-            *store = None;
-            *lock(&self.problem) = Some(err.to_string());
+    /// Hands `change` (made in memory already) to the writer and waits until it was
+    /// tried; then counts the subscriptions, so a count seen is one written (or one
+    /// `/healthz` says is not).
+    async fn write(&self, change: Change) {
+        if let Some(writer) = &self.writer {
+            let (done, tried) = tokio::sync::oneshot::channel();
+            if writer.send((change, Some(done))).is_ok() {
+                let _ = tried.await;
+            }
         }
+        self.counters
+            .set_subscriptions(lock(&self.subscriptions).len());
     }
 
     /// Why subscriptions are kept in memory only, if they are.
@@ -593,7 +625,7 @@ impl Hub {
                         topic = topic.url,
                         "the callback answered 410 Gone; its subscription ends"
                     );
-                    self.forget(&key);
+                    self.forget(&key).await;
                     current = None;
                 }
                 Pushed::Failed(reason) => {
@@ -672,6 +704,84 @@ impl Hub {
     /// The subscriptions, for `/healthz`: how many.
     pub fn count(&self) -> usize {
         lock(&self.subscriptions).len()
+    }
+}
+
+/// The writer thread: makes each change in the database, in order. When one fails
+/// (the database locked past its busy timeout, the disk full), it says so in
+/// `problem` and writes the whole set as memory has it, at the next change or every
+/// [`WRITE_AGAIN`], until that is written; nothing made meanwhile is lost.
+fn write_all(
+    store: &SubscriptionStore,
+    changes: &std::sync::mpsc::Receiver<(Change, Done)>,
+    kept: &Mutex<BTreeMap<Key, Subscription>>,
+    problem: &Mutex<Option<String>>,
+) {
+    use std::sync::mpsc::RecvTimeoutError;
+    let mut behind = false;
+    loop {
+        let mut done = Vec::new();
+        let change = if behind {
+            match changes.recv_timeout(WRITE_AGAIN) {
+                Ok((change, tell)) => {
+                    done.push(tell);
+                    Some(change)
+                }
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        } else {
+            match changes.recv() {
+                Ok((change, tell)) => {
+                    done.push(tell);
+                    Some(change)
+                }
+                Err(_) => return,
+            }
+        };
+        let written = match change {
+            Some(change) if !behind => match change {
+                Change::Put(subscription) => store.put(&subscription),
+                Change::Remove((topic, callback)) => store.remove(&topic, &callback),
+                Change::Expire(now) => store.remove_expired(now).map(|_| ()),
+            },
+            _ => {
+                // The changes queued meanwhile are in memory already: one write of
+                // the whole set makes them all.
+                done.extend(changes.try_iter().map(|(_, tell)| tell));
+                let now = Utc::now();
+                let all: Vec<Subscription> = lock(kept)
+                    .values()
+                    .filter(|s| s.expires > now)
+                    .cloned()
+                    .collect();
+                store.replace_all(&all)
+            }
+        };
+        match written {
+            Ok(()) if behind => {
+                tracing::info!("WebSub subscriptions written to the state database again");
+                *lock(problem) = None;
+                behind = false;
+            }
+            Ok(()) => {}
+            Err(err) => {
+                if !behind {
+                    tracing::warn!(
+                        error = %err,
+                        "WebSub subscriptions not written; trying again every {WRITE_AGAIN:?}"
+                    );
+                }
+                *lock(problem) = Some(format!(
+                    "{err}; trying again every {} s",
+                    WRITE_AGAIN.as_secs()
+                ));
+                behind = true;
+            }
+        }
+        for tell in done.into_iter().flatten() {
+            let _ = tell.send(());
+        }
     }
 }
 
