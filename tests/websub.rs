@@ -1063,6 +1063,87 @@ async fn a_subscription_made_while_the_database_is_locked_is_written_once_it_is_
     site.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_base_url_change_a_subscriber_renews_and_unsubscribes_with_its_old_topic() {
+    let before = CONFIG.replace(
+        "[site]\n",
+        "[site]\nbase_url = \"http://old.example.org\"\n",
+    );
+    let dir = folder(&before, &[("night-bus.txt", &night_bus())]);
+    let mut config = Config::load(&dir.path().join("config.toml")).unwrap();
+    config.websub.retry = quick_retry();
+    let (reload, reloads) = tokio::sync::mpsc::channel(1);
+    let daemon = Daemon::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+        .reload_on(reloads);
+    let site = Site::run(dir, daemon);
+    let reader = Peer::start(Behaviour::Fine).await;
+    let old_topic = "http://old.example.org/categories/transit/rss.xml";
+    let ask = |mode: &'static str, callback: String| {
+        let site = &site;
+        async move {
+            site.ask_hub(&[
+                ("hub.mode", mode),
+                ("hub.topic", old_topic),
+                ("hub.callback", callback.as_str()),
+            ])
+            .await
+        }
+    };
+    assert_eq!(
+        ask("subscribe", reader.url("/push")).await.0,
+        StatusCode::ACCEPTED
+    );
+    site.health_shows("subscriptions", 1.into(), "verified")
+        .await;
+
+    // The site moves to a new address; the config is reloaded (SIGHUP).
+    let after = CONFIG.replace(
+        "[site]\n",
+        "[site]\nbase_url = \"https://news.example.org\"\n",
+    );
+    write(&site.path().join("config.toml"), &after);
+    reload.send(()).await.unwrap();
+    site.wait_for("/categories/transit/rss.xml", "the new base_url", |got| {
+        got.text()
+            .contains("https://news.example.org/categories/transit/rss.xml")
+    })
+    .await;
+
+    // A new subscription takes the feed's URL as it is now...
+    let stranger = Peer::start(Behaviour::Fine).await;
+    assert_eq!(
+        ask("subscribe", stranger.url("/push")).await,
+        (
+            StatusCode::BAD_REQUEST,
+            format!("hub.topic: {old_topic} is not a feed of this site; send one of its feed URLs, such as https://news.example.org/rss.xml\n")
+        )
+    );
+    // ...but the subscriber renews and ends its own with the URL it was given.
+    assert_eq!(
+        ask("subscribe", reader.url("/push")).await.0,
+        StatusCode::ACCEPTED
+    );
+    let asked = reader.got("GET", 2, "the renewal's verification").await;
+    assert_eq!(asked[1].field("hub.topic"), old_topic);
+    site.health_shows("verifications_ok", 2.into(), "the renewal verified")
+        .await;
+    assert_eq!(site.websub_health().await["subscriptions"], 1);
+    assert_eq!(
+        ask("unsubscribe", reader.url("/push")).await.0,
+        StatusCode::ACCEPTED
+    );
+    let asked = reader
+        .got("GET", 3, "the unsubscription's verification")
+        .await;
+    assert_eq!(asked[2].field("hub.mode"), "unsubscribe");
+    site.health_shows("subscriptions", 0.into(), "unsubscribed")
+        .await;
+    assert!(stranger.seen().is_empty(), "{:#?}", stranger.seen());
+    site.stop().await;
+}
+
 /// The subscriber in `contrib/` (README, "WebSub (push)") as a newcomer runs it: it
 /// subscribes to a category feed, answers the verification, and prints the push of a
 /// post dropped afterwards with its signature checked.

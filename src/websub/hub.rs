@@ -323,7 +323,11 @@ impl Hub {
         };
         let topic = field("hub.topic")
             .ok_or("hub.topic is missing; send the URL of one of this site's feeds")?;
-        let route = self.route_of(topic).ok_or_else(|| {
+        let subscribed = || {
+            let callback = url::Url::parse(field("hub.callback")?).ok()?;
+            self.subscribed_route(topic, callback.as_str())
+        };
+        let route = self.route_of(topic).or_else(subscribed).ok_or_else(|| {
             format!(
                 "hub.topic: {topic} is not a feed of this site; send one of its feed URLs, such as {}",
                 routes::absolute(&self.base_url.load(), "/rss.xml")
@@ -388,6 +392,28 @@ impl Hub {
     fn route_of(&self, topic: &str) -> Option<String> {
         let route = topic.strip_prefix(self.base_url.load().as_str())?;
         super::is_feed_route(&self.snapshots.load(), route).then(|| route.to_string())
+    }
+
+    /// The route `callback` is subscribed to under `topic` when `topic` is that feed's
+    /// URL under another scheme or host: a `base_url` changed since, and the
+    /// subscriber renewing or ending its subscription with the URL it was given. Only
+    /// for a subscription there is: a new one takes the feed's URL as it is now.
+    fn subscribed_route(&self, topic: &str, callback: &str) -> Option<String> {
+        let topic = url::Url::parse(topic).ok()?;
+        if topic.query().is_some() || topic.fragment().is_some() {
+            return None;
+        }
+        // The site's own path prefix, when its base_url has one (`/news`).
+        let base = url::Url::parse(&self.base_url.load()).ok();
+        let prefix = base
+            .as_ref()
+            .map_or("", |base| base.path().trim_end_matches('/'));
+        let path = topic.path();
+        let route = path.strip_prefix(prefix).unwrap_or(path);
+        let key = (route.to_string(), callback.to_string());
+        (lock(&self.subscriptions).contains_key(&key)
+            && super::is_feed_route(&self.snapshots.load(), route))
+        .then_some(key.0)
     }
 
     /// Verifies the intent of `request` (section 5.3): a GET to its callback carrying a
