@@ -204,6 +204,8 @@ struct RawWebSub {
     lease_seconds: u64,
     min_lease_seconds: u64,
     allow_private_callbacks: bool,
+    max_subscriptions: usize,
+    max_per_host: usize,
 }
 
 impl Default for RawWebSub {
@@ -214,6 +216,8 @@ impl Default for RawWebSub {
             lease_seconds: 10 * 24 * 3600,
             min_lease_seconds: 3600,
             allow_private_callbacks: false,
+            max_subscriptions: 10_000,
+            max_per_host: 100,
         }
     }
 }
@@ -233,6 +237,11 @@ pub struct WebSub {
     /// Callbacks on loopback and private networks: refused unless this is set (tests,
     /// a reader on the same LAN), so the hub cannot be made to probe them.
     pub allow_private_callbacks: bool,
+    /// The most subscriptions the built-in hub keeps, over every feed and callback.
+    pub max_subscriptions: usize,
+    /// The most subscriptions whose callbacks are on one host: one reader (or one
+    /// abuser) cannot take the whole of `max_subscriptions`.
+    pub max_per_host: usize,
     /// How long one request to a callback or a hub may take, and the waits between
     /// tries. Not a config key: the production schedule is fixed, tests shorten it.
     pub retry: Retry,
@@ -300,6 +309,8 @@ fn websub(raw: RawWebSub) -> Result<WebSub, String> {
         lease: Duration::from_secs(raw.lease_seconds),
         min_lease: Duration::from_secs(raw.min_lease_seconds),
         allow_private_callbacks: raw.allow_private_callbacks,
+        max_subscriptions: raw.max_subscriptions,
+        max_per_host: raw.max_per_host,
         retry: Retry::default(),
     })
 }
@@ -1123,6 +1134,8 @@ mod tests {
         assert_eq!(config.websub.lease, Duration::from_secs(864_000));
         assert_eq!(config.websub.min_lease, Duration::from_secs(3600));
         assert!(!config.websub.allow_private_callbacks);
+        assert_eq!(config.websub.max_subscriptions, 10_000);
+        assert_eq!(config.websub.max_per_host, 100);
         assert_eq!(
             config.site.channel.hubs,
             vec!["https://news.example.org/websub".to_string()]

@@ -34,6 +34,8 @@ enum Behaviour {
     Hang,
     /// Answers a verification with something other than the challenge.
     WrongChallenge,
+    /// Never answers a verification (a GET).
+    HangVerification,
     /// Holds each POST until the test lets one through ([`Peer::let_through`]).
     Gated,
 }
@@ -84,7 +86,13 @@ impl Drop for Peer {
 
 impl Peer {
     async fn start(behaviour: Behaviour) -> Peer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Peer::start_on("127.0.0.1", behaviour).await
+    }
+
+    /// A peer on another loopback address (Linux routes all of 127/8 to `lo`): a host
+    /// of its own, as the hub counts hosts.
+    async fn start_on(ip: &str, behaviour: Behaviour) -> Peer {
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let gate = Arc::new(tokio::sync::Semaphore::new(0));
@@ -205,6 +213,10 @@ async fn answer(
     };
     match (method.as_str(), behaviour) {
         ("GET", Behaviour::WrongChallenge) => respond(200, "yes".into()),
+        ("GET", Behaviour::HangVerification) => {
+            std::future::pending::<()>().await;
+            respond(200, challenge)
+        }
         ("GET", _) => respond(200, challenge),
         (_, Behaviour::Status(status)) => respond(status, String::new()),
         (_, Behaviour::Gated) => {
@@ -843,6 +855,292 @@ async fn changes_that_come_while_a_delivery_is_in_flight_are_sent_once_as_the_ne
     assert_eq!(posts.len(), 2, "{posts:#?}");
     assert!(posts[0].text().contains("Frost warning"));
     assert!(!posts[0].text().contains("Hail expected"));
+    site.stop().await;
+}
+
+/// Retries as quick as ever, but a request times out only after a minute: longer than
+/// the test's patience, so a callback that hangs holds what it holds for the whole test.
+fn patient_retry() -> Retry {
+    Retry {
+        timeout: Duration::from_secs(60),
+        delays: vec![Duration::from_millis(100)],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verifications_that_hang_neither_delay_a_push_nor_queue_without_end() {
+    let site = serve_with(
+        folder(CONFIG, &[("night-bus.txt", &night_bus())]),
+        patient_retry(),
+    )
+    .await;
+    let healthy = Peer::start(Behaviour::Fine).await;
+    site.subscribe("/rss.xml", &healthy.url("/push"), &[]).await;
+    site.health_shows("subscriptions", 1.into(), "the healthy one verified")
+        .await;
+
+    // A burst of requests whose callbacks never answer the verification: as many as
+    // the hub keeps waiting, each taken...
+    let stuck = Peer::start(Behaviour::HangVerification).await;
+    for n in 0..64 {
+        site.subscribe("/rss.xml", &stuck.url(&format!("/push/{n}")), &[])
+            .await;
+    }
+    stuck.got("GET", 8, "the verifications in flight").await;
+    // ...and the one past them refused, saying when to come back.
+    let topic = site.url("/rss.xml");
+    let response = site
+        .client
+        .post(site.url("/websub"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs([
+                    ("hub.mode", "subscribe"),
+                    ("hub.topic", topic.as_str()),
+                    ("hub.callback", &stuck.url("/push/64")),
+                ])
+                .finish(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "60");
+    assert_eq!(
+        response.text().await.unwrap(),
+        "the hub has 64 subscription requests waiting for verification; send this one again in 60 seconds\n"
+    );
+
+    // The verifications hold none of the deliveries' slots.
+    drop_post(&site, "frost.txt", "Frost warning for the valley tonight.");
+    healthy
+        .pushed("Frost warning", "the push while verifications hang")
+        .await;
+    assert_eq!(site.websub_health().await["subscriptions"], 1);
+    site.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_whose_callbacks_hang_does_not_hold_up_another_hosts_push() {
+    let site = serve_with(
+        folder(CONFIG, &[("night-bus.txt", &night_bus())]),
+        patient_retry(),
+    )
+    .await;
+    // More subscribers on one host than there are delivery slots in all.
+    let slow = Peer::start_on("127.0.0.2", Behaviour::Hang).await;
+    for n in 0..40 {
+        site.subscribe("/rss.xml", &slow.url(&format!("/push/{n}")), &[])
+            .await;
+    }
+    site.health_shows("subscriptions", 40.into(), "the slow host's verified")
+        .await;
+    drop_post(&site, "frost.txt", "Frost warning for the valley tonight.");
+    slow.got("POST", 4, "the slow host's deliveries, hanging")
+        .await;
+
+    let other = Peer::start_on("127.0.0.3", Behaviour::Fine).await;
+    site.subscribe("/rss.xml", &other.url("/push"), &[]).await;
+    site.health_shows("subscriptions", 41.into(), "the other host verified")
+        .await;
+    drop_post(&site, "hail.txt", "Hail expected by noon.");
+    other.pushed("Hail expected", "the other host's push").await;
+    // The slow host has its share of slots, not all of them.
+    assert_eq!(slow.posts().len(), 4, "{:#?}", slow.posts().len());
+    site.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_past_the_caps_get_429_naming_the_key_to_raise() {
+    let config = format!("{CONFIG}max_subscriptions = 5\nmax_per_host = 3\n");
+    let site = site_with(&config).await;
+    let one = Peer::start_on("127.0.0.1", Behaviour::Fine).await;
+    let two = Peer::start_on("127.0.0.2", Behaviour::Fine).await;
+    let three = Peer::start_on("127.0.0.3", Behaviour::Fine).await;
+    let topic = site.url("/rss.xml");
+    let ask = |callback: String| {
+        let topic = topic.clone();
+        let site = &site;
+        async move {
+            site.ask_hub(&[
+                ("hub.mode", "subscribe"),
+                ("hub.topic", topic.as_str()),
+                ("hub.callback", callback.as_str()),
+            ])
+            .await
+        }
+    };
+    for n in 0..3 {
+        site.subscribe("/rss.xml", &one.url(&format!("/push/{n}")), &[])
+            .await;
+    }
+    site.health_shows("subscriptions", 3.into(), "three on one host")
+        .await;
+    assert_eq!(
+        ask(one.url("/push/3")).await,
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            "the hub has 3 subscriptions with callbacks on 127.0.0.1, as many as it keeps for one host; unsubscribe one first (the site can raise `websub.max_per_host`)\n".into()
+        )
+    );
+    // A renewal is not one more.
+    site.subscribe("/rss.xml", &one.url("/push/0"), &[]).await;
+    for n in 0..2 {
+        site.subscribe("/rss.xml", &two.url(&format!("/push/{n}")), &[])
+            .await;
+    }
+    site.health_shows("subscriptions", 5.into(), "five in all")
+        .await;
+    assert_eq!(
+        ask(three.url("/push")).await,
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            "the hub has 5 subscriptions, as many as it keeps; try again later (the site can raise `websub.max_subscriptions`)\n".into()
+        )
+    );
+    site.health_shows("verifications_ok", 6.into(), "the renewal verified")
+        .await;
+    assert_eq!(site.websub_health().await["subscriptions"], 5);
+    assert!(three.seen().is_empty(), "{:#?}", three.seen());
+    site.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_made_while_the_database_is_locked_is_written_once_it_is_free() {
+    let site = site_with(CONFIG).await;
+    let reader = Peer::start(Behaviour::Fine).await;
+    // Another process holding the write lock past the hub's busy timeout (5 s).
+    let other = rusqlite::Connection::open(site.path().join("dropfeed.db")).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    site.subscribe("/rss.xml", &reader.url("/push"), &[]).await;
+    let kept = wait_until(
+        PATIENCE * 2,
+        "the write refused, and /healthz saying so",
+        || async {
+            let health = site.websub_health().await;
+            let kept = health["subscriptions_kept"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            if kept.contains("database is locked") {
+                Ok(kept)
+            } else {
+                Err(format!("{health:#}"))
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        kept,
+        format!(
+            "in memory only, lost at a restart: {}: cannot write the state database (database is locked); check the disk and the file's permissions; trying again every 2 s",
+            site.path().join("dropfeed.db").display()
+        )
+    );
+    assert_eq!(site.health().await["status"], "degraded");
+    // Delivered meanwhile from memory.
+    drop_post(&site, "frost.txt", "Frost warning for the valley tonight.");
+    reader
+        .pushed("Frost warning", "the push while locked")
+        .await;
+
+    other.execute_batch("ROLLBACK").unwrap();
+    site.health_shows(
+        "subscriptions_kept",
+        "in the state database".into(),
+        "the subscription written once the lock is gone",
+    )
+    .await;
+    assert_ne!(site.health().await["status"], "degraded");
+    let dir = site.stop().await;
+    let site = serve(dir).await;
+    assert_eq!(site.websub_health().await["subscriptions"], 1);
+    drop_post(&site, "hail.txt", "Hail expected by noon.");
+    reader
+        .pushed("Hail expected", "the push after a restart")
+        .await;
+    site.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_base_url_change_a_subscriber_renews_and_unsubscribes_with_its_old_topic() {
+    let before = CONFIG.replace(
+        "[site]\n",
+        "[site]\nbase_url = \"http://old.example.org\"\n",
+    );
+    let dir = folder(&before, &[("night-bus.txt", &night_bus())]);
+    let mut config = Config::load(&dir.path().join("config.toml")).unwrap();
+    config.websub.retry = quick_retry();
+    let (reload, reloads) = tokio::sync::mpsc::channel(1);
+    let daemon = Daemon::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+        .reload_on(reloads);
+    let site = Site::run(dir, daemon);
+    let reader = Peer::start(Behaviour::Fine).await;
+    let old_topic = "http://old.example.org/categories/transit/rss.xml";
+    let ask = |mode: &'static str, callback: String| {
+        let site = &site;
+        async move {
+            site.ask_hub(&[
+                ("hub.mode", mode),
+                ("hub.topic", old_topic),
+                ("hub.callback", callback.as_str()),
+            ])
+            .await
+        }
+    };
+    assert_eq!(
+        ask("subscribe", reader.url("/push")).await.0,
+        StatusCode::ACCEPTED
+    );
+    site.health_shows("subscriptions", 1.into(), "verified")
+        .await;
+
+    // The site moves to a new address; the config is reloaded (SIGHUP).
+    let after = CONFIG.replace(
+        "[site]\n",
+        "[site]\nbase_url = \"https://news.example.org\"\n",
+    );
+    write(&site.path().join("config.toml"), &after);
+    reload.send(()).await.unwrap();
+    site.wait_for("/categories/transit/rss.xml", "the new base_url", |got| {
+        got.text()
+            .contains("https://news.example.org/categories/transit/rss.xml")
+    })
+    .await;
+
+    // A new subscription takes the feed's URL as it is now...
+    let stranger = Peer::start(Behaviour::Fine).await;
+    assert_eq!(
+        ask("subscribe", stranger.url("/push")).await,
+        (
+            StatusCode::BAD_REQUEST,
+            format!("hub.topic: {old_topic} is not a feed of this site; send one of its feed URLs, such as https://news.example.org/rss.xml\n")
+        )
+    );
+    // ...but the subscriber renews and ends its own with the URL it was given.
+    assert_eq!(
+        ask("subscribe", reader.url("/push")).await.0,
+        StatusCode::ACCEPTED
+    );
+    let asked = reader.got("GET", 2, "the renewal's verification").await;
+    assert_eq!(asked[1].field("hub.topic"), old_topic);
+    site.health_shows("verifications_ok", 2.into(), "the renewal verified")
+        .await;
+    assert_eq!(site.websub_health().await["subscriptions"], 1);
+    assert_eq!(
+        ask("unsubscribe", reader.url("/push")).await.0,
+        StatusCode::ACCEPTED
+    );
+    let asked = reader
+        .got("GET", 3, "the unsubscription's verification")
+        .await;
+    assert_eq!(asked[2].field("hub.mode"), "unsubscribe");
+    site.health_shows("subscriptions", 0.into(), "unsubscribed")
+        .await;
+    assert!(stranger.seen().is_empty(), "{:#?}", stranger.seen());
     site.stop().await;
 }
 

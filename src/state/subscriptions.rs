@@ -1,6 +1,7 @@
 //! The built-in WebSub hub's subscriptions on disk: a table of the state database, on a
 //! connection of its own (WAL lets it write beside the publish loop's), one row written
-//! per verified subscribe or unsubscribe.
+//! per verified subscribe or unsubscribe, by the hub's writer thread (the whole table at once
+//! when it catches up after a failed write).
 
 use std::path::{Path, PathBuf};
 
@@ -77,6 +78,37 @@ impl SubscriptionStore {
             )
             .map(|_| ())
             .map_err(|err| self.write_error(&err))
+    }
+
+    /// Makes the table hold exactly `subscriptions`, in one transaction: how a hub
+    /// whose writes failed (the database locked, the disk full) catches up at once,
+    /// whatever it was that did not reach the table.
+    pub fn replace_all<'a>(
+        &self,
+        subscriptions: impl IntoIterator<Item = &'a Subscription>,
+    ) -> Result<(), StateError> {
+        let fail = |err: rusqlite::Error| self.write_error(&err);
+        let tx = self.conn.unchecked_transaction().map_err(fail)?;
+        tx.execute("DELETE FROM subscriptions", []).map_err(fail)?;
+        {
+            let mut insert = tx
+                .prepare(
+                    "INSERT INTO subscriptions (topic, callback, secret, expires_at)
+                     VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(fail)?;
+            for s in subscriptions {
+                insert
+                    .execute(params![
+                        s.topic,
+                        s.callback,
+                        s.secret,
+                        s.expires.timestamp()
+                    ])
+                    .map_err(fail)?;
+            }
+        }
+        tx.commit().map_err(fail)
     }
 
     /// Deletes the subscription of `topic` and `callback`, if there is one.

@@ -42,9 +42,22 @@ const MAX_CALLBACK: usize = 2048;
 /// The most of a verification answer read: it should be the challenge, 64 characters.
 const MAX_CHALLENGE_ANSWER: usize = 1024;
 
-/// Deliveries (and verifications) in flight at once, over every subscriber: a thousand
-/// subscribers of one feed do not open a thousand connections at once.
+/// Deliveries in flight at once, over every subscriber: a thousand subscribers of one
+/// feed do not open a thousand connections at once.
 const CONCURRENT: usize = 32;
+
+/// Deliveries in flight at once to the callbacks of one host: a host whose callbacks
+/// are slow holds these, and the other hosts still have the rest of [`CONCURRENT`].
+const PER_HOST: usize = 4;
+
+/// Verifications in flight at once. A pool apart from the deliveries': callbacks that
+/// never answer a verification hold these for the timeout, never a delivery's slot.
+const VERIFYING: usize = 8;
+
+/// Verifications accepted and not done yet (in flight or waiting for one of the
+/// [`VERIFYING`] slots); a request past it is refused with `503` and `Retry-After`,
+/// so a burst of requests cannot queue work without end.
+const PENDING_VERIFICATIONS: usize = 64;
 
 /// A subscription's key: the feed's route and the callback.
 type Key = (String, String);
@@ -57,15 +70,24 @@ pub struct Hub {
     /// The site's public URL prefix, as links use it: topics are its feeds' URLs.
     base_url: Arc<ArcSwap<String>>,
     client: reqwest::Client,
-    subscriptions: Mutex<BTreeMap<Key, Subscription>>,
-    /// Where subscriptions are kept; `None` when they are in memory only.
-    store: Mutex<Option<SubscriptionStore>>,
-    /// Why subscriptions are in memory only, for `/healthz`.
-    problem: Mutex<Option<String>>,
+    subscriptions: Arc<Mutex<BTreeMap<Key, Subscription>>>,
+    /// The writer thread's queue, which keeps the database as `subscriptions` is;
+    /// `None` when they are in memory only.
+    writer: Option<std::sync::mpsc::Sender<(Change, Done)>>,
+    /// Why subscriptions are in memory only (for good, or until the writer has
+    /// written them again), for `/healthz`.
+    problem: Arc<Mutex<Option<String>>>,
     /// The newest change of a feed waiting for each subscriber, and whether a task is
     /// delivering to it: a change that comes before the one waiting was sent replaces it.
     queued: Mutex<HashMap<Key, Slot>>,
+    /// Delivery slots, over every subscriber.
     permits: Semaphore,
+    /// Delivery slots of each callback host, taken before one of `permits`.
+    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Verification slots, apart from the deliveries'.
+    verifying: Semaphore,
+    /// One permit per verification accepted and not done, held by its task.
+    pending: Arc<Semaphore>,
     counters: Arc<Counters>,
 }
 
@@ -87,6 +109,20 @@ struct Asked {
     lease: Duration,
     secret: Option<String>,
 }
+
+/// A change to make to the database, in the order the hub made it in memory.
+enum Change {
+    Put(Subscription),
+    Remove(Key),
+    Expire(DateTime<Utc>),
+}
+
+/// Told once the writer has tried a change, made or not: a verification waits for it,
+/// so that a subscription counted is one written.
+type Done = Option<tokio::sync::oneshot::Sender<()>>;
+
+/// How often the writer tries again, while the database refuses its writes.
+const WRITE_AGAIN: Duration = Duration::from_secs(2);
 
 /// What became of a delivery.
 enum Pushed {
@@ -129,16 +165,40 @@ impl Hub {
             .map(|s| ((s.topic.clone(), s.callback.clone()), s))
             .collect();
         counters.set_subscriptions(subscriptions.len());
+        let subscriptions = Arc::new(Mutex::new(subscriptions));
+        let problem = Arc::new(Mutex::new(problem));
+        let writer = store.map(|store| {
+            let (writer, changes) = std::sync::mpsc::channel();
+            let (kept, problem) = (Arc::clone(&subscriptions), Arc::clone(&problem));
+            // SQLite waits up to its busy timeout for a lock: on a thread of its own,
+            // never on the runtime's, and never under a lock a request takes.
+            std::thread::Builder::new()
+                .name("websub-db".into())
+                .spawn(move || write_all(&store, &changes, &kept, &problem))
+                .map(|_| writer)
+        });
+        let writer = match writer {
+            Some(Ok(writer)) => Some(writer),
+            Some(Err(err)) => {
+                tracing::error!(error = %err, "WebSub subscriptions are kept in memory only");
+                *lock(&problem) = Some(format!("cannot start the database writer: {err}"));
+                None
+            }
+            None => None,
+        };
         Ok(Hub {
             settings,
             snapshots,
             base_url,
             client,
-            subscriptions: Mutex::new(subscriptions),
-            store: Mutex::new(store),
-            problem: Mutex::new(problem),
+            subscriptions,
+            writer,
+            problem,
             queued: Mutex::new(HashMap::new()),
             permits: Semaphore::new(CONCURRENT),
+            hosts: Mutex::new(HashMap::new()),
+            verifying: Semaphore::new(VERIFYING),
+            pending: Arc::new(Semaphore::new(PENDING_VERIFICATIONS)),
             counters,
         })
     }
@@ -183,12 +243,63 @@ impl Hub {
             Ok(request) => request,
             Err(reason) => return text(StatusCode::BAD_REQUEST, &reason),
         };
+        if let Some(reason) = request.subscribe.then(|| self.full(&request)).flatten() {
+            return text(StatusCode::TOO_MANY_REQUESTS, &reason);
+        }
+        let Ok(pending) = Arc::clone(&self.pending).try_acquire_owned() else {
+            return self.busy();
+        };
         let hub = Arc::clone(self);
-        tokio::spawn(async move { hub.verify(request).await });
+        tokio::spawn(async move {
+            hub.verify(request).await;
+            drop(pending);
+        });
         text(
             StatusCode::ACCEPTED,
             "accepted; the callback gets a GET with hub.challenge to confirm",
         )
+    }
+
+    /// `503` with `Retry-After`: [`PENDING_VERIFICATIONS`] are waiting already.
+    fn busy(&self) -> Response<Full<Bytes>> {
+        let wait = self.settings.retry.timeout.as_secs().max(1);
+        let mut response = text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!(
+                "the hub has {PENDING_VERIFICATIONS} subscription requests waiting for verification; send this one again in {wait} seconds"
+            ),
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+        response
+    }
+
+    /// Why a subscription `request` would be one too many (in all, or for its
+    /// callback's host), naming the key that raises the cap; `None` for a renewal.
+    fn full(&self, request: &Asked) -> Option<String> {
+        let subscriptions = lock(&self.subscriptions);
+        let key = (request.route.clone(), request.callback.to_string());
+        if subscriptions.contains_key(&key) {
+            return None;
+        }
+        let most = self.settings.max_subscriptions;
+        if subscriptions.len() >= most {
+            return Some(format!(
+                "the hub has {most} subscriptions, as many as it keeps; try again later (the site can raise `websub.max_subscriptions`)"
+            ));
+        }
+        let host = host_of(request.callback.as_str());
+        let most = self.settings.max_per_host;
+        let on_host = subscriptions
+            .keys()
+            .filter(|(_, callback)| host_of(callback) == host)
+            .count();
+        (on_host >= most).then(|| {
+            format!(
+                "the hub has {most} subscriptions with callbacks on {host}, as many as it keeps for one host; unsubscribe one first (the site can raise `websub.max_per_host`)"
+            )
+        })
     }
 
     /// Reads and checks a subscription request's form.
@@ -212,7 +323,11 @@ impl Hub {
         };
         let topic = field("hub.topic")
             .ok_or("hub.topic is missing; send the URL of one of this site's feeds")?;
-        let route = self.route_of(topic).ok_or_else(|| {
+        let subscribed = || {
+            let callback = url::Url::parse(field("hub.callback")?).ok()?;
+            self.subscribed_route(topic, callback.as_str())
+        };
+        let route = self.route_of(topic).or_else(subscribed).ok_or_else(|| {
             format!(
                 "hub.topic: {topic} is not a feed of this site; send one of its feed URLs, such as {}",
                 routes::absolute(&self.base_url.load(), "/rss.xml")
@@ -279,6 +394,28 @@ impl Hub {
         super::is_feed_route(&self.snapshots.load(), route).then(|| route.to_string())
     }
 
+    /// The route `callback` is subscribed to under `topic` when `topic` is that feed's
+    /// URL under another scheme or host: a `base_url` changed since, and the
+    /// subscriber renewing or ending its subscription with the URL it was given. Only
+    /// for a subscription there is: a new one takes the feed's URL as it is now.
+    fn subscribed_route(&self, topic: &str, callback: &str) -> Option<String> {
+        let topic = url::Url::parse(topic).ok()?;
+        if topic.query().is_some() || topic.fragment().is_some() {
+            return None;
+        }
+        // The site's own path prefix, when its base_url has one (`/news`).
+        let base = url::Url::parse(&self.base_url.load()).ok();
+        let prefix = base
+            .as_ref()
+            .map_or("", |base| base.path().trim_end_matches('/'));
+        let path = topic.path();
+        let route = path.strip_prefix(prefix).unwrap_or(path);
+        let key = (route.to_string(), callback.to_string());
+        (lock(&self.subscriptions).contains_key(&key)
+            && super::is_feed_route(&self.snapshots.load(), route))
+        .then_some(key.0)
+    }
+
     /// Verifies the intent of `request` (section 5.3): a GET to its callback carrying a
     /// random challenge, which must come back as the whole body of a 2xx answer. Only
     /// then is the subscription made, renewed or ended.
@@ -307,7 +444,7 @@ impl Hub {
             }
         }
         let answered = {
-            let _permit = self.permits.acquire().await;
+            let _permit = self.verifying.acquire().await;
             self.ask(&url, &challenge).await
         };
         let callback = request.callback.as_str();
@@ -319,6 +456,18 @@ impl Hub {
                 callback,
                 topic = request.topic,
                 "WebSub {mode} not verified: {reason}"
+            );
+            return;
+        }
+        if let Some(reason) = request.subscribe.then(|| self.full(&request)).flatten() {
+            // Others were verified while this one waited.
+            self.counters
+                .verifications_failed
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::info!(
+                callback,
+                topic = request.topic,
+                "WebSub subscription not kept: {reason}"
             );
             return;
         }
@@ -337,10 +486,10 @@ impl Hub {
                 lease_seconds = request.lease.as_secs(),
                 "WebSub subscription verified"
             );
-            self.keep(subscription);
+            self.keep(subscription).await;
         } else {
             tracing::info!(callback, topic = request.topic, "WebSub unsubscribed");
-            self.forget(&(request.route, callback.to_string()));
+            self.forget(&(request.route, callback.to_string())).await;
         }
         // Counted once done: a count seen means the subscription is there (or gone).
         self.counters
@@ -382,25 +531,20 @@ impl Hub {
     }
 
     /// Adds or renews `subscription`, in memory and in the database.
-    fn keep(&self, subscription: Subscription) {
+    async fn keep(&self, subscription: Subscription) {
         let key = (subscription.topic.clone(), subscription.callback.clone());
-        self.write(|store| store.put(&subscription));
-        let mut subscriptions = lock(&self.subscriptions);
-        subscriptions.insert(key, subscription);
-        self.counters.set_subscriptions(subscriptions.len());
+        lock(&self.subscriptions).insert(key, subscription.clone());
+        self.write(Change::Put(subscription)).await;
     }
 
     /// Ends the subscription of `key`, in memory and in the database.
-    fn forget(&self, key: &Key) {
-        self.write(|store| store.remove(&key.0, &key.1));
-        let mut subscriptions = lock(&self.subscriptions);
-        subscriptions.remove(key);
-        self.counters.set_subscriptions(subscriptions.len());
+    async fn forget(&self, key: &Key) {
+        lock(&self.subscriptions).remove(key);
+        self.write(Change::Remove(key.clone())).await;
     }
 
     /// Drops every subscription whose lease has ended by `now`.
     pub fn purge(&self, now: DateTime<Utc>) {
-        self.write(|store| store.remove_expired(now).map(|_| ()));
         let mut subscriptions = lock(&self.subscriptions);
         let before = subscriptions.len();
         subscriptions.retain(|_, s| s.expires > now);
@@ -411,23 +555,26 @@ impl Hub {
             );
         }
         self.counters.set_subscriptions(subscriptions.len());
+        drop(subscriptions);
+        if let Some(writer) = &self.writer {
+            let _ = writer.send((Change::Expire(now), None));
+        }
+        // The slots of hosts no delivery holds or waits for.
+        lock(&self.hosts).retain(|_, slots| Arc::strong_count(slots) > 1);
     }
 
-    /// One write to the database; a failure leaves the subscriptions in memory only.
-    /// A write is one row in WAL mode: short enough to make on the task that asks.
-    fn write(
-        &self,
-        change: impl FnOnce(&SubscriptionStore) -> Result<(), crate::state::StateError>,
-    ) {
-        let mut store = lock(&self.store);
-        let Some(open) = store.as_ref() else {
-            return;
-        };
-        if let Err(err) = change(open) {
-            tracing::error!(error = %err, "WebSub subscriptions are kept in memory only");
-            *store = None;
-            *lock(&self.problem) = Some(err.to_string());
+    /// Hands `change` (made in memory already) to the writer and waits until it was
+    /// tried; then counts the subscriptions, so a count seen is one written (or one
+    /// `/healthz` says is not).
+    async fn write(&self, change: Change) {
+        if let Some(writer) = &self.writer {
+            let (done, tried) = tokio::sync::oneshot::channel();
+            if writer.send((change, Some(done))).is_ok() {
+                let _ = tried.await;
+            }
         }
+        self.counters
+            .set_subscriptions(lock(&self.subscriptions).len());
     }
 
     /// Why subscriptions are kept in memory only, if they are.
@@ -487,6 +634,8 @@ impl Hub {
                 continue;
             };
             let pushed = {
+                let host = self.host_slots(&key.1);
+                let _host = host.acquire().await;
                 let _permit = self.permits.acquire().await;
                 self.push(&subscription, &topic).await
             };
@@ -502,7 +651,7 @@ impl Hub {
                         topic = topic.url,
                         "the callback answered 410 Gone; its subscription ends"
                     );
-                    self.forget(&key);
+                    self.forget(&key).await;
                     current = None;
                 }
                 Pushed::Failed(reason) => {
@@ -532,6 +681,16 @@ impl Hub {
                 }
             }
         }
+    }
+
+    /// The delivery slots of `callback`'s host.
+    fn host_slots(&self, callback: &str) -> Arc<Semaphore> {
+        let mut hosts = lock(&self.hosts);
+        Arc::clone(
+            hosts
+                .entry(host_of(callback))
+                .or_insert_with(|| Arc::new(Semaphore::new(PER_HOST))),
+        )
     }
 
     /// One delivery (section 7): the feed's body as `GET` serves it, its content type,
@@ -574,6 +733,84 @@ impl Hub {
     }
 }
 
+/// The writer thread: makes each change in the database, in order. When one fails
+/// (the database locked past its busy timeout, the disk full), it says so in
+/// `problem` and writes the whole set as memory has it, at the next change or every
+/// [`WRITE_AGAIN`], until that is written; nothing made meanwhile is lost.
+fn write_all(
+    store: &SubscriptionStore,
+    changes: &std::sync::mpsc::Receiver<(Change, Done)>,
+    kept: &Mutex<BTreeMap<Key, Subscription>>,
+    problem: &Mutex<Option<String>>,
+) {
+    use std::sync::mpsc::RecvTimeoutError;
+    let mut behind = false;
+    loop {
+        let mut done = Vec::new();
+        let change = if behind {
+            match changes.recv_timeout(WRITE_AGAIN) {
+                Ok((change, tell)) => {
+                    done.push(tell);
+                    Some(change)
+                }
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        } else {
+            match changes.recv() {
+                Ok((change, tell)) => {
+                    done.push(tell);
+                    Some(change)
+                }
+                Err(_) => return,
+            }
+        };
+        let written = match change {
+            Some(change) if !behind => match change {
+                Change::Put(subscription) => store.put(&subscription),
+                Change::Remove((topic, callback)) => store.remove(&topic, &callback),
+                Change::Expire(now) => store.remove_expired(now).map(|_| ()),
+            },
+            _ => {
+                // The changes queued meanwhile are in memory already: one write of
+                // the whole set makes them all.
+                done.extend(changes.try_iter().map(|(_, tell)| tell));
+                let now = Utc::now();
+                let all: Vec<Subscription> = lock(kept)
+                    .values()
+                    .filter(|s| s.expires > now)
+                    .cloned()
+                    .collect();
+                store.replace_all(&all)
+            }
+        };
+        match written {
+            Ok(()) if behind => {
+                tracing::info!("WebSub subscriptions written to the state database again");
+                *lock(problem) = None;
+                behind = false;
+            }
+            Ok(()) => {}
+            Err(err) => {
+                if !behind {
+                    tracing::warn!(
+                        error = %err,
+                        "WebSub subscriptions not written; trying again every {WRITE_AGAIN:?}"
+                    );
+                }
+                *lock(problem) = Some(format!(
+                    "{err}; trying again every {} s",
+                    WRITE_AGAIN.as_secs()
+                ));
+                behind = true;
+            }
+        }
+        for tell in done.into_iter().flatten() {
+            let _ = tell.send(());
+        }
+    }
+}
+
 /// `sha256=` and the hex HMAC-SHA256 of `body` keyed with `secret` (section 8).
 pub fn signature(secret: &str, body: &[u8]) -> String {
     // HMAC takes a key of any length: `new_from_slice` cannot fail for it.
@@ -611,6 +848,14 @@ fn describe(err: &reqwest::Error, retry: &Retry) -> String {
     } else {
         err.to_string()
     }
+}
+
+/// The host of a callback URL, as caps and delivery slots count them (ports apart).
+fn host_of(callback: &str) -> String {
+    url::Url::parse(callback)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 fn text(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
