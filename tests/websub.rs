@@ -1034,7 +1034,7 @@ async fn a_subscription_made_while_the_database_is_locked_is_written_once_it_is_
     assert_eq!(
         kept,
         format!(
-            "in memory only, lost at a restart: {}: cannot write the state database (database is locked); check the disk and the file's permissions; trying again every 2 s",
+            "in memory until the state database takes them: {}: cannot write the state database (database is locked); check the disk, the file's permissions, and that no other program holds it locked; trying again every 2 s",
             site.path().join("dropfeed.db").display()
         )
     );

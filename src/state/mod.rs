@@ -35,7 +35,7 @@ pub enum StateError {
     Open { path: PathBuf, message: String },
     #[error("{path}: the state database was made by a newer dropfeed (schema version {version}); run that version, or restore a backup made by this one")]
     Newer { path: PathBuf, version: i64 },
-    #[error("{path}: cannot write the state database ({message}); check the disk and the file's permissions")]
+    #[error("{path}: cannot write the state database ({message}); check the disk, the file's permissions, and that no other program holds it locked")]
     Write { path: PathBuf, message: String },
     #[error("{path}: the state database was deleted or replaced while running; restart dropfeed to open it again (ids are kept in memory until then)")]
     Gone { path: PathBuf },

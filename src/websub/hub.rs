@@ -582,6 +582,12 @@ impl Hub {
         lock(&self.problem).clone()
     }
 
+    /// True when subscriptions go to the state database (even if a write is being
+    /// tried again), false when they are kept in memory for good.
+    pub fn has_database(&self) -> bool {
+        self.writer.is_some()
+    }
+
     /// Queues `topic`'s new body for each of its subscribers, and starts a delivery
     /// task for each that has none running. A body still waiting is replaced: a
     /// subscriber gets the newest, not every one in between.

@@ -315,6 +315,9 @@ impl WebSub {
             subscriptions: self.hub.as_ref().map(|hub| hub.count()),
             subscriptions_kept: self.hub.as_ref().map(|hub| match hub.problem() {
                 None => "in the state database".to_string(),
+                Some(why) if hub.has_database() => {
+                    format!("in memory until the state database takes them: {why}")
+                }
                 Some(why) => format!("in memory only, lost at a restart: {why}"),
             }),
             verifications_ok: count(&c.verifications_ok),
