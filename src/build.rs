@@ -154,6 +154,10 @@ pub fn build_showing(
     for (from, to) in snapshot.redirects().filter(|(_, to)| snapshot.has(to)) {
         redirects.push_str(&format!("{from} {to} 301\n"));
     }
+    // An archive's plain route, as the server answers it.
+    for (from, to) in snapshot.archive_redirects() {
+        redirects.push_str(&format!("{from} {to} 301\n"));
+    }
     write(&dir.join("_redirects"), redirects.as_bytes())?;
     files += 1;
     staging.commit()?;

@@ -126,20 +126,46 @@ impl FeedKey {
         }
     }
 
-    /// The route of this feed's RFC 5005 archive document `n` (from 1, the oldest) in
-    /// one format: `{folder}archive/{n}.{ext}`, e.g. `/categories/bay-area/archive/3.atom`.
+    /// The plain route of this feed's RFC 5005 archive document `n` (from 1, the oldest)
+    /// in one format: `{folder}archive/{n}.{ext}`, e.g. `/categories/bay-area/archive/3.atom`.
+    /// It answers `301` to the archive's named route ([`FeedKey::archive_named`]), as
+    /// what archive `n` holds moves when a post is deleted or backdated.
     pub fn archive(&self, n: usize, format: Format) -> String {
         format!("{}archive/{n}.{}", self.dir(), format.archive_extension())
     }
 
-    /// The feed, number and format an archive route is of: the inverse of
-    /// [`FeedKey::archive`]. Digits only, no leading zero: one archive, one route.
-    pub fn of_archive(route: &str) -> Option<(FeedKey, usize, Format)> {
+    /// The route an archive is served and linked at: `{folder}archive/{n}-{name}.{ext}`,
+    /// `name` in 8 hex digits, e.g. `/archive/3-0a1b2c3d.atom`. The name stands for the
+    /// posts the archive holds and all before it, so an archive whose posts change gets
+    /// a new URL, and an RFC 5005 reader, which stops at the first archive URL it has
+    /// already read, walks on to it.
+    pub fn archive_named(&self, n: usize, name: u32, format: Format) -> String {
+        format!(
+            "{}archive/{n}-{name:08x}.{}",
+            self.dir(),
+            format.archive_extension()
+        )
+    }
+
+    /// The feed, number, name (none in the plain route) and format an archive route is
+    /// of: the inverse of [`FeedKey::archive`] and [`FeedKey::archive_named`]. Digits
+    /// only, no leading zero, the name in 8 lowercase hex digits: one archive, one route.
+    pub fn of_archive(route: &str) -> Option<(FeedKey, usize, Option<u32>, Format)> {
         let (folder, file) = route.rsplit_once("/archive/")?;
-        let (number, extension) = file.split_once('.')?;
+        let (stem, extension) = file.split_once('.')?;
         let format = [Format::Rss, Format::Atom, Format::Json]
             .into_iter()
             .find(|f| f.archive_extension() == extension)?;
+        let (number, name) = match stem.split_once('-') {
+            Some((number, name)) => {
+                let hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+                if name.len() != 8 || !name.bytes().all(hex) {
+                    return None;
+                }
+                (number, Some(u32::from_str_radix(name, 16).ok()?))
+            }
+            None => (stem, None),
+        };
         if number.starts_with('0') || !number.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
@@ -147,7 +173,7 @@ impl FeedKey {
         let (key, 1) = FeedKey::of_page(&format!("{folder}/"))? else {
             return None;
         };
-        Some((key, n, format))
+        Some((key, n, name, format))
     }
 
     /// The feed and page number an HTML list route is page of: the inverse of
@@ -569,8 +595,18 @@ mod tests {
             assert_eq!(key.archive(n, format), route);
             assert_eq!(
                 FeedKey::of_archive(route),
-                Some((key, n, format)),
+                Some((key.clone(), n, None, format)),
                 "{route}"
+            );
+            let named = key.archive_named(n, 0x0a1b2c3d, format);
+            assert_eq!(
+                named,
+                route.replace(&format!("/{n}."), &format!("/{n}-0a1b2c3d."))
+            );
+            assert_eq!(
+                FeedKey::of_archive(&named),
+                Some((key, n, Some(0x0a1b2c3d), format)),
+                "{named}"
             );
         }
         for route in [
@@ -584,11 +620,23 @@ mod tests {
             "/categories//archive/1.atom",
             "/categories/a/b/archive/1.atom",
             "/archive/99999999999999999999999.atom",
+            "/archive/1-.atom",
+            "/archive/1-0a1b2c3.atom",
+            "/archive/1-0a1b2c3d0.atom",
+            "/archive/1-0A1B2C3D.atom",
+            "/archive/1-0a1b2c3g.atom",
+            "/archive/-0a1b2c3d.atom",
+            "/archive/01-0a1b2c3d.atom",
+            "/archive/1-0a1b-2c3.atom",
         ] {
             assert_eq!(FeedKey::of_archive(route), None, "{route}");
         }
         // No post may take one, nor the folder `build` would need in its place.
-        for route in ["/archive/3.atom/", "/archive/3.rss.gz/"] {
+        for route in [
+            "/archive/3.atom/",
+            "/archive/3.rss.gz/",
+            "/archive/3-0a1b2c3d.atom/",
+        ] {
             assert!(is_site_route(route), "{route}");
         }
         for route in ["/archive/", "/archive/2019/", "/archive/3.html"] {

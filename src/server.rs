@@ -514,7 +514,9 @@ pub fn respond_at<B>(
                 .map(str::to_string)
         })
         // `/posts/night-bus` typed or linked without its final slash.
-        .or_else(|| routes::with_final_slash(&path).filter(|target| snapshot.has(target)));
+        .or_else(|| routes::with_final_slash(&path).filter(|target| snapshot.has(target)))
+        // An archive by its plain route, or by a name its posts no longer have.
+        .or_else(|| snapshot.archive_redirect(&path));
     match target {
         Some(target) => {
             let mut response = text(

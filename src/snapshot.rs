@@ -739,7 +739,7 @@ impl Snapshot {
             .sum();
         let formats = self.page_context.as_ref().map_or(0, |c| c.formats.len());
         let lazy = self.listing.keys().filter(|key| is_lazy(key)).count() * formats;
-        let archives: usize = self.listing.values().map(|info| info.archives).sum();
+        let archives: usize = self.listing.values().map(|info| info.archives.len()).sum();
         self.routes.len() + self.pages.size() + lists + lazy + archives * formats
     }
 
@@ -968,9 +968,8 @@ impl Pass<'_> {
             return None;
         };
         let title = feed::feed_title(&config.site, &key, &name);
-        let count = catalog.topic(&key).map_or(0, |topic| topic.len());
         let info = FeedInfo {
-            archives: feed::archive_count(count, config.items),
+            archives: archive_names(catalog.topic(&key).as_ref(), config.items).into(),
             key: key.clone(),
             title,
             name: name.clone(),
@@ -1420,18 +1419,62 @@ fn render_page(post: &Post, context: &PageContext) -> Rendered {
 /// RFC 5005 archives, rendered on request and cached like list pages: a site of
 /// 100,000 posts has thousands of them per format, and most are never asked for.
 impl Snapshot {
-    /// The feed, number and format of an archive route that exists.
+    /// The feed, number and format of an archive route that exists: an archive's
+    /// named route with its current name.
     fn archive_of(&self, route: &str) -> Option<(&FeedInfo, &TopicState, usize, Format)> {
-        let (key, n, format) = FeedKey::of_archive(route)?;
+        let (key, n, Some(name), format) = FeedKey::of_archive(route)? else {
+            return None;
+        };
+        let (info, state) = self.existing_archive(&key, n, format)?;
+        (info.archives.get(n - 1) == Some(&name)).then_some((info, state, n, format))
+    }
+
+    /// The feed and list of archive `n` of `key` in `format`, when it has one.
+    fn existing_archive(
+        &self,
+        key: &FeedKey,
+        n: usize,
+        format: Format,
+    ) -> Option<(&FeedInfo, &TopicState)> {
         let context = self.page_context.as_ref()?;
         if !context.formats.contains(&format) {
             return None;
         }
-        let (info, state) = self.topic_of(&key)?;
+        let (info, state) = self.topic_of(key)?;
         let state = state?;
-        (1..=info.archives)
+        (1..=info.archives.len())
             .contains(&n)
-            .then_some((info, state, n, format))
+            .then_some((info, state))
+    }
+
+    /// The named route an archive's plain route (`archive/3.atom`), or its route under a
+    /// former name, answers `301` to: links in readers and caches keep working when
+    /// the archive's posts change.
+    pub fn archive_redirect(&self, route: &str) -> Option<String> {
+        let (key, n, name, format) = FeedKey::of_archive(route)?;
+        let (info, _) = self.existing_archive(&key, n, format)?;
+        let current = *info.archives.get(n - 1)?;
+        (name != Some(current)).then(|| key.archive_named(n, current, format))
+    }
+
+    /// Every archive's plain route with the named route it answers `301` to, in the
+    /// order of the feeds: what `build` writes into `_redirects`.
+    pub fn archive_redirects(&self) -> Vec<(String, String)> {
+        let Some(context) = self.page_context.as_ref() else {
+            return Vec::new();
+        };
+        let mut redirects = Vec::new();
+        for (key, info) in &self.listing {
+            for (i, &name) in info.archives.iter().enumerate() {
+                for &format in &context.formats {
+                    redirects.push((
+                        key.archive(i + 1, format),
+                        key.archive_named(i + 1, name, format),
+                    ));
+                }
+            }
+        }
+        redirects
     }
 
     /// An archive, rendered now or taken from the cache.
@@ -1461,19 +1504,23 @@ impl Snapshot {
     ) -> Result<usize, E> {
         use rayon::prelude::*;
         let mut written = 0;
-        for (key, info) in self.listing.iter().filter(|(_, info)| info.archives > 0) {
+        for (key, info) in self
+            .listing
+            .iter()
+            .filter(|(_, info)| !info.archives.is_empty())
+        {
             let Some(state) = self.topics.get(key) else {
                 continue;
             };
             let all = state.topic.oldest(0, state.topic.len());
-            let jobs: Vec<(usize, Format)> = (1..=info.archives)
+            let jobs: Vec<(usize, Format)> = (1..=info.archives.len())
                 .flat_map(|n| context.formats.iter().map(move |&f| (n, f)))
                 .collect();
             jobs.par_iter().try_for_each(|&(n, format)| {
                 let span = feed::archive_span(n, all.len(), context.items);
                 let end = (span.start + reach(n, info, context.items)).min(all.len());
                 let archive = Archive::of(info, state, n, &all[span.start..end], context);
-                let route = key.archive(n, format);
+                let route = key.archive_named(n, info.archives[n - 1], format);
                 each(&route, render_archive(format, &archive, context, false))
             })?;
             written += jobs.len();
@@ -1482,13 +1529,24 @@ impl Snapshot {
     }
 }
 
+/// The names of a feed's archives ([`feed::archive_names`]), from the ids of its posts
+/// behind the newest page, oldest first.
+fn archive_names(topic: Option<&Topic>, items: usize) -> Vec<u32> {
+    let Some(topic) = topic else {
+        return Vec::new();
+    };
+    let archived = topic.len().saturating_sub(items);
+    let posts = topic.oldest(0, archived);
+    feed::archive_names(posts.iter().map(|post| post.id.as_str()), items)
+}
+
 /// How many posts from an archive's first one its Last-Modified looks at: its own,
 /// and for a closed archive the run up to the post whose arrival closed it (the first
 /// of the archive after the next, or of the newest page), so that closing it, which
 /// adds its `next-archive` link, moves its Last-Modified forward. These posts keep
 /// their places when new posts come, so a new post moves no closed archive's date.
 fn reach(n: usize, info: &FeedInfo, items: usize) -> usize {
-    if n < info.archives {
+    if n < info.archives.len() {
         2 * items + 1
     } else {
         items
@@ -1521,13 +1579,17 @@ impl Archive {
         let span = feed::archive_span(n, state.topic.len(), context.items);
         let own = &run[..span.len().min(run.len())];
         let posts: Vec<Arc<Post>> = own.iter().rev().cloned().collect();
-        let closed = n < info.archives;
+        let closed = n < info.archives.len();
         let changed = newest_change(run);
         // The newest archive changes with the list (a post leaving the newest page joins
         // it); a closed one only when its posts or their places do.
         let since = if closed { state.shifted } else { state.changed };
+        // The names it links (its own, the one before, and whether a next one is),
+        // not those after: a closed archive's input stays while the newest fills.
+        let named = (n + 1).min(info.archives.len());
         let info = FeedInfo {
             updated: FeedInfo::updated_of(posts.iter().map(|p| p.as_ref()), info.updated),
+            archives: info.archives[..named].into(),
             ..info.clone()
         };
         Archive {
@@ -2149,21 +2211,31 @@ mod tests {
         }
         // Four posts, two a page: archive 1 holds p1 and p2, full but the newest.
         let first = publish(&Snapshot::default(), &mut catalog, day(20));
-        let open = first.get("/archive/1.atom").unwrap();
+        // The plain route answers 301 to the archive's named one.
+        let named = |snapshot: &Snapshot, route: &str| {
+            let to = snapshot.archive_redirect(route).unwrap();
+            assert!(!snapshot.has(route), "{route}");
+            assert_eq!(snapshot.archive_redirect(&to), None, "{to}");
+            to
+        };
+        let open_route = named(&first, "/archive/1.atom");
+        let open = first.get(&open_route).unwrap();
         assert_eq!(open.cache_control, "public, max-age=300");
         assert_eq!(open.last_modified, day(4));
         assert!(!body(&open).contains("next-archive"));
-        assert!(first.get("/archive/2.atom").is_none());
+        assert!(first.archive_redirect("/archive/2.atom").is_none());
 
         let p5 = post("p5", "Alpha", "Ann", 5, "x");
         catalog.apply("p5.md", Update::Parsed(p5));
         let second = publish(&first, &mut catalog, day(21));
-        let closed = second.get("/archive/1.atom").unwrap();
+        // Archive 1 holds the same posts: the same name.
+        assert_eq!(named(&second, "/archive/1.atom"), open_route);
+        let closed = second.get(&open_route).unwrap();
         assert_eq!(closed.cache_control, "public, max-age=86400");
         assert!(body(&closed)
             .contains(r#"<link href="https://example.com/archive/2.atom" rel="next-archive""#));
         assert_eq!(closed.last_modified, day(5));
-        let newest = second.get("/archive/2.atom").unwrap();
+        let newest = second.get(&named(&second, "/archive/2.atom")).unwrap();
         assert!(body(&newest).contains("<id>tag:example.com,2024-05-03:p3</id>"));
         // The post's page, and archive 2 of the site, Alpha and Ann in 3 formats.
         assert_eq!(second.route_count() - first.route_count(), 1 + 3 * 3);
@@ -2172,7 +2244,8 @@ mod tests {
         let p6 = post("p6", "Alpha", "Ann", 6, "x");
         catalog.apply("p6.md", Update::Parsed(p6));
         let third = publish(&second, &mut catalog, day(22));
-        let still = third.get("/archive/1.atom").unwrap();
+        assert_eq!(named(&third, "/archive/1.atom"), open_route);
+        let still = third.get(&open_route).unwrap();
         assert_eq!(still.etag, closed.etag);
         assert_eq!(still.last_modified, closed.last_modified);
     }

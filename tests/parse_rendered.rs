@@ -164,21 +164,21 @@ fn every_feed() -> Vec<FeedInfo> {
             title: "Example News — City Hall".into(),
             name: "City Hall".into(),
             updated,
-            archives: 0,
+            archives: Default::default(),
         },
         FeedInfo {
             key: FeedKey::Category("tom-jerry-3".into()),
             title: "Example News — Tom & Jerry <3".into(),
             name: "Tom & Jerry <3".into(),
             updated,
-            archives: 0,
+            archives: Default::default(),
         },
         FeedInfo {
             key: FeedKey::Author("zoe-alvarez".into()),
             title: "Example News — Zoë Álvarez".into(),
             name: "Zoë Álvarez".into(),
             updated,
-            archives: 0,
+            archives: Default::default(),
         },
     ]
 }

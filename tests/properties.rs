@@ -233,7 +233,7 @@ fn feeds_of(post: &Post) -> Vec<(String, Option<Format>, String)> {
             title: format!("{} — {}", site.title, named.name),
             name: named.name.clone(),
             updated: FeedInfo::updated_of(posts, post.published),
-            archives: 0,
+            archives: Default::default(),
         });
     }
     let mut rendered = Vec::new();

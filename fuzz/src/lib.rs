@@ -188,7 +188,7 @@ pub fn check_feeds(post: &Post) {
         title: format!("{} — {name}", site.title),
         name: name.to_string(),
         updated: FeedInfo::updated_of(posts, post.published),
-        archives: 0,
+        archives: Default::default(),
     };
     if let Some(category) = post.categories.first() {
         feeds.push(first(

@@ -274,7 +274,7 @@ mod tests {
         let a = post("a", "A", "2021-06-06T08:09:00+00:00").build();
         let b = post("b", "B", "2021-06-07T08:09:00+00:00").build();
         let feed = crate::feed::FeedInfo {
-            archives: 3,
+            archives: vec![0x0a1b2c3d, 0x1e2f3a4b, 0x5c6d7e8f].into(),
             ..site_feed(&[&a, &b])
         };
         insta::assert_snapshot!(

@@ -15,7 +15,7 @@ mod json;
 mod pages;
 mod rss;
 
-pub use archive::{archive_count, archive_span, Document};
+pub use archive::{archive_count, archive_span, names as archive_names, Document};
 pub use rss::missing_podcast_keys;
 
 use crate::post::{Post, Site};
@@ -36,9 +36,10 @@ pub struct FeedInfo {
     pub name: String,
     /// See [`FeedInfo::updated_of`]; an archive's, its own posts'.
     pub updated: DateTime<FixedOffset>,
-    /// How many RFC 5005 archive documents hold the posts older than its newest page
-    /// ([`archive_count`]): the newest page links the last of them.
-    pub archives: usize,
+    /// The name of each RFC 5005 archive document that holds the posts older than its
+    /// newest page, oldest first ([`archive_names`]; as many as [`archive_count`]): the
+    /// newest page links the last of them.
+    pub archives: std::sync::Arc<[u32]>,
 }
 
 impl FeedInfo {
@@ -54,7 +55,7 @@ impl FeedInfo {
                 posts.iter().copied(),
                 DateTime::<chrono::Utc>::UNIX_EPOCH.fixed_offset(),
             ),
-            archives: 0,
+            archives: Default::default(),
         }
     }
 

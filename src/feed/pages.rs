@@ -373,7 +373,7 @@ fn site_feed(site: &Site, updated: chrono::DateTime<chrono::FixedOffset>) -> Fee
         title: site.title.clone(),
         name: site.title.clone(),
         updated,
-        archives: 0,
+        archives: Default::default(),
     }
 }
 
@@ -446,7 +446,7 @@ pub fn post(site: &Site, post: &Post, formats: &[Format]) -> String {
             title: super::feed_title(site, &FeedKey::Category(c.slug.clone()), &c.name),
             name: c.name.clone(),
             updated: post.updated,
-            archives: 0,
+            archives: Default::default(),
         })
         .collect();
     let discovery: Vec<Discovered> = std::iter::once(&site_feed)
@@ -563,21 +563,21 @@ mod tests {
                 title: "Example News — Tom & Jerry <3".into(),
                 name: "Tom & Jerry <3".into(),
                 updated: p.published,
-                archives: 0,
+                archives: Default::default(),
             },
             FeedInfo {
                 key: FeedKey::Author("dana-whitfield".into()),
                 title: "Example News — Dana Whitfield".into(),
                 name: "Dana Whitfield".into(),
                 updated: p.published,
-                archives: 0,
+                archives: Default::default(),
             },
             FeedInfo {
                 key: FeedKey::Tag("buses".into()),
                 title: "Example News — #buses".into(),
                 name: "buses".into(),
                 updated: p.published,
-                archives: 0,
+                archives: Default::default(),
             },
         ]
     }
@@ -663,7 +663,7 @@ mod tests {
                     title: format!("Example News — #t{i:02}"),
                     name: format!("t{i:02}"),
                     updated: listing[0].info.updated,
-                    archives: 0,
+                    archives: Default::default(),
                 },
                 count: i + 1,
             });

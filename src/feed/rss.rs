@@ -339,7 +339,7 @@ mod tests {
             title: "Example News — City Hall".into(),
             name: "City Hall".into(),
             updated: p.published,
-            archives: 0,
+            archives: Default::default(),
         };
         let rss = render(&site(), &feed, &[&p]);
         assert!(rss.contains("<title>Example News — City Hall</title>"));
@@ -495,7 +495,7 @@ mod tests {
         let a = post("a", "A", "2021-06-06T08:09:00+00:00").build();
         let b = post("b", "B", "2021-06-07T08:09:00+00:00").build();
         let feed = crate::feed::FeedInfo {
-            archives: 3,
+            archives: vec![0x0a1b2c3d, 0x1e2f3a4b, 0x5c6d7e8f].into(),
             ..site_feed(&[&a, &b])
         };
         insta::assert_snapshot!(
