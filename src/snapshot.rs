@@ -195,6 +195,10 @@ struct TopicState {
     /// Last-Modified is never earlier. The earliest time on a first publish, where the
     /// floor stands for what changed before.
     shifted: DateTime<Utc>,
+    /// Its archives' names ([`feed::archive_names`]), oldest first: kept from one
+    /// publish to the next for the archives a change left alone, so a publish hashes
+    /// the posts of the archives it changed, not the whole history.
+    archive_names: Arc<[u32]>,
 }
 
 /// Where the body of a post whose catalog entry holds none (`content_elsewhere`) comes
@@ -969,7 +973,12 @@ impl Pass<'_> {
         };
         let title = feed::feed_title(&config.site, &key, &name);
         let info = FeedInfo {
-            archives: archive_names(catalog.topic(&key).as_ref(), config.items).into(),
+            archives: self
+                .next
+                .topics
+                .get(&key)
+                .map(|state| Arc::clone(&state.archive_names))
+                .unwrap_or_default(),
             key: key.clone(),
             title,
             name: name.clone(),
@@ -1029,17 +1038,21 @@ impl Pass<'_> {
                     } else {
                         self.changed
                     };
-                    let before = self.prev.topics.get(key).map(|s| s.shifted);
-                    let shifted = if !first && catalog.shifted_beyond(key, items) {
+                    let before = self.prev.topics.get(key);
+                    let moved = !first && catalog.shifted_beyond(key, items);
+                    let shifted = if moved {
                         truncate_to_second(self.changed)
                     } else {
-                        before.unwrap_or(DateTime::<Utc>::MIN_UTC)
+                        before.map_or(DateTime::<Utc>::MIN_UTC, |s| s.shifted)
                     };
+                    let kept = before.filter(|_| !first && !moved);
+                    let archive_names = archive_names(&topic, kept, items).into();
                     let state = TopicState {
                         topic,
                         changed: truncate_to_second(changed),
                         generation: self.next.generation,
                         shifted,
+                        archive_names,
                     };
                     self.next.topics.insert_mut(key.clone(), state);
                 }
@@ -1529,15 +1542,30 @@ impl Snapshot {
     }
 }
 
-/// The names of a feed's archives ([`feed::archive_names`]), from the ids of its posts
-/// behind the newest page, oldest first.
-fn archive_names(topic: Option<&Topic>, items: usize) -> Vec<u32> {
-    let Some(topic) = topic else {
-        return Vec::new();
-    };
+/// The names of the archives of `topic` ([`feed::archive_names`]), from the ids of its
+/// posts behind the newest page, oldest first. With `before`, its state at the publish
+/// before when no post has since entered or left it behind its newest page
+/// ([`Catalog::shifted_beyond`]): the oldest posts are then where they were, and the
+/// names of the archives whole among them are kept, the others hashed again.
+fn archive_names(topic: &Topic, before: Option<&TopicState>, items: usize) -> Vec<u32> {
+    let items = items.max(1);
     let archived = topic.len().saturating_sub(items);
-    let posts = topic.oldest(0, archived);
-    feed::archive_names(posts.iter().map(|post| post.id.as_str()), items)
+    let (mut names, from) = match before {
+        Some(before) => {
+            let was = before.topic.len().saturating_sub(items);
+            let whole = (was.min(archived) / items).min(before.archive_names.len());
+            (before.archive_names[..whole].to_vec(), whole * items)
+        }
+        None => (Vec::new(), 0),
+    };
+    let previous = names.last().copied().unwrap_or(0);
+    let posts = topic.oldest(from, archived - from);
+    names.extend(feed::archive_names_after(
+        previous,
+        posts.iter().map(|post| post.id.as_str()),
+        items,
+    ));
+    names
 }
 
 /// How many posts from an archive's first one its Last-Modified looks at: its own,

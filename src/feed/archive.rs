@@ -66,10 +66,20 @@ pub fn archive_span(n: usize, count: usize, items: usize) -> std::ops::Range<usi
 /// and every archive after it: a reader walking back from the newest stops only at an
 /// archive that holds what it held before, and everything older is unchanged too.
 pub fn names<'a>(ids: impl IntoIterator<Item = &'a str>, items: usize) -> Vec<u32> {
+    names_after(0, ids, items)
+}
+
+/// [`names`] of the archives after one named `previous` (0 before the first): what a
+/// publish that only moved posts at the newest end recomputes, the names before kept.
+pub fn names_after<'a>(
+    previous: u32,
+    ids: impl IntoIterator<Item = &'a str>,
+    items: usize,
+) -> Vec<u32> {
     use sha2::{Digest, Sha256};
     let mut ids = ids.into_iter();
     let mut names = Vec::new();
-    let mut previous = 0u32;
+    let mut previous = previous;
     loop {
         let mut hasher = Sha256::new();
         hasher.update(previous.to_be_bytes());

@@ -15,7 +15,10 @@ mod json;
 mod pages;
 mod rss;
 
-pub use archive::{archive_count, archive_span, names as archive_names, Document};
+pub use archive::{
+    archive_count, archive_span, names as archive_names, names_after as archive_names_after,
+    Document,
+};
 pub use rss::missing_podcast_keys;
 
 use crate::post::{Post, Site};
