@@ -150,16 +150,7 @@ fn link(href: String, rel: &str, media_type: &str) -> Link {
 mod tests {
     use super::render;
     use crate::feed::archive::Document;
-    use crate::feed::fixtures::{named, post, site, site_feed};
-
-    fn site_with_hubs() -> crate::post::Site {
-        let mut site = site();
-        site.channel.hubs = vec![
-            "https://hub.example.org/".into(),
-            "https://news.example.com/websub".into(),
-        ];
-        site
-    }
+    use crate::feed::fixtures::{named, post, site, site_feed, site_with_hubs};
 
     #[test]
     fn feed_names_each_websub_hub() {

@@ -165,20 +165,11 @@ mod tests {
     use serde_json::{json, Value};
 
     use crate::feed::archive::Document;
-    use crate::feed::fixtures::{named, post, site, site_feed};
+    use crate::feed::fixtures::{named, post, site, site_feed, site_with_hubs};
     use crate::feed::FeedInfo;
 
     fn render(site: &crate::post::Site, feed: &FeedInfo, posts: &[&crate::post::Post]) -> String {
         super::render(site, feed, posts, Document::Subscription)
-    }
-
-    fn site_with_hubs() -> crate::post::Site {
-        let mut site = site();
-        site.channel.hubs = vec![
-            "https://hub.example.org/".into(),
-            "https://news.example.com/websub".into(),
-        ];
-        site
     }
 
     #[test]

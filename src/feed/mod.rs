@@ -381,4 +381,14 @@ mod fixtures {
     pub fn site_feed(posts: &[&Post]) -> FeedInfo {
         FeedInfo::site(&site(), posts)
     }
+
+    /// The site with an external WebSub hub and the built-in one.
+    pub fn site_with_hubs() -> crate::post::Site {
+        let mut site = site();
+        site.channel.hubs = vec![
+            "https://hub.example.org/".into(),
+            "https://news.example.com/websub".into(),
+        ];
+        site
+    }
 }

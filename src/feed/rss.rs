@@ -249,22 +249,13 @@ fn non_empty(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use crate::feed::archive::Document;
-    use crate::feed::fixtures::{named, post, site, site_feed};
+    use crate::feed::fixtures::{named, post, site, site_feed, site_with_hubs};
     use crate::feed::FeedInfo;
     use crate::post::{Attachment, Location};
     use crate::routes::FeedKey;
 
     fn render(site: &crate::post::Site, feed: &FeedInfo, posts: &[&crate::post::Post]) -> String {
         super::render(site, feed, posts, Document::Subscription)
-    }
-
-    fn site_with_hubs() -> crate::post::Site {
-        let mut site = site();
-        site.channel.hubs = vec![
-            "https://hub.example.org/".into(),
-            "https://news.example.com/websub".into(),
-        ];
-        site
     }
 
     #[test]

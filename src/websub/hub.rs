@@ -448,27 +448,19 @@ impl Hub {
             self.ask(&url, &challenge).await
         };
         let callback = request.callback.as_str();
-        if let Err(reason) = answered {
+        let failed = |what: String| {
             self.counters
                 .verifications_failed
                 .fetch_add(1, Ordering::Relaxed);
-            tracing::info!(
-                callback,
-                topic = request.topic,
-                "WebSub {mode} not verified: {reason}"
-            );
+            tracing::info!(callback, topic = request.topic, "WebSub {what}");
+        };
+        if let Err(reason) = answered {
+            failed(format!("{mode} not verified: {reason}"));
             return;
         }
         if let Some(reason) = request.subscribe.then(|| self.full(&request)).flatten() {
             // Others were verified while this one waited.
-            self.counters
-                .verifications_failed
-                .fetch_add(1, Ordering::Relaxed);
-            tracing::info!(
-                callback,
-                topic = request.topic,
-                "WebSub subscription not kept: {reason}"
-            );
+            failed(format!("subscription not kept: {reason}"));
             return;
         }
         if request.subscribe {
