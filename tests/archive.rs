@@ -8,11 +8,10 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use chrono::{Duration, TimeZone, Utc};
 use common::site::{folder, write, Got, Site};
+use common::validator;
 use common::{wait_until, PATIENCE};
 use quick_xml::events::Event;
 use reqwest::StatusCode;
@@ -594,57 +593,21 @@ async fn a_reader_that_stops_at_an_archive_it_has_read_sees_every_post_after_del
     site.stop().await;
 }
 
-/// Where `validate-feed` is: `$DROPFEED_FEED_TOOLS`, else `../shared/tools` beside the
-/// crate, else `/work/shared/tools`.
-fn feed_tools() -> PathBuf {
-    if let Some(dir) = std::env::var_os("DROPFEED_FEED_TOOLS") {
-        return PathBuf::from(dir);
-    }
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools");
-    if beside.join("validate-feed").exists() {
-        return beside;
-    }
-    PathBuf::from("/work/shared/tools")
-}
-
 /// The validator's warnings about a document, each its first line, without the line
 /// numbers that differ between documents; `None` when the validator cannot run here
 /// (then the test says so and skips, unless `DROPFEED_REQUIRE_VALIDATOR=1`). Errors
 /// fail the test.
 async fn validator_warnings(url: String) -> Option<BTreeSet<String>> {
-    let tool = feed_tools().join("validate-feed");
-    let required = std::env::var("DROPFEED_REQUIRE_VALIDATOR").is_ok_and(|v| v == "1");
-    let run = url.clone();
-    let output = tokio::task::spawn_blocking(move || Command::new(&tool).arg(&run).output())
+    let warnings = tokio::task::spawn_blocking(move || validator::validator_warnings(&url))
         .await
-        .unwrap();
-    let (code, text) = match &output {
-        Ok(output) => (
-            output.status.code(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            ),
-        ),
-        Err(err) => (None, format!("cannot run the validator: {err}")),
-    };
-    if code.is_none() || code == Some(2) || text.contains("ModuleNotFoundError") {
-        assert!(
-            !required,
-            "DROPFEED_REQUIRE_VALIDATOR=1 but the validator cannot run: {text}"
-        );
-        println!("skipping the W3C validator: it cannot run here: {text}");
-        return None;
-    }
-    assert_eq!(code, Some(0), "validate-feed {url}:\n{text}");
+        .unwrap()?;
     Some(
-        text.lines()
-            .filter(|line| line.trim_start().starts_with("WARNING") || line.contains("warning:"))
+        warnings
+            .iter()
             .filter(|line| !line.contains("warnings:"))
             .map(|line| {
                 line.split_once("line")
-                    .map_or(line, |(before, _)| before)
+                    .map_or(line.as_str(), |(before, _)| before)
                     .trim()
                     .to_string()
             })

@@ -19,6 +19,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::site::Site;
+use common::validator::feed_tools;
 use common::{wait_until, PATIENCE};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -1681,19 +1682,6 @@ async fn assert_every_route_harmless(site: &Site) -> Vec<String> {
         assert_harmless(&route, &shown);
     }
     feeds
-}
-
-/// Where `validate-feed` is: `$DROPFEED_FEED_TOOLS`, else `../shared/tools` beside the
-/// crate, else `/work/shared/tools`.
-fn feed_tools() -> PathBuf {
-    if let Some(dir) = std::env::var_os("DROPFEED_FEED_TOOLS") {
-        return PathBuf::from(dir);
-    }
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools");
-    if beside.join("validate-feed").exists() {
-        return beside;
-    }
-    PathBuf::from("/work/shared/tools")
 }
 
 /// Runs the W3C validator (`validate-feed`) on each route of the served site: each must

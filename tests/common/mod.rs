@@ -98,3 +98,4 @@ where
 pub mod daemon;
 pub mod html;
 pub mod site;
+pub mod validator;
